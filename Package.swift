@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "netctl",
+    products: [
+        .library(name: "NetCore", targets: ["NetCore"]),
+        .library(name: "Namespaces", targets: ["Namespaces"]),
+        .library(name: "Netlink", targets: ["Netlink"]),
+        .library(name: "IPAM", targets: ["IPAM"]),
+    ],
+    targets: [
+        // libmnl, found through pkg-config.
+        .systemLibrary(
+            name: "CMnl",
+            pkgConfig: "libmnl",
+            providers: [.apt(["libmnl-dev"])]
+        ),
+        // Kernel uapi headers and the few libc calls Swift cannot import (setns, unshare).
+        .target(name: "CNetlink", dependencies: ["CMnl"]),
+        // The system's libsqlite3, found through pkg-config.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(name: "NetCore", swiftSettings: strict),
+        .target(name: "Namespaces", dependencies: ["NetCore", "CNetlink"], swiftSettings: strict),
+        .target(name: "Netlink", dependencies: ["NetCore", "Namespaces", "CNetlink"], swiftSettings: strict),
+        .target(name: "IPAM", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),
+
+        .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: strict),
+        .testTarget(name: "NamespacesTests", dependencies: ["Namespaces"], swiftSettings: strict),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
+        .testTarget(name: "IPAMTests", dependencies: ["IPAM"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["NetCore", "Namespaces", "Netlink"],
+            swiftSettings: strict
+        ),
+    ]
+)

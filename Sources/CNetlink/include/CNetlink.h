@@ -1,0 +1,33 @@
+#ifndef CNETLINK_H
+#define CNETLINK_H
+
+#include <stdint.h>
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
+#include <linux/if_addr.h>
+#include <linux/if_arp.h>
+#include <linux/veth.h>
+#include <linux/neighbour.h>
+#include <linux/sched.h>
+#include <linux/if.h>
+
+/* setns(2) and unshare(2) are declared by glibc only under _GNU_SOURCE, which the
+   Glibc module is not built with; shim.c is, and forwards to them. */
+int cnetlink_setns(int fd, int nstype);
+int cnetlink_unshare(int flags);
+int cnetlink_gettid(void);
+/* ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of a namespace file, or -1. */
+int cnetlink_namespace_type(int fd);
+
+/* Constants the importer cannot see: linux/if.h hides its flag enum when glibc's
+   net/if.h is in the same translation unit, and the NLMSG/MNL helpers are macros. */
+static const unsigned int CNETLINK_IFF_UP = IFF_UP;
+static const unsigned int CNETLINK_IFF_LOWER_UP = IFF_LOWER_UP;
+static const int CNETLINK_CLONE_NEWNET = CLONE_NEWNET;
+static const int CNETLINK_SOCKET_BUFFER_SIZE = 32768;
+
+static inline uint32_t cnetlink_align(uint32_t len) { return MNL_ALIGN(len); }
+
+#endif

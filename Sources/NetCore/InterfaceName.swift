@@ -1,0 +1,45 @@
+/// A Linux network interface name: 1–15 bytes (`IFNAMSIZ` less the NUL), no `/`, `:` or
+/// whitespace, and not `.` or `..` — the kernel's `dev_valid_name` rules.
+public struct InterfaceName: Hashable, Comparable, Sendable, CustomStringConvertible,
+    ExpressibleByStringLiteral
+{
+    public let rawValue: String
+
+    /// The longest name the kernel takes.
+    public static let maximumLength = 15
+
+    /// - Throws: ``NetworkError`` naming `field` and the value when the name breaks a rule.
+    public init(_ name: String, field: String = "interface name") throws {
+        let length = name.utf8.count
+        if length == 0 {
+            throw NetworkError.invalid(field, name, "must not be empty")
+        }
+        if length > Self.maximumLength {
+            throw NetworkError.invalid(
+                field, name, "is \(length) bytes long; at most \(Self.maximumLength) are allowed")
+        }
+        if name == "." || name == ".." {
+            throw NetworkError.invalid(field, name, "must not be \".\" or \"..\"")
+        }
+        if let bad = name.unicodeScalars.first(where: { $0 == "/" || $0 == ":" || $0 == "\0"
+            || $0.properties.isWhitespace })
+        {
+            throw NetworkError.invalid(
+                field, name, "must not contain \(bad == "/" || bad == ":" ? "\"\(bad)\"" : "whitespace")")
+        }
+        rawValue = name
+    }
+
+    /// For literals in code and tests; an invalid literal is a programming error.
+    public init(stringLiteral value: String) {
+        do {
+            try self.init(value)
+        } catch {
+            preconditionFailure("invalid interface name literal \"\(value)\"")
+        }
+    }
+
+    public var description: String { rawValue }
+
+    public static func < (lhs: InterfaceName, rhs: InterfaceName) -> Bool { lhs.rawValue < rhs.rawValue }
+}
