@@ -30,6 +30,11 @@ let package = Package(
         .target(name: "Namespaces", dependencies: ["NetCore", "CNetlink"], swiftSettings: strict),
         .target(name: "Netlink", dependencies: ["NetCore", "Namespaces", "CNetlink"], swiftSettings: strict),
         .target(name: "IPAM", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),
+        .executableTarget(
+            name: "netlink-demo",
+            dependencies: ["NetCore", "Namespaces", "Netlink"],
+            swiftSettings: strict
+        ),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: strict),
         .testTarget(name: "NamespacesTests", dependencies: ["Namespaces"], swiftSettings: strict),

@@ -17,6 +17,17 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
         self.prefixLength = prefixLength
     }
 
+    /// For prefixes known to be valid for the address's family.
+    private init(validated address: IPAddress, prefixLength: Int) {
+        self.address = address
+        self.prefixLength = prefixLength
+    }
+
+    /// `0.0.0.0/0` or `::/0`: every address of `family`, the destination of a default route.
+    public static func all(_ family: IPAddress.Family) -> CIDR {
+        CIDR(validated: family == .v4 ? .v4(.any) : .v6(.any), prefixLength: 0)
+    }
+
     /// Parses `address/prefix`; `field` names the value in the error.
     ///
     /// - Throws: ``NetworkError`` naming `field` and `text`.
@@ -72,8 +83,7 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
 
     /// This prefix with the host bits cleared.
     public var network: CIDR {
-        // The prefix length was validated on construction.
-        (try? CIDR(address: networkAddress, prefixLength: prefixLength)) ?? self
+        CIDR(validated: networkAddress, prefixLength: prefixLength)
     }
 
     /// Whether `other` falls inside this subnet.

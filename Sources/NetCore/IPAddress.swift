@@ -87,3 +87,13 @@ public enum IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
         return lhs.integerValue < rhs.integerValue
     }
 }
+
+extension IPAddress {
+    /// `224.0.0.0/4` or `ff00::/8`.
+    public var isMulticast: Bool {
+        switch self {
+        case .v4(let address): address.value >> 28 == 0xE
+        case .v6(let address): address.value >> 120 == 0xFF
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import CNetlink
+
+/// A netlink attribute type: the `nla_type` of one TLV, named after its kernel constant.
+public protocol AttributeType: Sendable {
+    var rawValue: UInt16 { get }
+    init(rawValue: UInt16)
+}
+
+extension AttributeType {
+    init(_ constant: some BinaryInteger) { self.init(rawValue: UInt16(truncatingIfNeeded: constant)) }
+    /// For constants the importer types as a C enum (`rtattr_type_t`, `nlmsgerr_attrs`).
+    init<Constant: RawRepresentable>(_ constant: Constant) where Constant.RawValue: BinaryInteger {
+        self.init(rawValue: UInt16(truncatingIfNeeded: constant.rawValue))
+    }
+}
+
+/// Attributes of `struct ifinfomsg` messages.
+public struct LinkAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `IFLA_ADDRESS`
+    public static let address = Self(IFLA_ADDRESS)
+    /// `IFLA_IFNAME`
+    public static let name = Self(IFLA_IFNAME)
+    /// `IFLA_MTU`
+    public static let mtu = Self(IFLA_MTU)
+    /// `IFLA_LINK`
+    public static let link = Self(IFLA_LINK)
+    /// `IFLA_MASTER`
+    public static let master = Self(IFLA_MASTER)
+    /// `IFLA_OPERSTATE`
+    public static let operationalState = Self(IFLA_OPERSTATE)
+    /// `IFLA_LINKINFO`
+    public static let linkInfo = Self(IFLA_LINKINFO)
+    /// `IFLA_NET_NS_FD`
+    public static let namespaceDescriptor = Self(IFLA_NET_NS_FD)
+    /// `IFLA_EXT_MASK`
+    public static let extendedMask = Self(IFLA_EXT_MASK)
+    /// `IFLA_LINK_NETNSID`
+    public static let linkNamespaceID = Self(IFLA_LINK_NETNSID)
+}
+
+/// Attributes nested in `IFLA_LINKINFO`.
+public struct LinkInfoAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `IFLA_INFO_KIND`
+    public static let kind = Self(IFLA_INFO_KIND)
+    /// `IFLA_INFO_DATA`
+    public static let data = Self(IFLA_INFO_DATA)
+}
+
+/// Attributes nested in a veth's `IFLA_INFO_DATA`.
+public struct VethAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `VETH_INFO_PEER`: an `ifinfomsg` followed by the peer's link attributes.
+    public static let peer = Self(VETH_INFO_PEER)
+}
+
+/// Attributes nested in a macvlan's `IFLA_INFO_DATA`.
+public struct MacvlanAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `IFLA_MACVLAN_MODE`
+    public static let mode = Self(IFLA_MACVLAN_MODE)
+}
+
+/// Attributes nested in a vxlan's `IFLA_INFO_DATA`.
+public struct VXLANAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `IFLA_VXLAN_ID`
+    public static let id = Self(IFLA_VXLAN_ID)
+    /// `IFLA_VXLAN_GROUP`
+    public static let group = Self(IFLA_VXLAN_GROUP)
+    /// `IFLA_VXLAN_GROUP6`
+    public static let group6 = Self(IFLA_VXLAN_GROUP6)
+    /// `IFLA_VXLAN_LOCAL`
+    public static let local = Self(IFLA_VXLAN_LOCAL)
+    /// `IFLA_VXLAN_LOCAL6`
+    public static let local6 = Self(IFLA_VXLAN_LOCAL6)
+    /// `IFLA_VXLAN_LINK`
+    public static let link = Self(IFLA_VXLAN_LINK)
+    /// `IFLA_VXLAN_PORT` (network byte order)
+    public static let port = Self(IFLA_VXLAN_PORT)
+}
+
+/// Attributes of `struct ifaddrmsg` messages.
+public struct AddressAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `IFA_ADDRESS`
+    public static let address = Self(IFA_ADDRESS)
+    /// `IFA_LOCAL`
+    public static let local = Self(IFA_LOCAL)
+    /// `IFA_LABEL`
+    public static let label = Self(IFA_LABEL)
+    /// `IFA_BROADCAST`
+    public static let broadcast = Self(IFA_BROADCAST)
+    /// `IFA_FLAGS`
+    public static let flags = Self(IFA_FLAGS)
+}
+
+/// Attributes of `struct rtmsg` messages.
+public struct RouteAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `RTA_DST`
+    public static let destination = Self(RTA_DST)
+    /// `RTA_GATEWAY`
+    public static let gateway = Self(RTA_GATEWAY)
+    /// `RTA_OIF`
+    public static let outputInterface = Self(RTA_OIF)
+    /// `RTA_PRIORITY` (the metric)
+    public static let priority = Self(RTA_PRIORITY)
+    /// `RTA_PREFSRC`
+    public static let preferredSource = Self(RTA_PREFSRC)
+    /// `RTA_TABLE`
+    public static let table = Self(RTA_TABLE)
+}
+
+/// `nlmsgerr` attributes that follow an error when `NETLINK_EXT_ACK` is on.
+struct ExtendedAckAttribute: AttributeType {
+    let rawValue: UInt16
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `NLMSGERR_ATTR_MSG`
+    static let message = Self(NLMSGERR_ATTR_MSG)
+}
+
+/// The `nlmsg_type` of a request or reply.
+public struct MessageType: RawRepresentable, Hashable, Sendable {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    init(_ constant: some BinaryInteger) { rawValue = UInt16(truncatingIfNeeded: constant) }
+
+    /// `NLMSG_NOOP`
+    public static let noop = Self(NLMSG_NOOP)
+    /// `NLMSG_ERROR`
+    public static let error = Self(NLMSG_ERROR)
+    /// `NLMSG_DONE`
+    public static let done = Self(NLMSG_DONE)
+    /// `NLMSG_OVERRUN`
+    public static let overrun = Self(NLMSG_OVERRUN)
+    /// `RTM_NEWLINK`
+    public static let newLink = Self(RTM_NEWLINK)
+    /// `RTM_DELLINK`
+    public static let deleteLink = Self(RTM_DELLINK)
+    /// `RTM_GETLINK`
+    public static let getLink = Self(RTM_GETLINK)
+    /// `RTM_SETLINK`
+    public static let setLink = Self(RTM_SETLINK)
+    /// `RTM_NEWADDR`
+    public static let newAddress = Self(RTM_NEWADDR)
+    /// `RTM_DELADDR`
+    public static let deleteAddress = Self(RTM_DELADDR)
+    /// `RTM_GETADDR`
+    public static let getAddress = Self(RTM_GETADDR)
+    /// `RTM_NEWROUTE`
+    public static let newRoute = Self(RTM_NEWROUTE)
+    /// `RTM_DELROUTE`
+    public static let deleteRoute = Self(RTM_DELROUTE)
+    /// `RTM_GETROUTE`
+    public static let getRoute = Self(RTM_GETROUTE)
+}
+
+/// `nlmsg_flags`.
+public struct MessageFlags: OptionSet, Sendable {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    init(_ constant: some BinaryInteger) { rawValue = UInt16(truncatingIfNeeded: constant) }
+
+    /// `NLM_F_REQUEST`
+    public static let request = Self(NLM_F_REQUEST)
+    /// `NLM_F_MULTI`
+    public static let multipart = Self(NLM_F_MULTI)
+    /// `NLM_F_ACK`
+    public static let acknowledge = Self(NLM_F_ACK)
+    /// `NLM_F_DUMP_INTR`: the dump changed while it was read and must be redone.
+    public static let dumpInterrupted = Self(NLM_F_DUMP_INTR)
+    /// `NLM_F_DUMP`
+    public static let dump = Self(NLM_F_DUMP)
+    /// `NLM_F_REPLACE`
+    public static let replace = Self(NLM_F_REPLACE)
+    /// `NLM_F_EXCL`
+    public static let exclusive = Self(NLM_F_EXCL)
+    /// `NLM_F_CREATE`
+    public static let create = Self(NLM_F_CREATE)
+    /// `NLM_F_CAPPED` on an error: the original request is not echoed in full.
+    public static let capped = Self(NLM_F_CAPPED)
+    /// `NLM_F_ACK_TLVS` on an error: extended-ACK attributes follow.
+    public static let acknowledgeTLVs = Self(NLM_F_ACK_TLVS)
+}
