@@ -64,7 +64,7 @@ extension RouteSocket {
     public func addLink(_ spec: LinkSpec) throws {
         let masterIndex = try spec.master.map { try index(of: $0, role: "master") }
         let message = try linkMessage(.newLink, flags: [.request, .acknowledge, .create, .exclusive],
-                                      link: nil, up: spec.up)
+                                      link: nil, up: spec.up ? true : nil)
         try message.put(LinkAttribute.name, string: spec.name.rawValue)
         if let mtu = spec.mtu { try message.put(LinkAttribute.mtu, mtu) }
         if let mac = spec.mac { try message.put(LinkAttribute.address, bytes: mac.bytes) }
