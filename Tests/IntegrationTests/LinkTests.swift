@@ -1,0 +1,197 @@
+import Foundation
+import Namespaces
+import NetCore
+import Netlink
+import Testing
+
+/// Every link operation on real kernel objects, each checked independently with `ip -j`.
+@Suite(.enabled(if: Sandbox.isAvailable, Sandbox.reason))
+struct LinkTests {
+    @Test func vethPeerIsCreatedDirectlyInTheTargetNamespace() throws {
+        let host = try TestNamespace("host")
+        let container = try TestNamespace("ctr")
+        try host.socket.addLink(LinkSpec(
+            name: "vh0", kind: .veth(peer: VethPeer(name: "eth0", namespace: container.namespace,
+                                                    mac: try MACAddress(parsing: "02:42:0a:00:00:09"))),
+            mtu: 1400, up: true))
+        let hostSide = try host.ipLink("vh0")
+        #expect(linkInfo(hostSide)["info_kind"] as? String == "veth")
+        #expect(hostSide?["mtu"] as? Int == 1400)
+        #expect(flags(hostSide).contains("UP"))
+        let peer = try container.ipLink("eth0")
+        #expect(peer?["mtu"] as? Int == 1400)
+        #expect(peer?["address"] as? String == "02:42:0a:00:00:09")
+        #expect(try host.ipLink("eth0") == nil)
+    }
+
+    @Test func bridgeWithMTUAndMAC() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge, mtu: 9000, mac: try MACAddress(parsing: "02:00:00:aa:bb:cc")))
+        let bridge = try host.ipLink("br0")
+        #expect(linkInfo(bridge)["info_kind"] as? String == "bridge")
+        #expect(bridge?["mtu"] as? Int == 9000)
+        #expect(bridge?["address"] as? String == "02:00:00:aa:bb:cc")
+        #expect(!flags(bridge).contains("UP"))
+    }
+
+    @Test func getByNameByIndexAndDumpAgreeWithIp() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
+        try host.socket.addLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0"))))
+        let bridge = try #require(try host.socket.link(named: "br0"))
+        #expect(bridge.kind == "bridge")
+        #expect(try host.socket.link(index: bridge.index)?.name == "br0")
+        #expect(try host.socket.link(named: "nosuch0") == nil)
+
+        let ours = try host.socket.links().map(\.name).sorted()
+        let theirs = try host.ipJSON("link", "show").compactMap { $0["ifname"] as? String }.sorted()
+        #expect(ours == theirs)
+        #expect(ours == ["br0", "lo", "va0", "vb0"])
+        let veth = try #require(try host.socket.link(named: "va0"))
+        #expect(veth.parentIndex == (try host.socket.link(named: "vb0"))?.index)
+    }
+
+    @Test func deleteRemovesBothVethEndsAndIsIdempotent() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0"))))
+        try host.socket.deleteLink("va0")
+        #expect(try host.ipLink("va0") == nil)
+        #expect(try host.ipLink("vb0") == nil)
+        try host.socket.deleteLink("va0")
+        try host.socket.deleteLink(.index(99999))
+    }
+
+    @Test func setUpDownMTUAndMAC() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
+        try host.socket.setLink("br0", up: true)
+        #expect(flags(try host.ipLink("br0")).contains("UP"))
+        try host.socket.setLink("br0", up: false)
+        #expect(!flags(try host.ipLink("br0")).contains("UP"))
+        try host.socket.setMTU("br0", 1280)
+        #expect(try host.ipLink("br0")?["mtu"] as? Int == 1280)
+        try host.socket.setMAC("br0", try MACAddress(parsing: "02:11:22:33:44:55"))
+        #expect(try host.ipLink("br0")?["address"] as? String == "02:11:22:33:44:55")
+        #expect(throws: NetworkError.self) { try host.socket.setLink("nosuch0", up: true) }
+    }
+
+    @Test func setMasterAndReleaseFromBridge() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
+        try host.socket.addLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0"))))
+        try host.socket.setMaster("va0", "br0")
+        #expect(try host.ipLink("va0")?["master"] as? String == "br0")
+        try host.socket.setMaster("va0", nil)
+        #expect(try host.ipLink("va0")?["master"] == nil)
+        do {
+            try host.socket.setMaster("va0", "nobridge0")
+            Issue.record("expected an error")
+        } catch let error as NetworkError {
+            #expect(error.code == .notFound)
+            #expect(error.message.contains("nobridge0"))
+        }
+    }
+
+    @Test func masterAndUpCanBeSetAtCreation() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge, up: true))
+        try host.socket.addLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0")), master: "br0", up: true))
+        let port = try host.ipLink("va0")
+        #expect(port?["master"] as? String == "br0")
+        #expect(flags(port).contains("UP"))
+    }
+
+    @Test func renameAndMoveToANamespaceWithANewName() throws {
+        let host = try TestNamespace("host")
+        let container = try TestNamespace("ctr")
+        try host.socket.addLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0"))))
+        try host.socket.renameLink("va0", to: "vc0")
+        #expect(try host.ipLink("va0") == nil)
+        #expect(try host.ipLink("vc0") != nil)
+        try host.socket.moveLink("vb0", to: container.namespace, renamingTo: "eth1")
+        #expect(try host.ipLink("vb0") == nil)
+        #expect(try container.ipLink("eth1") != nil)
+        try host.socket.moveLink("vc0", to: container.namespace)
+        #expect(try container.ipLink("vc0") != nil)
+    }
+
+    @Test func existingNameIsAlreadyExistsNamingIt() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
+        do {
+            try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
+            Issue.record("expected an error")
+        } catch let error as NetworkError {
+            #expect(error.code == .alreadyExists)
+            #expect(error.message.contains("br0"))
+            #expect(Errno.fileExists ~= error)
+        }
+    }
+
+    @Test func macvlanOnAParentWithMode() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: "up0", kind: .veth(peer: VethPeer(name: "up1")), up: true))
+        for mode in MacvlanMode.allCases where mode != .passthru {
+            let name = "mv-\(mode.rawValue.prefix(4))"
+            try host.socket.addLink(LinkSpec(name: try InterfaceName(name), kind: .macvlan(parent: "up0", mode: mode)))
+            let link = try host.ipLink(name)
+            #expect(linkInfo(link)["info_kind"] as? String == "macvlan")
+            #expect(infoData(link)["mode"] as? String == mode.rawValue)
+            #expect(link?["link"] as? String == "up0")
+        }
+        try host.socket.addLink(LinkSpec(name: "pt0", kind: .macvlan(parent: "up1", mode: .passthru)))
+        #expect(infoData(try host.ipLink("pt0"))["mode"] as? String == "passthru")
+    }
+
+    @Test func macvlanWithAMissingParentIsNotFoundNamingTheParent() throws {
+        let host = try TestNamespace("host")
+        do {
+            try host.socket.addLink(LinkSpec(name: "mv0", kind: .macvlan(parent: "nosuch0", mode: .bridge)))
+            Issue.record("expected an error")
+        } catch let error as NetworkError {
+            #expect(error.code == .notFound)
+            #expect(error.message.contains("nosuch0"))
+        }
+        #expect(try host.ipLink("mv0") == nil)
+    }
+
+    @Test func vxlanWithVNILocalRemotePortAndUnderlay() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: "ul0", kind: .veth(peer: VethPeer(name: "ul1"))))
+        let options = VXLANOptions(vni: 4242, local: IPAddress("10.254.1.1"), remote: IPAddress("10.254.1.2"), port: 8472, underlay: "ul0")
+        try host.socket.addLink(LinkSpec(name: "vx0", kind: .vxlan(options)))
+        let data = infoData(try host.ipLink("vx0"))
+        #expect(data["id"] as? Int == 4242)
+        #expect(data["local"] as? String == "10.254.1.1")
+        #expect(data["remote"] as? String == "10.254.1.2")
+        #expect(data["port"] as? Int == 8472)
+        #expect(data["link"] as? String == "ul0")
+
+        let group = VXLANOptions(vni: 7, group: IPAddress("239.1.1.1"), underlay: "ul0")
+        try host.socket.addLink(LinkSpec(name: "vx1", kind: .vxlan(group)))
+        #expect(infoData(try host.ipLink("vx1"))["group"] as? String == "239.1.1.1")
+
+        let bad = VXLANOptions(vni: 1 << 24)
+        #expect(throws: NetworkError.self) { try host.socket.addLink(LinkSpec(name: "vx2", kind: .vxlan(bad))) }
+        #expect(try host.ipLink("vx2") == nil)
+    }
+
+    @Test func linksCanBeCreatedDirectlyInAnotherNamespace() throws {
+        let host = try TestNamespace("host")
+        let container = try TestNamespace("ctr")
+        try host.socket.addLink(LinkSpec(name: "up0", kind: .veth(peer: VethPeer(name: "up1")), up: true))
+        try host.socket.addLink(LinkSpec(name: "mv0", kind: .macvlan(parent: "up0", mode: .bridge), namespace: container.namespace))
+        #expect(try host.ipLink("mv0") == nil)
+        #expect(linkInfo(try container.ipLink("mv0"))["info_kind"] as? String == "macvlan")
+    }
+
+    @Test func oneSocketServesManyThreadsAtOnce() async throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
+        let socket = host.socket
+        try await withThrowingTaskGroup(of: String?.self) { group in
+            for _ in 0..<64 { group.addTask { try socket.link(named: "br0")?.name } }
+            for try await name in group { #expect(name == "br0") }
+        }
+    }
+}
