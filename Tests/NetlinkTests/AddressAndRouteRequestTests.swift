@@ -6,15 +6,8 @@ import Testing
 /// flags u8, scope u8, index u32. `struct rtmsg`: family, dst_len, src_len, tos, table,
 /// protocol, scope, type (u8 each), flags u32.
 @Suite struct AddressAndRouteRequestTests {
-    func request(_ body: (RouteSocket) throws -> Void) throws -> [UInt8] {
-        let (socket, wire) = fakeSocket()
-        try body(socket)
-        #expect(wire.sent.count == 1)
-        return wire.sent.first ?? []
-    }
-
     @Test func addIPv4AddressWithBroadcast() throws {
-        let bytes = try request { try $0.addAddress(try CIDR(parsing: "10.1.2.3/24"), to: .index(5)) }
+        let bytes = try onlyRequest { try $0.addAddress(try CIDR(parsing: "10.1.2.3/24"), to: .index(5)) }
         #expect(hexString(bytes) == hexString(hex("""
             30000000 1400 0506 01000000 00000000 // len 48, RTM_NEWADDR, REQUEST|ACK|EXCL|CREATE, seq 1
             02 18 00 00 05000000 // AF_INET, /24, no flags, RT_SCOPE_UNIVERSE, index 5
@@ -25,7 +18,7 @@ import Testing
     }
 
     @Test func addIPv6AddressWithoutDuplicateDetection() throws {
-        let bytes = try request {
+        let bytes = try onlyRequest {
             try $0.addAddress(try CIDR(parsing: "2001:db8::2/64"), to: .index(5), skipDuplicateDetection: true)
         }
         #expect(hexString(bytes) == hexString(hex("""
@@ -37,7 +30,7 @@ import Testing
     }
 
     @Test func deleteAddress() throws {
-        let bytes = try request { try $0.deleteAddress(try CIDR(parsing: "10.1.2.3/24"), from: .index(5)) }
+        let bytes = try onlyRequest { try $0.deleteAddress(try CIDR(parsing: "10.1.2.3/24"), from: .index(5)) }
         #expect(hexString(bytes) == hexString(hex("""
             28000000 1500 0500 01000000 00000000 // len 40, RTM_DELADDR, REQUEST|ACK, seq 1
             02 18 00 00 05000000 // AF_INET, /24, index 5
@@ -57,7 +50,7 @@ import Testing
     }
 
     @Test func addDefaultRouteViaGateway() throws {
-        let bytes = try request { try $0.addRoute(.defaultRoute(via: .v4(IPv4Address(10, 1, 2, 1)), device: .index(5))) }
+        let bytes = try onlyRequest { try $0.addRoute(.defaultRoute(via: .v4(IPv4Address(10, 1, 2, 1)), device: .index(5))) }
         #expect(hexString(bytes) == hexString(hex("""
             34000000 1800 0506 01000000 00000000 // len 52, RTM_NEWROUTE, REQUEST|ACK|EXCL|CREATE, seq 1
             02 00 00 00          // AF_INET, dst_len 0 (default), src_len 0, tos 0
@@ -71,7 +64,7 @@ import Testing
 
     @Test func addLinkScopeRouteWithMetricInATableAbove255() throws {
         let route = Route(destination: try CIDR(parsing: "10.9.0.0/16"), device: .index(5), metric: 100, table: 1000)
-        let bytes = try request { try $0.addRoute(route) }
+        let bytes = try onlyRequest { try $0.addRoute(route) }
         #expect(hexString(bytes) == hexString(hex("""
             3c000000 1800 0506 01000000 00000000 // len 60, RTM_NEWROUTE, REQUEST|ACK|EXCL|CREATE, seq 1
             02 10 00 00          // AF_INET, /16
@@ -86,7 +79,7 @@ import Testing
 
     @Test func deleteRouteMatchesAnyScope() throws {
         let route = Route(destination: try CIDR(parsing: "10.9.0.0/16"), device: .index(5), metric: 100, table: 1000)
-        let bytes = try request { try $0.deleteRoute(route) }
+        let bytes = try onlyRequest { try $0.deleteRoute(route) }
         #expect(hexString(bytes) == hexString(hex("""
             3c000000 1900 0500 01000000 00000000 // len 60, RTM_DELROUTE, REQUEST|ACK, seq 1
             02 10 00 00          // AF_INET, /16

@@ -1,4 +1,5 @@
 import Synchronization
+import Testing
 @testable import Netlink
 
 /// What a fake transport saw and what it will answer; shared with the test that made it.
@@ -48,6 +49,14 @@ final class FakeTransport: NetlinkTransport {
 func fakeSocket() -> (RouteSocket, Wire) {
     let wire = Wire()
     return (RouteSocket(transport: FakeTransport(wire), firstSequence: 1), wire)
+}
+
+/// Runs `body` on a fake socket and returns the one request it sent.
+func onlyRequest(_ body: (RouteSocket) throws -> Void) throws -> [UInt8] {
+    let (socket, wire) = fakeSocket()
+    try body(socket)
+    #expect(wire.sent.count == 1)
+    return wire.sent.first ?? []
 }
 
 // MARK: - Bytes

@@ -7,16 +7,8 @@ import Testing
 /// flags u16, seq u32, pid u32), `struct ifinfomsg` (family u8, pad u8, type u16, index i32,
 /// flags u32, change u32), attributes (len u16, type u16, value, padded to 4). Little endian.
 @Suite struct LinkRequestTests {
-    /// Runs `body` on a fake socket and returns the one request it sent.
-    func request(_ body: (RouteSocket) throws -> Void) throws -> [UInt8] {
-        let (socket, wire) = fakeSocket()
-        try body(socket)
-        #expect(wire.sent.count == 1)
-        return wire.sent.first ?? []
-    }
-
     @Test func createBridgeWithMTUAndMACUp() throws {
-        let bytes = try request {
+        let bytes = try onlyRequest {
             try $0.addLink(LinkSpec(name: "br0", kind: .bridge, mtu: 9000, mac: try MACAddress(parsing: "02:00:00:00:00:01"), up: true))
         }
         #expect(hexString(bytes) == hexString(hex("""
@@ -39,7 +31,7 @@ import Testing
 
     @Test func createVethWithPeerInANamespaceByDescriptor() throws {
         let namespace = try NetNamespace.current()
-        let bytes = try request {
+        let bytes = try onlyRequest {
             try $0.addLink(LinkSpec(name: "veth0", kind: .veth(peer: VethPeer(name: "eth0", namespace: namespace)), master: .index(7)))
         }
         #expect(hexString(bytes) == hexString(hex("""
@@ -58,7 +50,7 @@ import Testing
     }
 
     @Test func createMacvlanOnAParentInPrivateMode() throws {
-        let bytes = try request { try $0.addLink(LinkSpec(name: "mv0", kind: .macvlan(parent: .index(2), mode: .private))) }
+        let bytes = try onlyRequest { try $0.addLink(LinkSpec(name: "mv0", kind: .macvlan(parent: .index(2), mode: .private))) }
         #expect(hexString(bytes) == hexString(hex("""
             4c000000 1000 0506 01000000 00000000 // len 76, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE, seq 1
             00 00 0000 00000000 00000000 00000000 // ifinfomsg
@@ -73,7 +65,7 @@ import Testing
 
     @Test func createVXLANWithLocalRemoteUnderlayAndPort() throws {
         let options = VXLANOptions(vni: 42, local: IPAddress("192.0.2.1"), remote: IPAddress("192.0.2.2"), underlay: .index(3))
-        let bytes = try request { try $0.addLink(LinkSpec(name: "vx0", kind: .vxlan(options))) }
+        let bytes = try onlyRequest { try $0.addLink(LinkSpec(name: "vx0", kind: .vxlan(options))) }
         #expect(hexString(bytes) == hexString(hex("""
             64000000 1000 0506 01000000 00000000 // len 100, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE, seq 1
             00 00 0000 00000000 00000000 00000000 // ifinfomsg
@@ -90,7 +82,7 @@ import Testing
     }
 
     @Test func getLinkByNameSkipsStatistics() throws {
-        let bytes = try request { _ = try $0.link(named: "eth0") }
+        let bytes = try onlyRequest { _ = try $0.link(named: "eth0") }
         #expect(hexString(bytes) == hexString(hex("""
             34000000 1200 0500 01000000 00000000 // len 52, RTM_GETLINK, REQUEST|ACK, seq 1
             00 00 0000 00000000 00000000 00000000 // ifinfomsg: index 0, look up by name
@@ -111,7 +103,7 @@ import Testing
     }
 
     @Test func deleteLinkByName() throws {
-        let bytes = try request { try $0.deleteLink("eth0") }
+        let bytes = try onlyRequest { try $0.deleteLink("eth0") }
         #expect(hexString(bytes) == hexString(hex("""
             2c000000 1100 0500 01000000 00000000 // len 44, RTM_DELLINK, REQUEST|ACK, seq 1
             00 00 0000 00000000 00000000 00000000 // ifinfomsg
@@ -120,13 +112,13 @@ import Testing
     }
 
     @Test func setUpAndDown() throws {
-        let up = try request { try $0.setLink(.index(5), up: true) }
+        let up = try onlyRequest { try $0.setLink(.index(5), up: true) }
         #expect(hexString(up) == hexString(hex("""
             20000000 1300 0500 01000000 00000000 // len 32, RTM_SETLINK, REQUEST|ACK, seq 1
             00 00 0000 05000000 // ifinfomsg: index 5
             01000000 01000000   // ifi_flags IFF_UP, ifi_change IFF_UP
             """)))
-        let down = try request { try $0.setLink("eth0", up: false) }
+        let down = try onlyRequest { try $0.setLink("eth0", up: false) }
         #expect(hexString(down) == hexString(hex("""
             2c000000 1300 0500 01000000 00000000 // len 44, RTM_SETLINK, REQUEST|ACK, seq 1
             00 00 0000 00000000 // ifinfomsg: index 0, by name
@@ -137,21 +129,21 @@ import Testing
 
     @Test func setMTUMACAndMaster() throws {
         let header = "1300 0500 01000000 00000000 00 00 0000 05000000 00000000 00000000" // RTM_SETLINK, index 5
-        let mtu = try request { try $0.setMTU(.index(5), 1400) }
+        let mtu = try onlyRequest { try $0.setMTU(.index(5), 1400) }
         #expect(hexString(mtu) == hexString(hex("28000000 \(header) 08000400 78050000"))) // IFLA_MTU 1400
-        let mac = try request { try $0.setMAC(.index(5), try MACAddress(parsing: "02:42:ac:11:00:02")) }
+        let mac = try onlyRequest { try $0.setMAC(.index(5), try MACAddress(parsing: "02:42:ac:11:00:02")) }
         #expect(hexString(mac) == hexString(hex("2c000000 \(header) 0a000100 0242ac110002 0000"))) // IFLA_ADDRESS
-        let master = try request { try $0.setMaster(.index(5), .index(7)) }
+        let master = try onlyRequest { try $0.setMaster(.index(5), .index(7)) }
         #expect(hexString(master) == hexString(hex("28000000 \(header) 08000a00 07000000"))) // IFLA_MASTER 7
-        let noMaster = try request { try $0.setMaster(.index(5), nil) }
+        let noMaster = try onlyRequest { try $0.setMaster(.index(5), nil) }
         #expect(hexString(noMaster) == hexString(hex("28000000 \(header) 08000a00 00000000"))) // IFLA_MASTER 0: release
-        let rename = try request { try $0.renameLink(.index(5), to: "eth1") }
+        let rename = try onlyRequest { try $0.renameLink(.index(5), to: "eth1") }
         #expect(hexString(rename) == hexString(hex("2c000000 \(header) 09000300 65746831 00000000"))) // IFLA_IFNAME "eth1"
     }
 
     @Test func moveToANamespaceByDescriptor() throws {
         let namespace = try NetNamespace.current()
-        let bytes = try request { try $0.moveLink(.index(5), to: namespace) }
+        let bytes = try onlyRequest { try $0.moveLink(.index(5), to: namespace) }
         #expect(hexString(bytes) == hexString(hex("""
             28000000 1300 0500 01000000 00000000 // len 40, RTM_SETLINK, REQUEST|ACK, seq 1
             00 00 0000 05000000 00000000 00000000 // ifinfomsg: index 5
