@@ -191,3 +191,45 @@ public struct MessageFlags: OptionSet, Sendable {
     /// `NLM_F_ACK_TLVS` on an error: extended-ACK attributes follow.
     public static let acknowledgeTLVs = Self(NLM_F_ACK_TLVS)
 }
+
+/// Conntrack attributes (`CTA_*`), top level and nested in tuples.
+public struct ConntrackAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `CTA_TUPLE_ORIG`: the flow as its first packet saw it.
+    public static let originalTuple = Self(CTA_TUPLE_ORIG)
+    /// `CTA_ZONE`
+    public static let zone = Self(CTA_ZONE)
+    /// `CTA_TUPLE_IP`
+    public static let tupleIP = Self(CTA_TUPLE_IP)
+    /// `CTA_TUPLE_PROTO`
+    public static let tupleProtocol = Self(CTA_TUPLE_PROTO)
+    /// `CTA_IP_V4_SRC`
+    public static let ipv4Source = Self(CTA_IP_V4_SRC)
+    /// `CTA_IP_V4_DST`
+    public static let ipv4Destination = Self(CTA_IP_V4_DST)
+    /// `CTA_IP_V6_SRC`
+    public static let ipv6Source = Self(CTA_IP_V6_SRC)
+    /// `CTA_IP_V6_DST`
+    public static let ipv6Destination = Self(CTA_IP_V6_DST)
+    /// `CTA_PROTO_NUM`
+    public static let protocolNumber = Self(CTA_PROTO_NUM)
+    /// `CTA_PROTO_SRC_PORT` (network byte order)
+    public static let sourcePort = Self(CTA_PROTO_SRC_PORT)
+    /// `CTA_PROTO_DST_PORT` (network byte order)
+    public static let destinationPort = Self(CTA_PROTO_DST_PORT)
+}
+
+extension MessageType {
+    /// An nfnetlink conntrack message: `NFNL_SUBSYS_CTNETLINK << 8 | operation`.
+    static func conntrack(_ operation: some BinaryInteger) -> MessageType {
+        MessageType(rawValue: UInt16(NFNL_SUBSYS_CTNETLINK) << 8 | UInt16(truncatingIfNeeded: operation))
+    }
+
+    /// `IPCTNL_MSG_CT_NEW`: a flow, in dump replies.
+    static let conntrackNew = conntrack(IPCTNL_MSG_CT_NEW.rawValue)
+    /// `IPCTNL_MSG_CT_GET`
+    static let conntrackGet = conntrack(IPCTNL_MSG_CT_GET.rawValue)
+    /// `IPCTNL_MSG_CT_DELETE`
+    static let conntrackDelete = conntrack(IPCTNL_MSG_CT_DELETE.rawValue)
+}

@@ -15,21 +15,34 @@ public protocol NetlinkTransport: AnyObject {
     func receive(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
 }
 
-/// An `AF_NETLINK`/`NETLINK_ROUTE` socket opened through libmnl, in the network namespace of the
-/// thread that opens it; it stays bound to that namespace wherever it is used from.
+/// A netlink protocol family.
+enum NetlinkProtocol {
+    /// `NETLINK_ROUTE`: links, addresses, routes.
+    case route
+    /// `NETLINK_NETFILTER`: conntrack.
+    case netfilter
+
+    var value: Int32 { self == .route ? NETLINK_ROUTE : NETLINK_NETFILTER }
+    var name: String { self == .route ? "NETLINK_ROUTE" : "NETLINK_NETFILTER" }
+}
+
+/// An `AF_NETLINK` socket opened through libmnl, in the network namespace of the thread that
+/// opens it; it stays bound to that namespace wherever it is used from.
 final class MnlTransport: NetlinkTransport {
     private let socket: OpaquePointer
+    private let name: String
     let portID: UInt32
 
-    init() throws {
-        guard let socket = mnl_socket_open2(NETLINK_ROUTE, Int32(SOCK_CLOEXEC.rawValue)) else {
-            throw SystemCallError(.current, call: "mnl_socket_open", subject: "NETLINK_ROUTE")
+    init(protocol family: NetlinkProtocol) throws {
+        name = family.name
+        guard let socket = mnl_socket_open2(family.value, Int32(SOCK_CLOEXEC.rawValue)) else {
+            throw SystemCallError(.current, call: "mnl_socket_open", subject: family.name)
         }
         self.socket = socket
         guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
             let error = Errno.current
             mnl_socket_close(socket)
-            throw SystemCallError(error, call: "mnl_socket_bind", subject: "NETLINK_ROUTE")
+            throw SystemCallError(error, call: "mnl_socket_bind", subject: family.name)
         }
         portID = mnl_socket_get_portid(socket)
         // Errors then carry the kernel's message, and echo only the request's header.
@@ -41,13 +54,13 @@ final class MnlTransport: NetlinkTransport {
     deinit { mnl_socket_close(socket) }
 
     func send(_ bytes: UnsafeRawBufferPointer) throws {
-        try systemCall("mnl_socket_sendto", "NETLINK_ROUTE") {
+        try systemCall("mnl_socket_sendto", name) {
             mnl_socket_sendto(socket, bytes.baseAddress, bytes.count)
         }
     }
 
     func receive(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        try systemCall("mnl_socket_recvfrom", "NETLINK_ROUTE") {
+        try systemCall("mnl_socket_recvfrom", name) {
             mnl_socket_recvfrom(socket, buffer.baseAddress, buffer.count)
         }
     }

@@ -59,15 +59,21 @@ struct TrafficTests {
     }
 
     @Test func macvlanSiblingsInBridgeModeReachEachOther() throws {
-        let (_, first, second) = try macvlanSiblings(.bridge)
+        let (host, first, second) = try macvlanSiblings(.bridge)
+        // The host namespace holds the parent: it must outlive the pings.
+        defer { withExtendedLifetime(host) {} }
         #expect(try first.canPing("10.93.0.2"))
         #expect(try second.canPing("10.93.0.1"))
     }
 
     @Test func macvlanSiblingsInPrivateModeDoNot() throws {
-        let (_, first, second) = try macvlanSiblings(.private)
+        let (host, first, second) = try macvlanSiblings(.private)
+        defer { withExtendedLifetime(host) {} }
         #expect(try !first.canPing("10.93.0.2"))
         #expect(try !second.canPing("10.93.0.1"))
+        // Still there and up: the silence is the mode's doing, not a missing link.
+        #expect(flags(try first.ipLink("mv0")).contains("UP"))
+        #expect(flags(try second.ipLink("mv0")).contains("UP"))
     }
 
     @Test func vxlanOverlayBetweenTwoHostsCarriesContainerTraffic() throws {

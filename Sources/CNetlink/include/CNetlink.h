@@ -11,6 +11,8 @@
 #include <linux/veth.h>
 #include <linux/neighbour.h>
 #include <linux/sched.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/if.h>
 
 /* setns(2) and unshare(2) are declared by glibc only under _GNU_SOURCE, which the
