@@ -37,7 +37,7 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
             throw NetworkError.invalid(field, text, "expected ADDRESS/PREFIX, e.g. 10.0.0.0/24")
         }
         guard !parts[1].isEmpty, parts[1].allSatisfy(\.isASCII), parts[1].allSatisfy(\.isNumber),
-              parts[1].count <= 3, let prefix = Int(parts[1]),
+              parts[1].count <= 3, parts[1] == "0" || !parts[1].hasPrefix("0"), let prefix = Int(parts[1]),
               prefix <= address.family.bitWidth
         else {
             throw NetworkError.invalid(

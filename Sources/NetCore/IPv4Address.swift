@@ -17,7 +17,7 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Parses dotted-quad text (`192.0.2.1`); leading zeros and short forms are refused.
     public init?(_ text: some StringProtocol) {
         var parsed = in_addr()
-        guard text.utf8.count <= 15,
+        guard text.utf8.count <= 15, !text.utf8.contains(0),
               String(text).withCString({ inet_pton(AF_INET, $0, &parsed) }) == 1
         else { return nil }
         value = UInt32(bigEndian: parsed.s_addr)

@@ -13,7 +13,7 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Parses any RFC 4291 text form, including `::` and an embedded IPv4 tail.
     public init?(_ text: some StringProtocol) {
         var parsed = in6_addr()
-        guard text.utf8.count <= 45,
+        guard text.utf8.count <= 45, !text.utf8.contains(0),
               String(text).withCString({ inet_pton(AF_INET6, $0, &parsed) }) == 1
         else { return nil }
         let bytes = withUnsafeBytes(of: parsed) { Array($0) }

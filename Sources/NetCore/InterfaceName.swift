@@ -1,8 +1,9 @@
 /// A Linux network interface name: 1–15 bytes (`IFNAMSIZ` less the NUL), no `/`, `:` or
 /// whitespace, and not `.` or `..` — the kernel's `dev_valid_name` rules.
-public struct InterfaceName: Hashable, Comparable, Sendable, CustomStringConvertible,
-    ExpressibleByStringLiteral
-{
+///
+/// Deliberately not `ExpressibleByStringLiteral`: `try InterfaceName("some/literal")` must reach
+/// the throwing initializer, not a literal conversion that cannot report the error.
+public struct InterfaceName: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let rawValue: String
 
     /// The longest name the kernel takes.
@@ -24,19 +25,14 @@ public struct InterfaceName: Hashable, Comparable, Sendable, CustomStringConvert
         if let bad = name.unicodeScalars.first(where: { $0 == "/" || $0 == ":" || $0 == "\0"
             || $0.properties.isWhitespace })
         {
-            throw NetworkError.invalid(
-                field, name, "must not contain \(bad == "/" || bad == ":" ? "\"\(bad)\"" : "whitespace")")
+            let what = switch bad {
+            case "/", ":": "\"\(bad)\""
+            case "\0": "a NUL byte"
+            default: "whitespace"
+            }
+            throw NetworkError.invalid(field, name, "must not contain \(what)")
         }
         rawValue = name
-    }
-
-    /// For literals in code and tests; an invalid literal is a programming error.
-    public init(stringLiteral value: String) {
-        do {
-            try self.init(value)
-        } catch {
-            preconditionFailure("invalid interface name literal \"\(value)\"")
-        }
     }
 
     public var description: String { rawValue }

@@ -16,7 +16,7 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     public init(parsing text: String, field: String = "MAC address") throws {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         let groups = parts.count == 6 ? parts : text.split(separator: "-", omittingEmptySubsequences: false)
-        let parsed = groups.compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
+        let parsed = groups.compactMap { $0.count == 2 && $0.allSatisfy(\.isHexDigit) ? UInt8($0, radix: 16) : nil }
         guard groups.count == 6, parsed.count == 6 else {
             throw NetworkError.invalid(field, text, "expected six hex bytes like 02:42:ac:11:00:02")
         }

@@ -7,7 +7,14 @@ public enum LinkReference: Sendable, Hashable, CustomStringConvertible, Expressi
     case name(InterfaceName)
     case index(Int32)
 
-    public init(stringLiteral value: String) { self = .name(InterfaceName(stringLiteral: value)) }
+    /// For names written in code; an invalid literal is a programming error.
+    public init(stringLiteral value: String) {
+        do {
+            self = .name(try InterfaceName(value))
+        } catch {
+            preconditionFailure("invalid interface name literal \"\(value)\"")
+        }
+    }
 
     public var description: String {
         switch self {

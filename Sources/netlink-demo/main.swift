@@ -10,9 +10,9 @@ import Namespaces
 import NetCore
 import Netlink
 
-let bridge: InterfaceName = "ndemo0"
+let bridge: LinkReference = "ndemo0"
 let gateway = CIDR("10.213.0.1/24")
-let containers: [(namespace: String, hostSide: InterfaceName, address: String)] = [
+let containers: [(namespace: String, hostSide: LinkReference, address: String)] = [
     ("ndemo-a", "ndemo-a0", "10.213.0.2/24"),
     ("ndemo-b", "ndemo-b0", "10.213.0.3/24"),
 ]
@@ -21,19 +21,19 @@ func up() throws {
     guard let gateway else { return }
     let host = try RouteSocket.open()
     try UndoStack.transaction { undo in
-        try host.addLink(LinkSpec(name: bridge, kind: .bridge, up: true))
-        undo.push("delete \(bridge)") { try host.deleteLink(.name(bridge)) }
-        try host.addAddress(gateway, to: .name(bridge))
+        try host.addLink(LinkSpec(name: InterfaceName(bridge.description), kind: .bridge, up: true))
+        undo.push("delete \(bridge)") { try host.deleteLink(bridge) }
+        try host.addAddress(gateway, to: bridge)
         print("created bridge \(bridge) with \(gateway)")
 
         for container in containers {
             let namespace = try NetNamespace.create(named: container.namespace)
             undo.push("delete netns \(container.namespace)") { try NetNamespace.delete(named: container.namespace) }
             try host.addLink(LinkSpec(
-                name: container.hostSide,
-                kind: .veth(peer: VethPeer(name: "eth0", namespace: namespace)),
-                master: .name(bridge), up: true))
-            undo.push("delete \(container.hostSide)") { try host.deleteLink(.name(container.hostSide)) }
+                name: InterfaceName(container.hostSide.description),
+                kind: .veth(peer: VethPeer(name: InterfaceName("eth0"), namespace: namespace)),
+                master: bridge, up: true))
+            undo.push("delete \(container.hostSide)") { try host.deleteLink(container.hostSide) }
 
             let inside = try RouteSocket.open(in: namespace)
             try inside.setLink("lo", up: true)
@@ -49,10 +49,10 @@ func up() throws {
 func down() throws {
     let host = try RouteSocket.open()
     for container in containers {
-        try host.deleteLink(.name(container.hostSide))
+        try host.deleteLink(container.hostSide)
         try NetNamespace.delete(named: container.namespace)
     }
-    try host.deleteLink(.name(bridge))
+    try host.deleteLink(bridge)
     print("removed \(bridge) and namespaces \(containers.map(\.namespace).joined(separator: ", "))")
 }
 

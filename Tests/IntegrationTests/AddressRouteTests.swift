@@ -9,7 +9,7 @@ import Testing
 struct AddressRouteTests {
     func hostWithBridge() throws -> TestNamespace {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge, up: true))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge, up: true))
         return host
     }
 

@@ -10,7 +10,7 @@ struct ConntrackIntegrationTests {
     @Test func udpFlowToAPortIsListedAndFlushedLeavingOthers() throws {
         let client = try TestNamespace("cli")
         let server = try TestNamespace("srv")
-        try client.socket.addLink(LinkSpec(name: "eth0", kind: .veth(peer: VethPeer(name: "eth0", namespace: server.namespace)), up: true))
+        try client.socket.addLink(LinkSpec(name: InterfaceName("eth0"), kind: .veth(peer: VethPeer(name: InterfaceName("eth0"), namespace: server.namespace)), up: true))
         try server.socket.setLink("eth0", up: true)
         try client.socket.addAddress(try cidr("10.97.0.1/30"), to: "eth0")
         try server.socket.addAddress(try cidr("10.97.0.2/30"), to: "eth0")

@@ -11,7 +11,7 @@ struct LinkTests {
         let host = try TestNamespace("host")
         let container = try TestNamespace("ctr")
         try host.socket.addLink(LinkSpec(
-            name: "vh0", kind: .veth(peer: VethPeer(name: "eth0", namespace: container.namespace,
+            name: InterfaceName("vh0"), kind: .veth(peer: VethPeer(name: InterfaceName("eth0"), namespace: container.namespace,
                                                     mac: try MACAddress(parsing: "02:42:0a:00:00:09"))),
             mtu: 1400, up: true))
         let hostSide = try host.ipLink("vh0")
@@ -26,7 +26,7 @@ struct LinkTests {
 
     @Test func bridgeWithMTUAndMAC() throws {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge, mtu: 9000, mac: try MACAddress(parsing: "02:00:00:aa:bb:cc")))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge, mtu: 9000, mac: try MACAddress(parsing: "02:00:00:aa:bb:cc")))
         let bridge = try host.ipLink("br0")
         #expect(linkInfo(bridge)["info_kind"] as? String == "bridge")
         #expect(bridge?["mtu"] as? Int == 9000)
@@ -36,24 +36,24 @@ struct LinkTests {
 
     @Test func getByNameByIndexAndDumpAgreeWithIp() throws {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
-        try host.socket.addLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0"))))
-        let bridge = try #require(try host.socket.link(named: "br0"))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("va0"), kind: .veth(peer: VethPeer(name: InterfaceName("vb0")))))
+        let bridge = try #require(try host.socket.link(named: InterfaceName("br0")))
         #expect(bridge.kind == "bridge")
         #expect(try host.socket.link(index: bridge.index)?.name == "br0")
-        #expect(try host.socket.link(named: "nosuch0") == nil)
+        #expect(try host.socket.link(named: InterfaceName("nosuch0")) == nil)
 
         let ours = try host.socket.links().map(\.name).sorted()
         let theirs = try host.ipJSON("link", "show").compactMap { $0["ifname"] as? String }.sorted()
         #expect(ours == theirs)
         #expect(ours == ["br0", "lo", "va0", "vb0"])
-        let veth = try #require(try host.socket.link(named: "va0"))
-        #expect(veth.parentIndex == (try host.socket.link(named: "vb0"))?.index)
+        let veth = try #require(try host.socket.link(named: InterfaceName("va0")))
+        #expect(veth.parentIndex == (try host.socket.link(named: InterfaceName("vb0")))?.index)
     }
 
     @Test func deleteRemovesBothVethEndsAndIsIdempotent() throws {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0"))))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("va0"), kind: .veth(peer: VethPeer(name: InterfaceName("vb0")))))
         try host.socket.deleteLink("va0")
         #expect(try host.ipLink("va0") == nil)
         #expect(try host.ipLink("vb0") == nil)
@@ -63,7 +63,7 @@ struct LinkTests {
 
     @Test func setUpDownMTUAndMAC() throws {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge))
         try host.socket.setLink("br0", up: true)
         #expect(flags(try host.ipLink("br0")).contains("UP"))
         try host.socket.setLink("br0", up: false)
@@ -77,8 +77,8 @@ struct LinkTests {
 
     @Test func setMasterAndReleaseFromBridge() throws {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
-        try host.socket.addLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0"))))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("va0"), kind: .veth(peer: VethPeer(name: InterfaceName("vb0")))))
         try host.socket.setMaster("va0", "br0")
         #expect(try host.ipLink("va0")?["master"] as? String == "br0")
         try host.socket.setMaster("va0", nil)
@@ -94,8 +94,8 @@ struct LinkTests {
 
     @Test func masterAndUpCanBeSetAtCreation() throws {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge, up: true))
-        try host.socket.addLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0")), master: "br0", up: true))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge, up: true))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("va0"), kind: .veth(peer: VethPeer(name: InterfaceName("vb0"))), master: "br0", up: true))
         let port = try host.ipLink("va0")
         #expect(port?["master"] as? String == "br0")
         #expect(flags(port).contains("UP"))
@@ -104,11 +104,11 @@ struct LinkTests {
     @Test func renameAndMoveToANamespaceWithANewName() throws {
         let host = try TestNamespace("host")
         let container = try TestNamespace("ctr")
-        try host.socket.addLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0"))))
-        try host.socket.renameLink("va0", to: "vc0")
+        try host.socket.addLink(LinkSpec(name: InterfaceName("va0"), kind: .veth(peer: VethPeer(name: InterfaceName("vb0")))))
+        try host.socket.renameLink("va0", to: InterfaceName("vc0"))
         #expect(try host.ipLink("va0") == nil)
         #expect(try host.ipLink("vc0") != nil)
-        try host.socket.moveLink("vb0", to: container.namespace, renamingTo: "eth1")
+        try host.socket.moveLink("vb0", to: container.namespace, renamingTo: InterfaceName("eth1"))
         #expect(try host.ipLink("vb0") == nil)
         #expect(try container.ipLink("eth1") != nil)
         try host.socket.moveLink("vc0", to: container.namespace)
@@ -117,9 +117,9 @@ struct LinkTests {
 
     @Test func existingNameIsAlreadyExistsNamingIt() throws {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge))
         do {
-            try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
+            try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge))
             Issue.record("expected an error")
         } catch let error as NetworkError {
             #expect(error.code == .alreadyExists)
@@ -130,7 +130,7 @@ struct LinkTests {
 
     @Test func macvlanOnAParentWithMode() throws {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "up0", kind: .veth(peer: VethPeer(name: "up1")), up: true))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("up0"), kind: .veth(peer: VethPeer(name: InterfaceName("up1"))), up: true))
         for mode in MacvlanMode.allCases where mode != .passthru {
             let name = "mv-\(mode.rawValue.prefix(4))"
             try host.socket.addLink(LinkSpec(name: try InterfaceName(name), kind: .macvlan(parent: "up0", mode: mode)))
@@ -139,14 +139,14 @@ struct LinkTests {
             #expect(infoData(link)["mode"] as? String == mode.rawValue)
             #expect(link?["link"] as? String == "up0")
         }
-        try host.socket.addLink(LinkSpec(name: "pt0", kind: .macvlan(parent: "up1", mode: .passthru)))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("pt0"), kind: .macvlan(parent: "up1", mode: .passthru)))
         #expect(infoData(try host.ipLink("pt0"))["mode"] as? String == "passthru")
     }
 
     @Test func macvlanWithAMissingParentIsNotFoundNamingTheParent() throws {
         let host = try TestNamespace("host")
         do {
-            try host.socket.addLink(LinkSpec(name: "mv0", kind: .macvlan(parent: "nosuch0", mode: .bridge)))
+            try host.socket.addLink(LinkSpec(name: InterfaceName("mv0"), kind: .macvlan(parent: "nosuch0", mode: .bridge)))
             Issue.record("expected an error")
         } catch let error as NetworkError {
             #expect(error.code == .notFound)
@@ -157,9 +157,9 @@ struct LinkTests {
 
     @Test func vxlanWithVNILocalRemotePortAndUnderlay() throws {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "ul0", kind: .veth(peer: VethPeer(name: "ul1"))))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("ul0"), kind: .veth(peer: VethPeer(name: InterfaceName("ul1")))))
         let options = VXLANOptions(vni: 4242, local: IPAddress("10.254.1.1"), remote: IPAddress("10.254.1.2"), port: 8472, underlay: "ul0")
-        try host.socket.addLink(LinkSpec(name: "vx0", kind: .vxlan(options)))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("vx0"), kind: .vxlan(options)))
         let data = infoData(try host.ipLink("vx0"))
         #expect(data["id"] as? Int == 4242)
         #expect(data["local"] as? String == "10.254.1.1")
@@ -168,29 +168,29 @@ struct LinkTests {
         #expect(data["link"] as? String == "ul0")
 
         let group = VXLANOptions(vni: 7, group: IPAddress("239.1.1.1"), underlay: "ul0")
-        try host.socket.addLink(LinkSpec(name: "vx1", kind: .vxlan(group)))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("vx1"), kind: .vxlan(group)))
         #expect(infoData(try host.ipLink("vx1"))["group"] as? String == "239.1.1.1")
 
         let bad = VXLANOptions(vni: 1 << 24)
-        #expect(throws: NetworkError.self) { try host.socket.addLink(LinkSpec(name: "vx2", kind: .vxlan(bad))) }
+        #expect(throws: NetworkError.self) { try host.socket.addLink(LinkSpec(name: InterfaceName("vx2"), kind: .vxlan(bad))) }
         #expect(try host.ipLink("vx2") == nil)
     }
 
     @Test func linksCanBeCreatedDirectlyInAnotherNamespace() throws {
         let host = try TestNamespace("host")
         let container = try TestNamespace("ctr")
-        try host.socket.addLink(LinkSpec(name: "up0", kind: .veth(peer: VethPeer(name: "up1")), up: true))
-        try host.socket.addLink(LinkSpec(name: "mv0", kind: .macvlan(parent: "up0", mode: .bridge), namespace: container.namespace))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("up0"), kind: .veth(peer: VethPeer(name: InterfaceName("up1"))), up: true))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("mv0"), kind: .macvlan(parent: "up0", mode: .bridge), namespace: container.namespace))
         #expect(try host.ipLink("mv0") == nil)
         #expect(linkInfo(try container.ipLink("mv0"))["info_kind"] as? String == "macvlan")
     }
 
     @Test func oneSocketServesManyThreadsAtOnce() async throws {
         let host = try TestNamespace("host")
-        try host.socket.addLink(LinkSpec(name: "br0", kind: .bridge))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge))
         let socket = host.socket
         try await withThrowingTaskGroup(of: String?.self) { group in
-            for _ in 0..<64 { group.addTask { try socket.link(named: "br0")?.name } }
+            for _ in 0..<64 { group.addTask { try socket.link(named: InterfaceName("br0"))?.name } }
             for try await name in group { #expect(name == "br0") }
         }
     }

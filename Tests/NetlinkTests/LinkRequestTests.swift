@@ -9,7 +9,7 @@ import Testing
 @Suite struct LinkRequestTests {
     @Test func createBridgeWithMTUAndMACUp() throws {
         let bytes = try onlyRequest {
-            try $0.addLink(LinkSpec(name: "br0", kind: .bridge, mtu: 9000, mac: try MACAddress(parsing: "02:00:00:00:00:01"), up: true))
+            try $0.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge, mtu: 9000, mac: try MACAddress(parsing: "02:00:00:00:00:01"), up: true))
         }
         #expect(hexString(bytes) == hexString(hex("""
             4c000000 // nlmsg_len 76
@@ -32,7 +32,7 @@ import Testing
     @Test func createVethWithPeerInANamespaceByDescriptor() throws {
         let namespace = try NetNamespace.current()
         let bytes = try onlyRequest {
-            try $0.addLink(LinkSpec(name: "veth0", kind: .veth(peer: VethPeer(name: "eth0", namespace: namespace)), master: .index(7)))
+            try $0.addLink(LinkSpec(name: InterfaceName("veth0"), kind: .veth(peer: VethPeer(name: InterfaceName("eth0"), namespace: namespace)), master: .index(7)))
         }
         #expect(hexString(bytes) == hexString(hex("""
             70000000 1000 0506 01000000 00000000 // len 112, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE, seq 1
@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func createMacvlanOnAParentInPrivateMode() throws {
-        let bytes = try onlyRequest { try $0.addLink(LinkSpec(name: "mv0", kind: .macvlan(parent: .index(2), mode: .private))) }
+        let bytes = try onlyRequest { try $0.addLink(LinkSpec(name: InterfaceName("mv0"), kind: .macvlan(parent: .index(2), mode: .private))) }
         #expect(hexString(bytes) == hexString(hex("""
             4c000000 1000 0506 01000000 00000000 // len 76, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE, seq 1
             00 00 0000 00000000 00000000 00000000 // ifinfomsg
@@ -65,7 +65,7 @@ import Testing
 
     @Test func createVXLANWithLocalRemoteUnderlayAndPort() throws {
         let options = VXLANOptions(vni: 42, local: IPAddress("192.0.2.1"), remote: IPAddress("192.0.2.2"), underlay: .index(3))
-        let bytes = try onlyRequest { try $0.addLink(LinkSpec(name: "vx0", kind: .vxlan(options))) }
+        let bytes = try onlyRequest { try $0.addLink(LinkSpec(name: InterfaceName("vx0"), kind: .vxlan(options))) }
         #expect(hexString(bytes) == hexString(hex("""
             64000000 1000 0506 01000000 00000000 // len 100, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE, seq 1
             00 00 0000 00000000 00000000 00000000 // ifinfomsg
@@ -82,7 +82,7 @@ import Testing
     }
 
     @Test func getLinkByNameSkipsStatistics() throws {
-        let bytes = try onlyRequest { _ = try $0.link(named: "eth0") }
+        let bytes = try onlyRequest { _ = try $0.link(named: InterfaceName("eth0")) }
         #expect(hexString(bytes) == hexString(hex("""
             34000000 1200 0500 01000000 00000000 // len 52, RTM_GETLINK, REQUEST|ACK, seq 1
             00 00 0000 00000000 00000000 00000000 // ifinfomsg: index 0, look up by name
@@ -137,7 +137,7 @@ import Testing
         #expect(hexString(master) == hexString(hex("28000000 \(header) 08000a00 07000000"))) // IFLA_MASTER 7
         let noMaster = try onlyRequest { try $0.setMaster(.index(5), nil) }
         #expect(hexString(noMaster) == hexString(hex("28000000 \(header) 08000a00 00000000"))) // IFLA_MASTER 0: release
-        let rename = try onlyRequest { try $0.renameLink(.index(5), to: "eth1") }
+        let rename = try onlyRequest { try $0.renameLink(.index(5), to: InterfaceName("eth1")) }
         #expect(hexString(rename) == hexString(hex("2c000000 \(header) 09000300 65746831 00000000"))) // IFLA_IFNAME "eth1"
     }
 

@@ -44,7 +44,7 @@ import Testing
         let (socket, wire) = fakeSocket()
         wire.queue(error(95, sequence: 1, kernelMessage: "Unknown device type")) // EOPNOTSUPP
         do {
-            try socket.addLink(LinkSpec(name: "x0", kind: .bridge))
+            try socket.addLink(LinkSpec(name: InterfaceName("x0"), kind: .bridge))
             Issue.record("expected an error")
         } catch let error as NetworkError {
             #expect(error.code == .unsupported)
@@ -101,10 +101,10 @@ import Testing
     @Test func getLinkReplyIsParsedAndMissingLinkIsNil() throws {
         let (socket, wire) = fakeSocket()
         wire.queue(linkReply(index: 4, name: "eth0", sequence: 1, mtu: 1450, kind: "veth") + ack(sequence: 1))
-        let link = try #require(try socket.link(named: "eth0"))
+        let link = try #require(try socket.link(named: InterfaceName("eth0")))
         #expect(link.index == 4 && link.mtu == 1450 && link.kind == "veth")
         wire.queue(error(19, sequence: 2)) // ENODEV
-        #expect(try socket.link(named: "gone") == nil)
+        #expect(try socket.link(named: InterfaceName("gone")) == nil)
     }
 
     @Test func deletingAMissingLinkIsSuccess() throws {
@@ -124,7 +124,7 @@ import Testing
         let (socket, wire) = fakeSocket()
         wire.queue(error(17, sequence: 1)) // EEXIST
         #expect {
-            try socket.addLink(LinkSpec(name: "veth0", kind: .veth(peer: VethPeer(name: "eth0"))))
+            try socket.addLink(LinkSpec(name: InterfaceName("veth0"), kind: .veth(peer: VethPeer(name: InterfaceName("eth0")))))
         } throws: { error in
             guard let error = error as? NetworkError else { return false }
             return error.code == .alreadyExists && error.message.contains("veth0") && error.message.contains("eth0")
@@ -136,7 +136,7 @@ import Testing
         let (socket, wire) = fakeSocket()
         wire.queue(error(19, sequence: 1)) // the lookup of the parent: ENODEV
         #expect {
-            try socket.addLink(LinkSpec(name: "mv0", kind: .macvlan(parent: "nosuch0", mode: .bridge)))
+            try socket.addLink(LinkSpec(name: InterfaceName("mv0"), kind: .macvlan(parent: "nosuch0", mode: .bridge)))
         } throws: { error in
             (error as? NetworkError)?.code == .notFound && "\(error)".contains("nosuch0")
         }
