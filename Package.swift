@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Namespaces", targets: ["Namespaces"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "IPAM", targets: ["IPAM"]),
+        .library(name: "CNI", targets: ["CNI"]),
     ],
     targets: [
         // libmnl, found through pkg-config.
@@ -30,12 +31,14 @@ let package = Package(
         .target(name: "Namespaces", dependencies: ["NetCore", "CNetlink"], swiftSettings: strict),
         .target(name: "Netlink", dependencies: ["NetCore", "Namespaces", "CNetlink"], swiftSettings: strict),
         .target(name: "IPAM", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),
+        .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
         .executableTarget(
             name: "netlink-demo",
             dependencies: ["NetCore", "Namespaces", "Netlink"],
             swiftSettings: strict
         ),
 
+        .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: strict),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: strict),
         .testTarget(name: "NamespacesTests", dependencies: ["Namespaces"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
