@@ -1,0 +1,1 @@
+// The IPAM tests arrive with the IPAM module.
