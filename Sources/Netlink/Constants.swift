@@ -38,6 +38,16 @@ public struct LinkAttribute: AttributeType {
     public static let extendedMask = Self(IFLA_EXT_MASK)
     /// `IFLA_LINK_NETNSID`
     public static let linkNamespaceID = Self(IFLA_LINK_NETNSID)
+    /// `IFLA_PROTINFO`: per-port settings; for `AF_BRIDGE`, the bridge port's.
+    public static let protocolInfo = Self(IFLA_PROTINFO)
+}
+
+/// Bridge port attributes, nested in `IFLA_PROTINFO` of an `AF_BRIDGE` request.
+public struct BridgePortAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `IFLA_BRPORT_MODE`: hairpin (reflective relay) on or off.
+    public static let hairpinMode = Self(IFLA_BRPORT_MODE)
 }
 
 /// Attributes nested in `IFLA_LINKINFO`.

@@ -41,6 +41,8 @@ public struct Link: Sendable, Hashable {
 
     /// Administratively up (`IFF_UP`).
     public var isUp: Bool { flags & CNETLINK_IFF_UP != 0 }
+    /// Receives every frame (`IFF_PROMISC`).
+    public var isPromiscuous: Bool { flags & CNETLINK_IFF_PROMISC != 0 }
     /// The carrier is up (`IFF_LOWER_UP`).
     public var hasCarrier: Bool { flags & CNETLINK_IFF_LOWER_UP != 0 }
 }

@@ -64,7 +64,7 @@ extension RouteSocket {
     public func addLink(_ spec: LinkSpec) throws {
         let masterIndex = try spec.master.map { try index(of: $0, role: "master") }
         let message = try linkMessage(.newLink, flags: [.request, .acknowledge, .create, .exclusive],
-                                      link: nil, up: spec.up ? true : nil)
+                                      link: nil, change: spec.up ? (CNETLINK_IFF_UP, true) : nil)
         try message.put(LinkAttribute.name, string: spec.name.rawValue)
         if let mtu = spec.mtu { try message.put(LinkAttribute.mtu, mtu) }
         if let mac = spec.mac { try message.put(LinkAttribute.address, bytes: mac.bytes) }
@@ -167,7 +167,7 @@ extension RouteSocket {
 extension RouteSocket {
     /// Brings a link up or down.
     public func setLink(_ link: LinkReference, up: Bool) throws {
-        try changeLink(link, up: up) { _ in }
+        try changeLink(link, flag: CNETLINK_IFF_UP, on: up) { _ in }
     }
 
     public func setMTU(_ link: LinkReference, _ mtu: UInt32) throws {
@@ -182,6 +182,30 @@ extension RouteSocket {
     public func setMaster(_ link: LinkReference, _ master: LinkReference?) throws {
         let masterIndex = try master.map { try index(of: $0, role: "master") } ?? 0
         try changeLink(link) { try $0.put(LinkAttribute.master, UInt32(bitPattern: masterIndex)) }
+    }
+
+    /// Turns promiscuous mode on or off (the bridge plugin's `promiscMode`).
+    public func setPromiscuous(_ link: LinkReference, _ on: Bool) throws {
+        try changeLink(link, flag: CNETLINK_IFF_PROMISC, on: on) { _ in }
+    }
+
+    /// Lets a bridge port send frames back out the port they came in on, so a container can
+    /// reach itself through a published port (the bridge plugin's `hairpinMode`).
+    public func setHairpin(_ port: LinkReference, _ on: Bool) throws {
+        let index = try index(of: port)
+        let message = MessageBuilder(type: .setLink, flags: [.request, .acknowledge])
+        var info = ifinfomsg()
+        info.ifi_family = UInt8(AF_BRIDGE)
+        info.ifi_index = index
+        try message.append(info)
+        try message.nest(LinkAttribute.protocolInfo) {
+            try message.put(BridgePortAttribute.hairpinMode, UInt8(on ? 1 : 0))
+        }
+        do {
+            _ = try request(message, operation: "RTM_SETLINK AF_BRIDGE \(port)")
+        } catch let error as NetlinkError {
+            throw NetworkError(code: .system, message: "cannot set hairpin mode on \"\(port)\" (is it a bridge port?)", cause: error)
+        }
     }
 
     /// Renames a link; the kernel refuses while it is up.
@@ -199,9 +223,10 @@ extension RouteSocket {
         }
     }
 
-    /// Sends one `RTM_SETLINK` for `link`, with the attributes `body` adds.
-    private func changeLink(_ link: LinkReference, up: Bool? = nil, _ body: (MessageBuilder) throws -> Void) throws {
-        let message = try linkMessage(.setLink, flags: [.request, .acknowledge], link: link, up: up)
+    /// Sends one `RTM_SETLINK` for `link`, changing `flag` if given, with the attributes `body` adds.
+    private func changeLink(_ link: LinkReference, flag: UInt32? = nil, on: Bool = false, _ body: (MessageBuilder) throws -> Void) throws {
+        let message = try linkMessage(.setLink, flags: [.request, .acknowledge], link: link,
+                                      change: flag.map { (flag: $0, on: on) })
         try body(message)
         do {
             _ = try request(message, operation: "RTM_SETLINK \(link)")
@@ -219,15 +244,17 @@ extension RouteSocket {
         }
     }
 
-    /// A link request: `ifinfomsg` naming the link by index, or by `IFLA_IFNAME` after it.
-    func linkMessage(_ type: MessageType, flags: MessageFlags, link: LinkReference?, up: Bool? = nil) throws -> MessageBuilder {
+    /// A link request: `ifinfomsg` naming the link by index, or by `IFLA_IFNAME` after it,
+    /// optionally setting or clearing one `IFF_*` flag.
+    func linkMessage(_ type: MessageType, flags: MessageFlags, link: LinkReference?,
+                     change: (flag: UInt32, on: Bool)? = nil) throws -> MessageBuilder {
         let message = MessageBuilder(type: type, flags: flags)
         var info = ifinfomsg()
         info.ifi_family = UInt8(AF_UNSPEC)
         if case .index(let index) = link { info.ifi_index = index }
-        if let up {
-            info.ifi_flags = up ? CNETLINK_IFF_UP : 0
-            info.ifi_change = CNETLINK_IFF_UP
+        if let change {
+            info.ifi_flags = change.on ? change.flag : 0
+            info.ifi_change = change.flag
         }
         try message.append(info)
         if case .name(let name) = link { try message.put(LinkAttribute.name, string: name.rawValue) }

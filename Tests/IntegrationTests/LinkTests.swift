@@ -92,6 +92,25 @@ struct LinkTests {
         }
     }
 
+    @Test func hairpinOnABridgePortAndPromiscuousBridge() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge, up: true))
+        try host.socket.addLink(LinkSpec(name: InterfaceName("va0"), kind: .veth(peer: VethPeer(name: InterfaceName("vb0"))), master: "br0"))
+        try host.socket.setHairpin("va0", true)
+        let port = try host.ipJSON("-d", "link", "show", "dev", "va0").first?["linkinfo"] as? [String: Any]
+        #expect((port?["info_slave_data"] as? [String: Any])?["hairpin"] as? Bool == true)
+        try host.socket.setHairpin("va0", false)
+        let after = try host.ipJSON("-d", "link", "show", "dev", "va0").first?["linkinfo"] as? [String: Any]
+        #expect((after?["info_slave_data"] as? [String: Any])?["hairpin"] as? Bool == false)
+
+        try host.socket.setPromiscuous("br0", true)
+        #expect(flags(try host.ipLink("br0")).contains("PROMISC"))
+        #expect(try host.socket.link(named: InterfaceName("br0"))?.isPromiscuous == true)
+        #expect(try host.socket.link(named: InterfaceName("br0"))?.isUp == true) // untouched
+        try host.socket.setPromiscuous("br0", false)
+        #expect(!flags(try host.ipLink("br0")).contains("PROMISC"))
+    }
+
     @Test func masterAndUpCanBeSetAtCreation() throws {
         let host = try TestNamespace("host")
         try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge, up: true))

@@ -151,3 +151,24 @@ import Testing
             """) + le32(UInt32(namespace.descriptor))))
     }
 }
+
+@Suite struct BridgePortRequestTests {
+    @Test func hairpinIsAnAFBridgeSetLinkWithProtinfo() throws {
+        let bytes = try onlyRequest { try $0.setHairpin(.index(5), true) }
+        #expect(hexString(bytes) == hexString(hex("""
+            2c000000 1300 0500 01000000 00000000 // len 44, RTM_SETLINK, REQUEST|ACK, seq 1
+            07 00 0000 05000000 00000000 00000000 // ifinfomsg: AF_BRIDGE, index 5
+            0c000c80          // IFLA_PROTINFO, nested
+              05000400 01000000 // IFLA_BRPORT_MODE 1 (hairpin on), padded
+            """)))
+    }
+
+    @Test func promiscuousModeChangesOnlyThatFlag() throws {
+        let bytes = try onlyRequest { try $0.setPromiscuous(.index(5), true) }
+        #expect(hexString(bytes) == hexString(hex("""
+            20000000 1300 0500 01000000 00000000 // len 32, RTM_SETLINK, REQUEST|ACK, seq 1
+            00 00 0000 05000000 // ifinfomsg: index 5
+            00010000 00010000   // ifi_flags IFF_PROMISC, ifi_change IFF_PROMISC
+            """)))
+    }
+}

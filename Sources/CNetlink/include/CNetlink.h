@@ -27,6 +27,7 @@ int cnetlink_namespace_type(int fd);
    net/if.h is in the same translation unit, and the NLMSG/MNL helpers are macros. */
 static const unsigned int CNETLINK_IFF_UP = IFF_UP;
 static const unsigned int CNETLINK_IFF_LOWER_UP = IFF_LOWER_UP;
+static const unsigned int CNETLINK_IFF_PROMISC = IFF_PROMISC;
 static const int CNETLINK_CLONE_NEWNET = CLONE_NEWNET;
 static const int CNETLINK_SOCKET_BUFFER_SIZE = 32768;
 
