@@ -38,6 +38,8 @@ public struct LinkAttribute: AttributeType {
     public static let extendedMask = Self(IFLA_EXT_MASK)
     /// `IFLA_LINK_NETNSID`
     public static let linkNamespaceID = Self(IFLA_LINK_NETNSID)
+    /// `IFLA_IFALIAS`: a free-form label, used to mark the links this project owns.
+    public static let alias = Self(IFLA_IFALIAS)
     /// `IFLA_PROTINFO`: per-port settings; for `AF_BRIDGE`, the bridge port's.
     public static let protocolInfo = Self(IFLA_PROTINFO)
 }

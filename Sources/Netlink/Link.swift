@@ -38,6 +38,8 @@ public struct Link: Sendable, Hashable {
     public var parentIndex: Int32?
     /// `IFF_*` flags.
     public var flags: UInt32
+    /// `IFLA_IFALIAS`, if set.
+    public var alias: String?
 
     /// Administratively up (`IFF_UP`).
     public var isUp: Bool { flags & CNETLINK_IFF_UP != 0 }

@@ -208,6 +208,12 @@ extension RouteSocket {
         }
     }
 
+    /// Sets or (with `nil`) clears the link's alias. The kernel ignores an alias in a create
+    /// request, so this is always a request of its own.
+    public func setAlias(_ link: LinkReference, _ alias: String?) throws {
+        try changeLink(link) { try $0.put(LinkAttribute.alias, string: alias ?? "") }
+    }
+
     /// Renames a link; the kernel refuses while it is up.
     public func renameLink(_ link: LinkReference, to newName: InterfaceName) throws {
         let index = try index(of: link)
@@ -280,5 +286,6 @@ extension Link {
         masterIndex = attributes.int32(LinkAttribute.master)
         parentIndex = attributes.int32(LinkAttribute.link)
         kind = attributes.nested(LinkAttribute.linkInfo)?.string(LinkInfoAttribute.kind)
+        alias = attributes.string(LinkAttribute.alias)
     }
 }

@@ -111,6 +111,18 @@ struct LinkTests {
         #expect(!flags(try host.ipLink("br0")).contains("PROMISC"))
     }
 
+    @Test func aliasIsSetReadBackAndCleared() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge))
+        try host.socket.setAlias("br0", "netctl:net1")
+        #expect(try host.ipLink("br0")?["ifalias"] as? String == "netctl:net1")
+        #expect(try host.socket.link(named: InterfaceName("br0"))?.alias == "netctl:net1")
+        #expect(try host.socket.links().first { $0.name == "br0" }?.alias == "netctl:net1")
+        try host.socket.setAlias("br0", nil)
+        #expect(try host.ipLink("br0")?["ifalias"] == nil)
+        #expect(try host.socket.link(named: InterfaceName("br0"))?.alias == nil)
+    }
+
     @Test func masterAndUpCanBeSetAtCreation() throws {
         let host = try TestNamespace("host")
         try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge, up: true))
