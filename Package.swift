@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "IPAM", targets: ["IPAM"]),
         .library(name: "CNI", targets: ["CNI"]),
+        .library(name: "Drivers", targets: ["Drivers"]),
     ],
     targets: [
         // libmnl, found through pkg-config.
@@ -32,6 +33,7 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["NetCore", "Namespaces", "CNetlink"], swiftSettings: strict),
         .target(name: "IPAM", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),
         .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
+        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink"], swiftSettings: strict),
         .executableTarget(
             name: "netlink-demo",
             dependencies: ["NetCore", "Namespaces", "Netlink"],
@@ -45,7 +47,7 @@ let package = Package(
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["NetCore", "Namespaces", "Netlink"],
+            dependencies: ["NetCore", "Namespaces", "Netlink", "Drivers"],
             swiftSettings: strict
         ),
     ]

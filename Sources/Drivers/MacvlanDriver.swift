@@ -1,0 +1,104 @@
+import Namespaces
+import NetCore
+import Netlink
+
+/// Options of a macvlan network, named after the reference macvlan plugin's keys.
+public struct MacvlanOptions: Sendable, Hashable {
+    /// The parent interface; `nil` means the interface of the host's default route.
+    public var parent: InterfaceName?
+    public var mode: MacvlanMode
+    public var mtu: UInt32?
+    /// The parent lives in the container's namespace, not the host's (`linkInContainer`).
+    public var parentInContainer: Bool
+    public var duplicateDetection: Bool
+
+    public init(parent: InterfaceName? = nil, mode: MacvlanMode = .bridge, mtu: UInt32? = nil,
+                parentInContainer: Bool = false, duplicateDetection: Bool = false) {
+        self.parent = parent
+        self.mode = mode
+        self.mtu = mtu
+        self.parentInContainer = parentInContainer
+        self.duplicateDetection = duplicateDetection
+    }
+}
+
+/// Gives containers a macvlan of a host interface: the `macvlan` network driver. The link is
+/// created directly inside the container's namespace, so there is nothing on the host to undo.
+public struct MacvlanDriver: Sendable {
+    public let options: MacvlanOptions
+    public let host: RouteSocket
+
+    public init(options: MacvlanOptions, host: RouteSocket) {
+        self.options = options
+        self.host = host
+    }
+
+    /// The parent: the configured one, or the interface of the default route (IPv4, then IPv6).
+    ///
+    /// - Throws: ``NetworkError`` `.notFound` when there is neither.
+    public func parent(in socket: RouteSocket) throws -> Link {
+        if let parent = options.parent {
+            guard let link = try socket.link(named: parent) else {
+                throw NetworkError(code: .notFound, message: "macvlan parent interface \"\(parent)\" does not exist")
+            }
+            return link
+        }
+        for family in [IPAddress.Family.v4, .v6] {
+            if let route = try socket.routes(family: family).first(where: \.isDefault),
+               case .index(let index)? = route.device, let link = try socket.link(index: index) {
+                return link
+            }
+        }
+        throw NetworkError(code: .notFound, message: "no macvlan parent given (\"master\") and the host has no default route to take it from")
+    }
+
+    /// Creates the macvlan as the attachment's interface inside `namespace` and configures it.
+    ///
+    /// - Throws: ``NetworkError``; nothing this call made is left behind.
+    public func attach(_ id: AttachmentID, namespace: NetNamespace, ip: IPConfiguration, mac: MACAddress? = nil) throws -> AttachedInterfaces {
+        let container = try RouteSocket.open(in: namespace)
+        let creator = options.parentInContainer ? container : host
+        let parent = try parent(in: creator)
+        return try UndoStack.transaction { undo in
+            try creator.addLink(LinkSpec(
+                name: id.interface, kind: .macvlan(parent: .index(parent.index), mode: options.mode),
+                mtu: options.mtu, mac: mac, namespace: options.parentInContainer ? nil : namespace))
+            undo.push("delete \(id.interface)") { try container.deleteLink(.name(id.interface)) }
+            try container.setLink(.name(id.interface), up: true)
+            for assignment in ip.assignments {
+                try container.addAddress(assignment.address, to: .name(id.interface), skipDuplicateDetection: !options.duplicateDetection)
+            }
+            var families: Set<IPAddress.Family> = []
+            for assignment in ip.assignments {
+                guard let gateway = assignment.gateway, families.insert(gateway.family).inserted else { continue }
+                try container.addRoute(.defaultRoute(via: gateway, device: .name(id.interface)))
+            }
+            for var route in ip.routes {
+                route.device = route.device ?? .name(id.interface)
+                try container.addRoute(route)
+            }
+            guard let link = try container.link(named: id.interface) else {
+                throw NetworkError(code: .internalError, message: "interface \"\(id.interface)\" vanished during setup")
+            }
+            return AttachedInterfaces(hostSide: options.parentInContainer ? [] : [parent], container: link)
+        }
+    }
+
+    /// Deletes the macvlan; a missing namespace or interface is success.
+    public func detach(_ id: AttachmentID, namespace: NetNamespace?) throws {
+        guard let namespace else { return }
+        try RouteSocket.open(in: namespace).deleteLink(.name(id.interface))
+    }
+
+    /// Verifies the macvlan exists in `namespace` with its addresses.
+    public func check(_ id: AttachmentID, namespace: NetNamespace, ip: IPConfiguration) throws {
+        let container = try RouteSocket.open(in: namespace)
+        guard let link = try container.link(named: id.interface), link.kind == "macvlan" else {
+            throw NetworkError.mismatch("macvlan \"\(id.interface)\" is missing in \(namespace.path)")
+        }
+        let present = try container.addresses(of: .index(link.index)).map(\.address)
+        for assignment in ip.assignments where !present.contains(assignment.address) {
+            throw NetworkError.mismatch("interface \"\(id.interface)\" lacks address \(assignment.address)")
+        }
+    }
+}
