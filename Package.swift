@@ -34,6 +34,13 @@ let package = Package(
         .target(name: "IPAM", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),
         .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
         .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink"], swiftSettings: strict),
+        // The CNI plugins: one multi-call binary, installed under each plugin's name.
+        .executableTarget(
+            name: "netctl-cni",
+            dependencies: ["CNI", "Drivers", "NetCore", "Namespaces", "Netlink"],
+            path: "plugins",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "netlink-demo",
             dependencies: ["NetCore", "Namespaces", "Netlink"],

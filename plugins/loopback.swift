@@ -1,0 +1,38 @@
+import CNI
+import Namespaces
+import NetCore
+import Netlink
+
+/// `loopback`: brings `lo` up in the container's namespace.
+struct LoopbackPlugin: CNIPlugin {
+    func add(_ request: CNIRequest) throws -> CNIResult {
+        let netns = try request.requireNetns()
+        let socket = try RouteSocket.open(in: try openNamespace(netns))
+        try socket.setLink("lo", up: true)
+        var result = CNIResult()
+        result.interfaces = [CNIResult.Interface(name: "lo", mac: "00:00:00:00:00:00", sandbox: netns)]
+        let present = Set(try socket.addresses(of: "lo").map(\.address))
+        for address in ["127.0.0.1/8", "::1/128"].compactMap(CIDR.init) where present.contains(address) {
+            result.ips.append(CNIResult.IPConfig(address: address, interface: 0))
+        }
+        return result
+    }
+
+    /// Brings `lo` down, as the reference plugin does; a namespace that is gone is success.
+    func delete(_ request: CNIRequest) throws {
+        guard let netns = request.netns, let namespace = try openNamespaceIfPresent(netns) else { return }
+        try RouteSocket.open(in: namespace).setLink("lo", up: false)
+    }
+
+    func check(_ request: CNIRequest) throws {
+        let netns = try request.requireNetns()
+        guard let lo = try RouteSocket.open(in: try openNamespace(netns)).link(named: InterfaceName("lo")), lo.isUp else {
+            throw CNIError(.internal, "lo is not up in \(netns)")
+        }
+    }
+
+    /// Nothing to collect: the plugin keeps no state outside the namespace.
+    func gc(_ request: CNIRequest, validAttachments: [GCAttachment]) throws {}
+
+    func status(_ request: CNIRequest) throws {}
+}

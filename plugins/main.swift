@@ -1,0 +1,54 @@
+// The CNI plugins: one executable, installed under each plugin's name, that dispatches on the
+// name it was called by (argv[0]). It links no Foundation and no argument parser, so an exec
+// costs little more than the process itself.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CNI
+
+let invokedAs = CommandLine.arguments.first.map { path in
+    path.split(separator: "/").last.map(String.init) ?? path
+} ?? ""
+
+let plugins: [String: any CNIPlugin] = [
+    "loopback": LoopbackPlugin(),
+]
+
+/// Writes all of `text` to file descriptor `descriptor`.
+func writeAll(_ text: String, to descriptor: Int32) {
+    let bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        if written < 0, errno == EINTR { continue }
+        guard written > 0 else { return }
+        offset += written
+    }
+}
+
+func writeStandardOutput(_ text: String) { writeAll(text, to: 1) }
+
+guard let plugin = plugins[invokedAs] else {
+    let names = plugins.keys.sorted().joined(separator: ", ")
+    let error = CNIError(.internal, "unknown plugin \"\(invokedAs)\"", details: "install this binary under one of: \(names)")
+    writeStandardOutput(error.json(cniVersion: .current).serialized(pretty: true) + "\n")
+    exit(1)
+}
+
+let environment = PluginMain.processEnvironment()
+if environment["CNI_COMMAND"] == nil {
+    // Run by hand: say what this is, as the reference plugins do.
+    let about = "netctl CNI plugin \(invokedAs)\nCNI protocol versions supported: \(CNIVersion.supported.map(\.description).joined(separator: ", "))\n"
+    writeAll(about, to: 2)
+    exit(0)
+}
+let input: [UInt8]
+do {
+    input = environment["CNI_COMMAND"] == "VERSION" ? [] : try PluginMain.readStandardInput()
+} catch {
+    writeStandardOutput(CNIError(.ioFailure, "cannot read stdin", details: "\(error)").json(cniVersion: .current).serialized(pretty: true) + "\n")
+    exit(1)
+}
+exit(PluginMain.run(plugin, environment: environment, stdin: input, write: writeStandardOutput))
