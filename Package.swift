@@ -53,6 +53,11 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"], swiftSettings: strict),
         .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["NetCore", "netctl-cni"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["NetCore", "Namespaces", "Netlink", "Drivers"],
             swiftSettings: strict
