@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import NetCore
+
+/// Runs another CNI plugin as the spec says: found in `CNI_PATH`, the same environment with
+/// `CNI_COMMAND` set, the config on stdin, its stderr passed through, its stdout returned.
+public enum PluginExecutor {
+    /// The first executable named `type` in `path`.
+    public static func find(_ type: String, in path: [String]) -> String? {
+        guard !type.isEmpty, !type.contains("/") else { return nil }
+        return path.lazy.map { $0.hasSuffix("/") ? $0 + type : $0 + "/" + type }.first { access($0, X_OK) == 0 }
+    }
+
+    /// Runs `executable` and returns its stdout.
+    ///
+    /// - Throws: the plugin's own ``CNIError`` when it exits non-zero with error JSON, otherwise
+    ///   a ``CNIError`` naming the plugin and what went wrong.
+    public static func run(_ executable: String, command: CNICommand, environment: [String: String], stdin: [UInt8]) throws -> [UInt8] {
+        var environment = environment
+        environment["CNI_COMMAND"] = command.rawValue
+        let (status, output) = try spawn(executable, environment: environment, stdin: stdin)
+        guard status == 0 else {
+            if let value = try? JSON(parsing: output), let code = value["code"]?.intValue,
+               let message = value["msg"]?.stringValue {
+                throw CNIError(CNIError.Code(rawValue: Int(code)) ?? .internal, message, details: value["details"]?.stringValue)
+            }
+            let text = String(decoding: output, as: UTF8.self)
+            throw CNIError(.internal, "plugin \(executable) failed with status \(status)", details: text.isEmpty ? nil : text)
+        }
+        return output
+    }
+
+    /// posix_spawn with stdin and stdout on pipes; stderr is inherited.
+    private static func spawn(_ executable: String, environment: [String: String], stdin input: [UInt8]) throws -> (Int32, [UInt8]) {
+        var inputPipe: [Int32] = [-1, -1]
+        var outputPipe: [Int32] = [-1, -1]
+        try systemCall("pipe", executable) { pipe(&inputPipe) }
+        defer { for fd in inputPipe where fd >= 0 { close(fd) } }
+        try systemCall("pipe", executable) { pipe(&outputPipe) }
+        defer { for fd in outputPipe where fd >= 0 { close(fd) } }
+        // Only the dup2'd copies may reach the child (pipe2 needs _GNU_SOURCE, hence fcntl).
+        for fd in inputPipe + outputPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, inputPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
+
+        let arguments = [executable]
+        let variables = environment.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        var status: Int32 = 0
+        // A plugin binary being installed (or written by another thread that forked) is
+        // briefly "text file busy"; libcni retries it too.
+        for attempt in 0..<5 {
+            status = withCStrings(arguments) { argv in
+                withCStrings(variables) { envp in
+                    posix_spawn(&pid, executable, &actions, nil, argv, envp)
+                }
+            }
+            guard status == ETXTBSY else { break }
+            usleep(UInt32(1000 << attempt))
+        }
+        guard status == 0 else {
+            throw CNIError(.internal, "cannot run plugin \(executable)", details: Errno(rawValue: status).description)
+        }
+        close(inputPipe[0]); inputPipe[0] = -1
+        close(outputPipe[1]); outputPipe[1] = -1
+
+        // Configs are small and plugins read all of stdin before they answer.
+        var offset = 0
+        while offset < input.count {
+            let written = input[offset...].withUnsafeBytes { write(inputPipe[1], $0.baseAddress, $0.count) }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { break }
+            offset += written
+        }
+        close(inputPipe[1]); inputPipe[1] = -1
+
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(outputPipe[0], $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            output.append(contentsOf: buffer[0..<count])
+        }
+        var exitStatus: Int32 = 0
+        while waitpid(pid, &exitStatus, 0) < 0, errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS are macros: the low 7 bits hold a signal, bits 8-15 the status.
+        let code = exitStatus & 0x7F == 0 ? (exitStatus >> 8) & 0xFF : 128 + (exitStatus & 0x7F)
+        return (code, output)
+    }
+
+    private static func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
+        var pointers = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { for pointer in pointers { free(pointer) } }
+        return body(pointers)
+    }
+}
