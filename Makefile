@@ -30,9 +30,17 @@ demo: build
 bench: build
 	scripts/sandbox.sh bench/run.sh .build/release
 
+# The CNI plugins go in a directory of their own (never over another package's plugins),
+# as one statically linked Swift binary hard-linked under each plugin's name.
+CNI_PLUGINS := bridge macvlan host-local loopback
+CNI_DIR := $(DESTDIR)$(PREFIX)/lib/netctl/cni
+
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
+	$(SWIFT) build -c release --static-swift-stdlib --product netctl-cni --scratch-path .build-static
+	install -d $(DESTDIR)$(PREFIX)/bin $(CNI_DIR)
 	install -m 0755 .build/release/netlink-demo $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 .build-static/release/netctl-cni $(CNI_DIR)/netctl-cni
+	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-static

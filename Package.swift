@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "NetCore", targets: ["NetCore"]),
         .library(name: "Namespaces", targets: ["Namespaces"]),
         .library(name: "Netlink", targets: ["Netlink"]),
+        .library(name: "Store", targets: ["Store"]),
         .library(name: "IPAM", targets: ["IPAM"]),
         .library(name: "CNI", targets: ["CNI"]),
         .library(name: "Drivers", targets: ["Drivers"]),
@@ -31,13 +32,23 @@ let package = Package(
         .target(name: "NetCore", swiftSettings: strict),
         .target(name: "Namespaces", dependencies: ["NetCore", "CNetlink"], swiftSettings: strict),
         .target(name: "Netlink", dependencies: ["NetCore", "Namespaces", "CNetlink"], swiftSettings: strict),
-        .target(name: "IPAM", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),
+        .target(name: "Store", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),
+        .target(name: "IPAM", dependencies: ["NetCore", "Store"], swiftSettings: strict),
+        // Drives IPAM from many processes at once for the concurrency and crash tests.
+        .executableTarget(name: "ipam-stress", dependencies: ["IPAM", "Store", "NetCore"], swiftSettings: strict),
+        // `swift run -c release bench-ipam`: allocate+release latency against the lease count.
+        .executableTarget(
+            name: "bench-ipam",
+            dependencies: ["IPAM", "Store", "NetCore"],
+            path: "bench/ipam",
+            swiftSettings: strict
+        ),
         .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
         .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink"], swiftSettings: strict),
         // The CNI plugins: one multi-call binary, installed under each plugin's name.
         .executableTarget(
             name: "netctl-cni",
-            dependencies: ["CNI", "Drivers", "NetCore", "Namespaces", "Netlink"],
+            dependencies: ["CNI", "Drivers", "IPAM", "Store", "NetCore", "Namespaces", "Netlink"],
             path: "plugins",
             swiftSettings: strict
         ),
@@ -51,7 +62,9 @@ let package = Package(
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: strict),
         .testTarget(name: "NamespacesTests", dependencies: ["Namespaces"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
-        .testTarget(name: "IPAMTests", dependencies: ["IPAM"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
+        // Depends on ipam-stress so that building the tests builds the helper they spawn.
+        .testTarget(name: "IPAMTests", dependencies: ["IPAM", "Store", "NetCore", "ipam-stress"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["NetCore", "netctl-cni"],

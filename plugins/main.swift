@@ -13,7 +13,10 @@ let invokedAs = CommandLine.arguments.first.map { path in
 } ?? ""
 
 let plugins: [String: any CNIPlugin] = [
+    "bridge": BridgePlugin(),
+    "macvlan": MacvlanPlugin(),
     "loopback": LoopbackPlugin(),
+    "host-local": HostLocalIPAM(),
 ]
 
 /// Writes all of `text` to file descriptor `descriptor`.

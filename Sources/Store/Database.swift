@@ -1,0 +1,171 @@
+/// The `Store` module: netctl's durable state in one SQLite database.
+///
+/// It talks to the system libsqlite3 through the raw C API (the `CSQLite` target) rather than a
+/// wrapper such as GRDB, because the CNI plugin is exec'd for every container: a wrapper's
+/// dependencies (Foundation, Dispatch) cost start-up time on every call, while the C API costs
+/// one `dlopen`-free link against a library the system already has. The module imports no
+/// Foundation for the same reason.
+import CSQLite
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One connection to an SQLite database file, in WAL mode with a busy timeout.
+///
+/// Not `Sendable`: a connection is used by one thread at a time (it is opened with
+/// `SQLITE_OPEN_NOMUTEX`). Each process opens its own; SQLite's file locks serialize writers
+/// across processes.
+public final class Database {
+    let connection: OpaquePointer
+    public let path: String
+    /// How long a writer waits for another process's write lock before giving up.
+    public let busyTimeoutMilliseconds: Int32
+    private var statements: [String: Statement] = [:]
+
+    /// Opens (creating if needed) the database at `path` and sets it up for shared, crash-safe use.
+    ///
+    /// - Parameters:
+    ///   - path: the database file; its directory must exist.
+    ///   - busyTimeoutMilliseconds: how long to wait for a lock held by another process.
+    ///   - synchronous: `NORMAL` by default; see ``Synchronous``.
+    /// - Throws: ``SQLiteError`` when the file cannot be opened or configured.
+    public init(
+        path: String, busyTimeoutMilliseconds: Int32 = 10_000, synchronous: Synchronous = .normal
+    ) throws {
+        var opened: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+            | SQLITE_OPEN_EXRESCODE
+        let result = sqlite3_open_v2(path, &opened, flags, nil)
+        guard result == SQLITE_OK, let opened else {
+            let error = SQLiteError(connection: opened, code: result, context: "open \(path)")
+            sqlite3_close_v2(opened)
+            throw error
+        }
+        connection = opened
+        self.path = path
+        self.busyTimeoutMilliseconds = max(busyTimeoutMilliseconds, 1)
+        installBusyHandler()
+        // A CNI plugin process opens, commits once and exits: the checkpoint SQLite runs when
+        // the last connection closes would fsync on every call. Commits in the WAL are already
+        // durable; the automatic checkpoint at 1000 pages keeps the WAL bounded.
+        csqlite_skip_checkpoint_on_close(opened)
+        do {
+            // Switching to WAL needs a brief exclusive lock the first time; retry like any write.
+            try retryingWhileBusy {
+                try execute("PRAGMA journal_mode = WAL")
+                try execute("PRAGMA synchronous = \(synchronous.rawValue)")
+            }
+        } catch {
+            statements = [:]
+            sqlite3_close_v2(opened)
+            throw error
+        }
+    }
+
+    deinit {
+        statements = [:]
+        sqlite3_close_v2(connection)
+    }
+
+    /// How hard SQLite syncs to disk at commit.
+    ///
+    /// In WAL mode `NORMAL` syncs only at checkpoints: a committed transaction survives any
+    /// process crash (`SIGKILL` included), and the file is never corrupted, but the last few
+    /// transactions before a power loss or kernel panic may be rolled back. For leases that is
+    /// harmless — after a power loss the machine reboots and every lease of the old boot is
+    /// reclaimed anyway — so it buys a commit without `fsync`. `FULL` syncs the WAL on every
+    /// commit for state that must survive power loss.
+    public enum Synchronous: String, Sendable {
+        case normal = "NORMAL"
+        case full = "FULL"
+    }
+
+    /// SQLite's own busy timeout backs off up to 100 ms per sleep, so under many-process
+    /// contention a waiter sleeps long after the lock is free. This handler polls every
+    /// 0.5–1.5 ms (jittered so waiters do not wake in lockstep) until the timeout.
+    private func installBusyHandler() {
+        let polls = Int(busyTimeoutMilliseconds)  // about 1 ms per poll on average
+        sqlite3_busy_handler(connection, { context, attempts in
+            let limit = Int(bitPattern: context)
+            guard Int(attempts) < limit else { return 0 }
+            usleep(500 + UInt32.random(in: 0..<1000))
+            return 1
+        }, UnsafeMutableRawPointer(bitPattern: polls))
+    }
+
+    /// Runs one or more SQL statements that take no parameters and return no rows we need.
+    ///
+    /// - Throws: ``SQLiteError`` with SQLite's message.
+    public func execute(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let result = sqlite3_exec(connection, sql, nil, nil, &message)
+        guard result == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? "error \(result)"
+            sqlite3_free(message)
+            throw SQLiteError(code: sqlite3_extended_errcode(connection), message: text, context: sql)
+        }
+    }
+
+    /// A prepared statement for `sql`, from the per-connection cache.
+    ///
+    /// - Throws: ``SQLiteError`` when `sql` does not compile.
+    public func statement(_ sql: String) throws -> Statement {
+        if let cached = statements[sql] { return cached }
+        let prepared = try Statement(connection: connection, sql: sql)
+        statements[sql] = prepared
+        return prepared
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    public var changes: Int { Int(sqlite3_changes64(connection)) }
+
+    /// Whether a transaction is open on this connection.
+    public var isInTransaction: Bool { sqlite3_get_autocommit(connection) == 0 }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so
+    /// concurrent processes queue on the lock instead of failing halfway with `SQLITE_BUSY`.
+    /// Commits when `body` returns and rolls back when it throws. Called inside an open
+    /// transaction, `body` simply joins it, so callers can batch many operations into one commit.
+    ///
+    /// - Throws: whatever `body` throws, or ``SQLiteError`` (busy after the timeout, I/O).
+    public func immediateTransaction<T>(_ body: () throws -> T) throws -> T {
+        if isInTransaction { return try body() }
+        try retryingWhileBusy { try execute("BEGIN IMMEDIATE") }
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if isInTransaction { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Retries `body` while it fails with `SQLITE_BUSY`, until the busy timeout has passed
+    /// once more. The busy handler already waits inside SQLite; this covers the cases where
+    /// SQLite returns BUSY without calling it (a deadlock-avoidance refusal, a WAL recovery).
+    private func retryingWhileBusy(_ body: () throws -> Void) throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .milliseconds(busyTimeoutMilliseconds))
+        while true {
+            do {
+                return try body()
+            } catch let error as SQLiteError where error.isBusy && clock.now < deadline {
+                usleep(1000 + UInt32.random(in: 0..<1000))
+            }
+        }
+    }
+
+    /// The result of `PRAGMA integrity_check`: `["ok"]` for a sound file.
+    public func integrityCheck() throws -> [String] {
+        try statement("PRAGMA integrity_check").rows { $0.text(0) }
+    }
+
+    /// `PRAGMA user_version`, which records the schema version.
+    public func userVersion() throws -> Int {
+        Int(try statement("PRAGMA user_version").firstRow { $0.int64(0) } ?? 0)
+    }
+}

@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// netctl's state database: one file, `netctl.db`, in the state directory, opened and migrated
+/// to the current ``Schema``.
+///
+/// Not `Sendable`, like the ``Database`` it wraps; open one per process (or per thread).
+public final class StateStore {
+    /// The database file's name inside the state directory.
+    public static let fileName = "netctl.db"
+    /// Used when neither the caller nor `NETCTL_STATE_DIR` names a directory.
+    public static let defaultDirectory = "/var/lib/netctl"
+
+    /// `$NETCTL_STATE_DIR` when set and not empty, else ``defaultDirectory``.
+    public static var configuredDirectory: String {
+        if let value = getenv("NETCTL_STATE_DIR"), value.pointee != 0 { return String(cString: value) }
+        return defaultDirectory
+    }
+
+    public let database: Database
+    public let directory: String
+
+    /// The full path of the database file.
+    public var path: String { database.path }
+
+    /// Opens the store in `directory` (created, mode 0700, if missing), migrating it if needed.
+    ///
+    /// - Parameters:
+    ///   - directory: the state directory; ``configuredDirectory`` when `nil`. The CNI
+    ///     `host-local` plugin passes its `dataDir` here.
+    ///   - busyTimeoutMilliseconds: how long to wait for another process's write lock.
+    ///   - synchronous: `NORMAL` unless a caller needs commits to survive power loss.
+    /// - Throws: ``SystemCallError`` when the directory cannot be made, ``SQLiteError`` otherwise.
+    public init(
+        directory: String? = nil, busyTimeoutMilliseconds: Int32 = 10_000,
+        synchronous: Database.Synchronous = .normal
+    ) throws {
+        let directory = directory ?? Self.configuredDirectory
+        try makeDirectories(directory)
+        self.directory = directory
+        let trimmed = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        database = try Database(
+            path: "\(trimmed)/\(Self.fileName)", busyTimeoutMilliseconds: busyTimeoutMilliseconds,
+            synchronous: synchronous)
+        try database.migrate(Schema.migrations)
+    }
+}

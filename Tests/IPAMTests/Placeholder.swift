@@ -1,1 +1,0 @@
-// The IPAM tests arrive with the IPAM module.

@@ -1,0 +1,133 @@
+import Foundation
+import Store
+import Testing
+
+private func temporaryPath() throws -> String {
+    let directory = FileManager.default.temporaryDirectory.path + "/netctl-store-test-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    return directory
+}
+
+@Suite struct DatabaseTests {
+    @Test func aNewStoreIsInWALModeAtTheLatestSchemaVersion() throws {
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try StateStore(directory: directory)
+        #expect(try store.database.statement("PRAGMA journal_mode").firstRow { $0.text(0) } == "wal")
+        #expect(try store.database.statement("PRAGMA synchronous").firstRow { $0.int64(0) } == 1)  // NORMAL
+        #expect(try store.database.userVersion() == Schema.latestVersion)
+        #expect(try store.database.integrityCheck() == ["ok"])
+    }
+
+    @Test func migrationsRunOnceInOrderAndRecordTheirVersion() throws {
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/test.db")
+        let migrations = [
+            Migration(version: 2, name: "add column", sql: "ALTER TABLE t ADD COLUMN b TEXT"),
+            Migration(version: 1, name: "create", sql: "CREATE TABLE t (a INTEGER)"),
+        ]
+        try database.migrate(migrations)
+        try database.migrate(migrations)
+        #expect(try database.userVersion() == 2)
+        try database.statement("INSERT INTO t (a, b) VALUES (?1, ?2)").run([.integer(1), .text("x")])
+    }
+
+    @Test func aFailingMigrationLeavesTheSchemaUntouchedAndNamesTheMigration() throws {
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/test.db")
+        let migrations = [
+            Migration(version: 1, name: "create", sql: "CREATE TABLE t (a INTEGER)"),
+            Migration(version: 2, name: "broken", sql: "ALTER TABLE missing ADD COLUMN b TEXT"),
+        ]
+        #expect {
+            try database.migrate(migrations)
+        } throws: { error in
+            guard let error = error as? SQLiteError else { return false }
+            return error.context == "migration 2 (broken)" && error.message.contains("no such table: missing")
+        }
+        #expect(try database.userVersion() == 0)
+        #expect(try database.statement("SELECT count(*) FROM sqlite_master WHERE name = 't'").firstRow { $0.int64(0) } == 0)
+    }
+
+    @Test func aDatabaseFromANewerNetctlIsRefused() throws {
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/test.db")
+        try database.execute("PRAGMA user_version = 99")
+        #expect(throws: SQLiteError.self) { try database.migrate(Schema.migrations) }
+    }
+
+    @Test func aThrowingTransactionRollsBackAndANestedOneJoinsTheOuter() throws {
+        struct Abort: Error {}
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/test.db")
+        try database.execute("CREATE TABLE t (a INTEGER PRIMARY KEY)")
+        let insert = try database.statement("INSERT INTO t (a) VALUES (?1)")
+        #expect(throws: Abort.self) {
+            try database.immediateTransaction {
+                try insert.run([.integer(1)])
+                try database.immediateTransaction { try insert.run([.integer(2)]) }
+                throw Abort()
+            }
+        }
+        #expect(!database.isInTransaction)
+        try database.immediateTransaction {
+            try insert.run([.integer(3)])
+            try database.immediateTransaction { try insert.run([.integer(4)]) }
+        }
+        #expect(try database.statement("SELECT a FROM t ORDER BY a").rows { $0.int64(0) } == [3, 4])
+    }
+
+    @Test func sqliteErrorsKeepSQLitesCodeAndMessage() throws {
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/test.db")
+        try database.execute("CREATE TABLE t (a INTEGER PRIMARY KEY)")
+        let insert = try database.statement("INSERT INTO t (a) VALUES (?1)")
+        try insert.run([.integer(1)])
+        #expect {
+            try insert.run([.integer(1)])
+        } throws: { error in
+            guard let error = error as? SQLiteError else { return false }
+            return error.isConstraintViolation && error.code == 1555  // SQLITE_CONSTRAINT_PRIMARYKEY
+                && error.message.contains("UNIQUE constraint failed: t.a")
+        }
+        #expect(throws: SQLiteError.self) { _ = try database.statement("SELEC nonsense") }
+    }
+
+    @Test func aSecondConnectionWaitsForTheWriteLockInsteadOfFailing() throws {
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try Database(path: directory + "/test.db")
+        let second = try Database(path: directory + "/test.db", busyTimeoutMilliseconds: 50)
+        try first.execute("CREATE TABLE t (a INTEGER)")
+        try first.execute("BEGIN IMMEDIATE")
+        #expect {
+            try second.immediateTransaction {}
+        } throws: { error in
+            (error as? SQLiteError)?.isBusy == true
+        }
+        try first.execute("COMMIT")
+        try second.immediateTransaction { try second.execute("INSERT INTO t VALUES (1)") }
+    }
+}
+
+@Suite struct StateDirectoryTests {
+    @Test func netctlStateDirChoosesTheDirectoryWhenNoneIsGiven() throws {
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        setenv("NETCTL_STATE_DIR", directory + "/state", 1)
+        defer { unsetenv("NETCTL_STATE_DIR") }
+        #expect(StateStore.configuredDirectory == directory + "/state")
+        let store = try StateStore()
+        #expect(store.path == directory + "/state/netctl.db")
+    }
+
+    @Test func theDefaultStateDirectoryIsVarLibNetctl() {
+        #expect(StateStore.defaultDirectory == "/var/lib/netctl")
+        #expect(StateStore.fileName == "netctl.db")
+    }
+}

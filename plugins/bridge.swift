@@ -1,0 +1,104 @@
+import CNI
+import Drivers
+import Namespaces
+import NetCore
+import Netlink
+
+/// `bridge`: a veth pair from the container to a Linux bridge on the host.
+struct BridgePlugin: CNIPlugin {
+    /// Reference options this plugin does not implement; set to anything but off, they are code 2.
+    static let unimplemented = ["vlan", "vlanTrunk", "preserveDefaultVlan", "portIsolation", "ipMasq", "macspoofchk"]
+
+    func options(_ request: CNIRequest) throws -> BridgeOptions {
+        try request.config.rejectUnimplemented(Self.unimplemented)
+        try request.arguments.validate(known: CNIRequest.knownArguments)
+        let name = try request.config.string("bridge") ?? "cni0"
+        let bridge: InterfaceName
+        do {
+            bridge = try InterfaceName(name, field: "bridge")
+        } catch let error as NetworkError {
+            throw CNIError(.invalidConfig, error.message)
+        }
+        return BridgeOptions(
+            bridge: bridge, mtu: try request.mtu(),
+            isGateway: try request.config.bool("isGateway") ?? false,
+            isDefaultGateway: try request.config.bool("isDefaultGateway") ?? false,
+            forceAddress: try request.config.bool("forceAddress") ?? false,
+            hairpin: try request.config.bool("hairpinMode") ?? false,
+            promiscuous: try request.config.bool("promiscMode") ?? false,
+            duplicateDetection: try request.config.bool("enabledad") ?? false,
+            disableContainerInterface: try request.config.bool("disableContainerInterface") ?? false)
+    }
+
+    func driver(_ request: CNIRequest) throws -> BridgeDriver {
+        BridgeDriver(options: try options(request), host: try RouteSocket.open(), hostNamespace: try NetNamespace.current())
+    }
+
+    func add(_ request: CNIRequest) throws -> CNIResult {
+        let driver = try driver(request)
+        let netns = try request.requireNetns()
+        let namespace = try openNamespace(netns)
+        let id = try request.attachmentID()
+        let mac = try request.requestedMAC()
+        return try request.withAddresses { addresses in
+            var ip = addresses?.ipConfiguration ?? IPConfiguration()
+            // The driver adds the default route itself when it is the default gateway.
+            if driver.options.isDefaultGateway { ip.routes.removeAll(where: \.isDefault) }
+            let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: mac)
+            var defaults: [CNIResult.Route] = []
+            if driver.options.isDefaultGateway {
+                for gateway in Set(ip.assignments.compactMap(\.gateway)).sorted() {
+                    defaults.append(CNIResult.Route(destination: .all(gateway.family), gateway: gateway))
+                }
+            }
+            let interfaces = attached.hostSide.map { CNIResult.Interface($0) } + [CNIResult.Interface(attached.container, sandbox: netns)]
+            return CNIResult(interfaces: interfaces, addresses: addresses, extraRoutes: defaults)
+        }
+    }
+
+    /// Releases the addresses and removes the veth pair; everything already gone is success.
+    func delete(_ request: CNIRequest) throws {
+        var failures: [any Error] = []
+        do { try request.ipamBackend()?.delete(request) } catch { failures.append(error) }
+        do {
+            let namespace = try request.netns.flatMap(openNamespaceIfPresent)
+            try driver(request).detach(try request.attachmentID(), namespace: namespace)
+        } catch {
+            failures.append(error)
+        }
+        if let first = failures.first { throw first }
+    }
+
+    func check(_ request: CNIRequest) throws {
+        guard let previous = request.config.prevResult else {
+            throw CNIError(.invalidConfig, "CHECK needs \"prevResult\"")
+        }
+        let result = try CNIResult(json: previous)
+        let id = try request.attachmentID()
+        let namespace = try openNamespace(try request.requireNetns())
+        let mac = result.interfaces.first { $0.name == id.interface.rawValue && $0.sandbox != nil }?.mac.flatMap(MACAddress.init)
+        try driver(request).check(id, namespace: namespace, ip: result.containerConfiguration(interface: id.interface.rawValue), mac: mac)
+        try request.ipamBackend()?.check(request)
+    }
+
+    /// Deletes the host ends this network made for attachments that are no longer valid, then
+    /// lets IPAM release their addresses.
+    func gc(_ request: CNIRequest, validAttachments: [GCAttachment]) throws {
+        guard let network = request.config.name else { return }
+        let valid = Set(validAttachments)
+        let host = try RouteSocket.open()
+        var failures: [any Error] = []
+        for link in try host.links() {
+            guard let alias = link.alias, let id = AttachmentID(alias: alias), id.network == network,
+                  !valid.contains(GCAttachment(containerID: id.containerID, interface: id.interface.rawValue))
+            else { continue }
+            do { try host.deleteLink(.index(link.index)) } catch { failures.append(error) }
+        }
+        do { try request.ipamBackend()?.gc(request, validAttachments: validAttachments) } catch { failures.append(error) }
+        if let first = failures.first { throw first }
+    }
+
+    func status(_ request: CNIRequest) throws {
+        try request.ipamBackend()?.status(request)
+    }
+}

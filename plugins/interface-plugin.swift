@@ -1,0 +1,86 @@
+import CNI
+import Drivers
+import Namespaces
+import NetCore
+import Netlink
+
+/// What `bridge` and `macvlan` share: the attachment's identity, its MAC, IPAM around the
+/// driver's work, and the result's shape.
+extension CNIRequest {
+    /// `CNI_ARGS` keys the interface plugins understand (the rest need `IgnoreUnknown`).
+    static let knownArguments: Set<String> = ["IP", "MAC", "K8S_POD_NAME", "K8S_POD_NAMESPACE", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID"]
+
+    func attachmentID() throws -> AttachmentID {
+        guard let containerID, let interface, let network = config.name else {
+            throw CNIError(.invalidEnvironment, "required env variables [CNI_CONTAINERID,CNI_IFNAME] missing")
+        }
+        return AttachmentID(network: network, containerID: containerID, interface: interface)
+    }
+
+    /// The container MAC: `runtimeConfig.mac`, then `args.cni.mac`, then `CNI_ARGS MAC`.
+    func requestedMAC(configKey: String? = nil) throws -> MACAddress? {
+        let candidates: [(String, String?)] = [
+            ("runtimeConfig.mac", config.runtimeConfig["mac"]?.stringValue),
+            ("args.cni.mac", config.raw["args"]?["cni"]?["mac"]?.stringValue),
+            ("CNI_ARGS MAC", arguments["MAC"]),
+        ] + (configKey.map { [($0, config.raw[$0]?.stringValue)] } ?? [])
+        guard let (field, text) = candidates.first(where: { $0.1 != nil }), let text else { return nil }
+        do {
+            return try MACAddress(parsing: text, field: field)
+        } catch let error as NetworkError {
+            throw CNIError(.invalidConfig, error.message)
+        }
+    }
+
+    /// An optional MTU key, checked to be a sane value.
+    func mtu(_ key: String = "mtu") throws -> UInt32? {
+        guard let value = try config.int(key), value != 0 else { return nil }
+        guard (68...65535).contains(value) else {
+            throw CNIError(.invalidConfig, "invalid \"\(key)\": \(value)", details: "must be 68-65535")
+        }
+        return UInt32(value)
+    }
+
+    /// Runs IPAM's ADD, then `body` with its addresses; if either fails, IPAM's DEL releases
+    /// what was taken before the error goes back to the runtime.
+    func withAddresses(_ body: (CNIResult?) throws -> CNIResult) throws -> CNIResult {
+        let ipam = try ipamBackend()
+        do {
+            let addresses = try ipam?.add(self)
+            return try body(addresses)
+        } catch {
+            try? ipam?.delete(self)
+            throw error
+        }
+    }
+}
+
+extension CNIResult {
+    /// The result of an interface plugin: `interfaces` as given, IPAM's addresses pointing at
+    /// the container interface (the last one), its routes and DNS.
+    init(interfaces: [Interface], addresses: CNIResult?, extraRoutes: [Route] = []) {
+        self.init()
+        self.interfaces = interfaces
+        let containerIndex = interfaces.count - 1
+        ips = (addresses?.ips ?? []).map { ip in
+            var ip = ip
+            ip.interface = containerIndex
+            return ip
+        }
+        routes = (addresses?.routes ?? []) + extraRoutes.filter { route in !(addresses?.routes ?? []).contains(route) }
+        dns = addresses?.dns ?? DNS()
+    }
+
+    /// The addresses of `prevResult` that belong to the container interface `name`.
+    func containerConfiguration(interface name: String) -> IPConfiguration {
+        let index = interfaces.firstIndex { $0.name == name && $0.sandbox != nil }
+        let own = ips.filter { $0.interface == nil || $0.interface == index }
+        return IPConfiguration(assignments: own.map { IPConfiguration.Assignment(address: $0.address, gateway: $0.gateway) })
+    }
+}
+
+extension CNIResult.Interface {
+    init(_ link: Link, sandbox: String? = nil) {
+        self.init(name: link.name, mac: link.mac?.description, mtu: sandbox == nil ? nil : Int(link.mtu), sandbox: sandbox)
+    }
+}
