@@ -44,7 +44,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
-        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink"], swiftSettings: strict),
+        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM"], swiftSettings: strict),
         // The CNI plugins: one multi-call binary, installed under each plugin's name.
         .executableTarget(
             name: "netctl-cni",
@@ -72,7 +72,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["NetCore", "Namespaces", "Netlink", "Drivers"],
+            dependencies: ["NetCore", "Namespaces", "Netlink", "Drivers", "IPAM"],
             swiftSettings: strict
         ),
     ]

@@ -1,4 +1,5 @@
 import Drivers
+import IPAM
 import Foundation
 import Namespaces
 import NetCore
@@ -147,5 +148,27 @@ struct DriverTests {
         } throws: { "\($0)".contains("nosuch0") }
         let noDefault = MacvlanDriver(options: MacvlanOptions(), host: host.socket)
         #expect { _ = try noDefault.parent(in: host.socket) } throws: { "\($0)".contains("default route") }
+    }
+}
+
+/// Subnet selection reads the host's real routes through netlink.
+@Suite(.enabled(if: Sandbox.isAvailable, Sandbox.reason))
+struct HostRouteSelectionTests {
+    @Test func selectionSkipsSubnetsThatOverlapHostRoutesAndUsedNetworks() throws {
+        let host = try TestNamespace("host")
+        try host.socket.addLink(LinkSpec(name: try InterfaceName("lan0"), kind: .bridge, up: true))
+        try host.socket.addAddress(try cidr("172.17.5.1/24"), to: "lan0")              // a connected route inside 172.17/16
+        try host.socket.addRoute(Route(destination: try cidr("172.16.0.0/12"), device: "lan0", metric: 500)) // a VPN-wide route
+        try host.socket.addRoute(.defaultRoute(via: .v4(IPv4Address(172, 17, 5, 254)))) // ignored: it overlaps everything
+
+        let routes = HostRouteTable(socket: host.socket)
+        #expect(try routes.routeDestinations().contains(try cidr("172.17.5.0/24")))
+        // 172.16/12 covers every 172.17-31 pool subnet, so selection moves on to 192.168/16 in /20s.
+        let first = try SubnetSelector().select(used: [], hostRoutes: routes)
+        #expect(first == (try cidr("192.168.0.0/20")))
+        #expect(try SubnetSelector().select(used: [first], hostRoutes: routes) == (try cidr("192.168.16.0/20")))
+
+        try host.socket.deleteRoute(Route(destination: try cidr("172.16.0.0/12"), device: "lan0", metric: 500))
+        #expect(try SubnetSelector().select(used: [], hostRoutes: routes) == (try cidr("172.18.0.0/16")))
     }
 }
