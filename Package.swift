@@ -52,6 +52,13 @@ let package = Package(
             path: "plugins",
             swiftSettings: strict
         ),
+        // `make bench`: our netlink layer against `ip -batch` on the same work.
+        .executableTarget(
+            name: "bench-netlink",
+            dependencies: ["NetCore", "Namespaces", "Netlink"],
+            path: "bench/netlink",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "netlink-demo",
             dependencies: ["NetCore", "Namespaces", "Netlink"],

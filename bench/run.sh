@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the side-by-side benchmarks inside the sandbox (make bench calls this through
+# scripts/sandbox.sh) and keeps each table under bench/results/.
+# Usage: bench/run.sh BUILD_DIR [NAME...]   (names: netlink; default: all)
+set -euo pipefail
+bin="${1:?usage: bench/run.sh BUILD_DIR [NAME...]}"
+shift
+results="$(dirname "$0")/results"
+mkdir -p "$results"
+
+netlink() { "$bin/bench-netlink" --iterations "${NETLINK_ITERATIONS:-200}"; }
+
+for name in "${@:-netlink}"; do
+    echo "== $name"
+    "$name" | tee "$results/$name.md"
+done
