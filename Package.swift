@@ -43,6 +43,11 @@ let package = Package(
             path: "bench/ipam",
             swiftSettings: strict
         ),
+        // splice, pipe2, accept4, epoll and signalfd, which the Glibc module hides or lacks.
+        .target(name: "CPortProxy"),
+        .target(name: "PortProxy", dependencies: ["NetCore", "CPortProxy"], swiftSettings: strict),
+        // The userland TCP/UDP port proxy: one process per endpoint, started by ProxyProcess.
+        .executableTarget(name: "netctl-proxy", dependencies: ["PortProxy"], swiftSettings: strict),
         .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
         .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM"], swiftSettings: strict),
         // The CNI plugins: one multi-call binary, installed under each plugin's name.
@@ -72,6 +77,8 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         // Depends on ipam-stress so that building the tests builds the helper they spawn.
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "Store", "NetCore", "ipam-stress"], swiftSettings: strict),
+        // Depends on netctl-proxy so that `swift test` builds the executable the tests spawn.
+        .testTarget(name: "PortProxyTests", dependencies: ["PortProxy", "NetCore", "netctl-proxy"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["NetCore", "netctl-cni"],

@@ -1,0 +1,234 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CPortProxy
+import NetCore
+
+/// Starts and stops `netctl-proxy` processes for the code that publishes ports.
+///
+/// The proxy runs detached (its own session, stdio on `/dev/null`) so it outlives the command
+/// that started it; the caller keeps the returned PID in the store and hands it to ``stop(pid:timeout:)``
+/// on teardown.
+public enum ProxyProcess {
+    /// The executable's file name. ``stop(pid:timeout:)`` signals only a process whose
+    /// `argv[0]` ends in it, because a stored PID may have been reused by now.
+    public static let executableName = "netctl-proxy"
+
+    /// Where the proxy writes its ready line: always this descriptor in the child.
+    static let readyDescriptor: Int32 = 3
+
+    /// Spawns a proxy serving `rules` and waits until it has bound every listener.
+    ///
+    /// - Parameters:
+    ///   - executable: the path of `netctl-proxy`.
+    ///   - rules: every port of one endpoint; one process serves them all.
+    ///   - configuration: the proxy's tunables.
+    ///   - timeout: seconds to wait for the ready line.
+    /// - Returns: the proxy's PID.
+    /// - Throws: ``NetworkError`` with the proxy's own message, such as
+    ///   `cannot listen on 127.0.0.1:8080/tcp: Address already in use`. The proxy has exited
+    ///   and been reaped by then, with none of its listeners left open.
+    public static func start(executable: String, rules: [ForwardRule],
+                             configuration: ProxyConfiguration = ProxyConfiguration(),
+                             timeout: Double = 10) throws -> Int32 {
+        guard !rules.isEmpty else {
+            throw NetworkError(code: .invalidArgument, message: "no forward rules to serve")
+        }
+        let arguments = [executable, "--ready-fd", "\(readyDescriptor)"] + configuration.arguments
+            + ForwardRule.specs(for: rules).flatMap { ["--forward", $0] }
+        var fds: [Int32] = [-1, -1]
+        try systemCall("pipe2", "ready pipe") { cportproxy_pipe(&fds) }
+        var readEnd = fds[0]
+        var writeEnd = fds[1]
+        defer {
+            close(readEnd)
+            if writeEnd >= 0 { close(writeEnd) }
+        }
+        // The child's dup2 onto descriptor 3 must be a real copy, which clears close-on-exec;
+        // keep both ends clear of 0-3 so the stdio redirections cannot clobber them either.
+        readEnd = try movedAbove(readyDescriptor, readEnd)
+        writeEnd = try movedAbove(readyDescriptor, writeEnd)
+
+        let pid = try spawn(executable, arguments: arguments, readyEnd: writeEnd)
+        close(writeEnd)
+        writeEnd = -1
+
+        let line = readLine(from: readEnd, timeout: timeout)
+        if line == "ok" { return pid }
+        if line == nil { kill(pid, SIGKILL) }
+        let status = reap(pid)
+        if let line, line.hasPrefix("error: ") {
+            throw NetworkError(code: ProxyCommand.code(forExitStatus: status), message: String(line.dropFirst("error: ".count)))
+        }
+        let reason = line == nil ? "did not report readiness within \(timeout) s" : "exited before it was ready"
+        throw NetworkError(code: .system, message: "proxy \(executable) \(reason) (wait status \(status))")
+    }
+
+    /// Stops a proxy started by ``start(executable:rules:configuration:timeout:)``: `SIGTERM`,
+    /// then `SIGKILL` if it has not exited within `timeout` seconds. A PID that is gone, or that
+    /// now belongs to some other program, is success, so teardown can repeat.
+    ///
+    /// - Throws: ``NetworkError`` when the proxy cannot be signalled or survives `SIGKILL`.
+    public static func stop(pid: Int32, timeout: Double = 5) throws {
+        guard pid > 0 else { throw NetworkError.invalid("proxy pid", "\(pid)", "must be positive") }
+        guard isProxy(pid: pid) else {
+            reapIfExitedChild(pid)
+            return
+        }
+        for (signal, wait) in [(SIGTERM, timeout), (SIGKILL, 2.0)] {
+            // Checked again before SIGKILL: the PID may have been reused while we waited.
+            guard signal == SIGTERM || isProxy(pid: pid) else { return }
+            if kill(pid, signal) != 0 {
+                let error = Errno.current
+                if error == .noSuchProcess { return }
+                throw NetworkError(code: error == .notPermitted ? .permissionDenied : .system,
+                                   message: "cannot stop proxy process \(pid)", cause: error)
+            }
+            if waitForExit(pid, timeout: wait) { return }
+        }
+        throw NetworkError(code: .busy, message: "proxy process \(pid) did not exit after SIGKILL")
+    }
+
+    /// Whether `pid` runs the proxy executable (a zombie has no command line, so it is not).
+    public static func isProxy(pid: Int32) -> Bool {
+        guard let commandLine = readSmallFile("/proc/\(pid)/cmdline"),
+              let program = commandLine.split(separator: 0, omittingEmptySubsequences: false).first,
+              let name = program.split(separator: UInt8(ascii: "/")).last else { return false }
+        return name.elementsEqual(executableName.utf8)
+    }
+
+    // MARK: - Spawning
+
+    private static func spawn(_ executable: String, arguments: [String], readyEnd: Int32) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, readyEnd, readyDescriptor)
+        // Nothing else of the launcher's leaks into a long-lived daemon, CLOEXEC or not.
+        cportproxy_spawn_add_closefrom(&actions, readyDescriptor + 1)
+
+        // A session of its own (no terminal signals reach it), and the signal mask and
+        // dispositions reset, in case the launcher blocks or ignores SIGTERM.
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, CPORTPROXY_SPAWN_SETSID | Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var argv = arguments.map { strdup($0) }
+        argv.append(nil)
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
+        guard status == 0 else {
+            let error = Errno(rawValue: status)
+            throw NetworkError(code: error == .noSuchFileOrDirectory ? .notFound : .system,
+                               message: "cannot start proxy \(executable)", cause: error)
+        }
+        return pid
+    }
+
+    /// `fd`, or a close-on-exec copy of it numbered above `floor` (closing the original).
+    private static func movedAbove(_ floor: Int32, _ fd: Int32) throws -> Int32 {
+        guard fd <= floor else { return fd }
+        let copy = try systemCall("fcntl", "F_DUPFD_CLOEXEC") { fcntl(fd, F_DUPFD_CLOEXEC, floor + 1) }
+        close(fd)
+        return copy
+    }
+
+    /// The first line on the non-blocking `fd`, without its newline; `nil` on timeout.
+    /// End of input without a newline returns what was read (possibly empty).
+    private static func readLine(from fd: Int32, timeout: Double) -> String? {
+        let deadline = monotonicNow() + UInt64(max(timeout, 0) * 1_000_000_000)
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                bytes += buffer[..<count]
+                if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) {
+                    return String(decoding: bytes[..<newline], as: UTF8.self)
+                }
+                continue
+            }
+            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
+            guard errno == EAGAIN || errno == EINTR else { return String(decoding: bytes, as: UTF8.self) }
+            let now = monotonicNow()
+            guard now < deadline else { return nil }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&poller, 1, Int32(clamping: (deadline - now) / 1_000_000 + 1))
+        }
+    }
+
+    // MARK: - Waiting
+
+    /// Waits for our child `pid` to exit and returns its wait status.
+    private static func reap(_ pid: Int32) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return exitCode(status)
+    }
+
+    /// The exit status, or 128 plus the signal number, as a shell shows it.
+    private static func exitCode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// Polls until `pid` has exited; reaps it when it is our child. Returns whether it exited.
+    private static func waitForExit(_ pid: Int32, timeout: Double) -> Bool {
+        let deadline = monotonicNow() + UInt64(timeout * 1_000_000_000)
+        var pause: UInt32 = 500
+        while true {
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { return true }
+            // Not our child (the launcher that started it has gone): watch the PID instead.
+            if result < 0 && errno == ECHILD && !isProxy(pid: pid) { return true }
+            if monotonicNow() >= deadline { return false }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+    }
+
+    /// Reaps `pid` if it is an exited child of this process, as when a proxy died on its own
+    /// before it was stopped; leaves any other process alone.
+    private static func reapIfExitedChild(_ pid: Int32) {
+        guard let stat = readSmallFile("/proc/\(pid)/stat"),
+              let end = stat.lastIndex(of: UInt8(ascii: ")")) else { return }
+        // After "PID (comm) ": state, then the parent's PID.
+        let fields = stat[(end + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count >= 2, fields[0].elementsEqual("Z".utf8),
+              let parent = Int32(String(decoding: fields[1], as: UTF8.self)), parent == getpid() else { return }
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, WNOHANG)
+    }
+
+    /// The bytes of a small `/proc` file, or `nil` if it cannot be read.
+    private static func readSmallFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 1 << 20 {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += buffer[..<count]
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,18 @@
+/// One UDP client of a listener: a socket connected to the target that carries this client's
+/// datagrams, and whose replies go back to the client from the listening socket.
+final class UDPFlow {
+    let descriptor: Int32
+    let key: FlowKey
+    let client: SocketAddress
+    unowned let listener: UDPListener
+    /// `CLOCK_MONOTONIC` nanoseconds of the last datagram either way; idle flows expire.
+    var lastActivity: UInt64
+
+    init(descriptor: Int32, key: FlowKey, client: SocketAddress, listener: UDPListener, now: UInt64) {
+        self.descriptor = descriptor
+        self.key = key
+        self.client = client
+        self.listener = listener
+        lastActivity = now
+    }
+}

@@ -1,0 +1,16 @@
+/// A bound UDP socket, its target, and the flows of the clients that sent to it.
+///
+/// Each client gets its own socket connected to the target, so the target sees one peer per
+/// client and its replies can be told apart without parsing them.
+final class UDPListener {
+    let descriptor: Int32
+    let rule: ForwardRule
+    let target: SocketAddress
+    var flows: [FlowKey: UDPFlow] = [:]
+
+    init(descriptor: Int32, rule: ForwardRule) {
+        self.descriptor = descriptor
+        self.rule = rule
+        target = SocketAddress(rule.targetAddress, port: rule.targetPort)
+    }
+}
