@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "Store", targets: ["Store"]),
         .library(name: "IPAM", targets: ["IPAM"]),
+        .library(name: "Firewall", targets: ["Firewall"]),
         .library(name: "CNI", targets: ["CNI"]),
         .library(name: "Drivers", targets: ["Drivers"]),
     ],
@@ -29,11 +30,25 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // libnftables, found through pkg-config: the Firewall applies its batches through it.
+        .systemLibrary(
+            name: "CNftables",
+            pkgConfig: "libnftables",
+            providers: [.apt(["libnftables-dev"])]
+        ),
         .target(name: "NetCore", swiftSettings: strict),
         .target(name: "Namespaces", dependencies: ["NetCore", "CNetlink"], swiftSettings: strict),
         .target(name: "Netlink", dependencies: ["NetCore", "Namespaces", "CNetlink"], swiftSettings: strict),
         .target(name: "Store", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),
         .target(name: "IPAM", dependencies: ["NetCore", "Store"], swiftSettings: strict),
+        .target(name: "Firewall", dependencies: ["NetCore", "Namespaces", "Netlink", "CNftables"], swiftSettings: strict),
+        // `swift run -c release bench-firewall` (in the sandbox): add+remove one mapping against the mapping count.
+        .executableTarget(
+            name: "bench-firewall",
+            dependencies: ["Firewall", "NetCore"],
+            path: "bench/firewall",
+            swiftSettings: strict
+        ),
         // Drives IPAM from many processes at once for the concurrency and crash tests.
         .executableTarget(name: "ipam-stress", dependencies: ["IPAM", "Store", "NetCore"], swiftSettings: strict),
         // `swift run -c release bench-ipam`: allocate+release latency against the lease count.
@@ -43,13 +58,13 @@ let package = Package(
             path: "bench/ipam",
             swiftSettings: strict
         ),
+        .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
+        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM"], swiftSettings: strict),
         // splice, pipe2, accept4, epoll and signalfd, which the Glibc module hides or lacks.
         .target(name: "CPortProxy"),
         .target(name: "PortProxy", dependencies: ["NetCore", "CPortProxy"], swiftSettings: strict),
         // The userland TCP/UDP port proxy: one process per endpoint, started by ProxyProcess.
         .executableTarget(name: "netctl-proxy", dependencies: ["PortProxy"], swiftSettings: strict),
-        .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
-        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM"], swiftSettings: strict),
         // The CNI plugins: one multi-call binary, installed under each plugin's name.
         .executableTarget(
             name: "netctl-cni",
@@ -75,6 +90,13 @@ let package = Package(
         .testTarget(name: "NamespacesTests", dependencies: ["Namespaces"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "NetCore"], exclude: ["golden"], swiftSettings: strict),
+        // Real traffic through the nftables ruleset, in namespaces made per test (root, sandbox only).
+        .testTarget(
+            name: "FirewallIntegrationTests",
+            dependencies: ["Firewall", "NetCore", "Namespaces", "Netlink"],
+            swiftSettings: strict
+        ),
         // Depends on ipam-stress so that building the tests builds the helper they spawn.
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "Store", "NetCore", "ipam-stress"], swiftSettings: strict),
         // Depends on netctl-proxy so that `swift test` builds the executable the tests spawn.

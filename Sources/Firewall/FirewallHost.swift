@@ -1,0 +1,36 @@
+import Namespaces
+import NetCore
+import Netlink
+
+/// What the nftables driver needs from the host besides libnftables: its addresses (to
+/// check host IPs and probe for overlapping ports) and the `route_localnet` sysctl.
+public protocol FirewallHost {
+    func localAddresses() throws -> [IPAddress]
+    func readSysctl(_ key: String) throws -> String
+    func writeSysctl(_ key: String, _ value: String) throws
+}
+
+/// The host as seen from one network namespace, through rtnetlink and `/proc/sys`.
+public final class NamespaceHost: FirewallHost {
+    private let namespace: NetNamespace
+    private let socket: RouteSocket
+
+    /// - Parameter namespace: the namespace to work in; `nil` for the calling thread's.
+    public init(namespace: NetNamespace? = nil) throws {
+        let namespace = try namespace ?? NetNamespace.current()
+        self.namespace = namespace
+        socket = try RouteSocket.open(in: namespace)
+    }
+
+    public func localAddresses() throws -> [IPAddress] {
+        try socket.addresses().map(\.address.address)
+    }
+
+    public func readSysctl(_ key: String) throws -> String {
+        try namespace.readSysctl(key)
+    }
+
+    public func writeSysctl(_ key: String, _ value: String) throws {
+        try namespace.writeSysctl(key, value)
+    }
+}

@@ -1,0 +1,265 @@
+import NetCore
+
+/// Turns firewall operations into nftables batches. It does no I/O, so every batch the
+/// driver sends can be compared as exact JSON in unit tests.
+struct FirewallPlanner: Sendable {
+    typealias Command = Nftables.Command
+    typealias Element = Nftables.Element
+
+    let table = Ruleset.table
+
+    // MARK: Networks
+
+    /// Adds or refreshes the shared objects and `network`'s chain and elements. Safe to
+    /// repeat: `add` keeps what exists, and each chain is flushed before its rules are
+    /// added again, inside the same transaction, so no packet ever sees it empty.
+    func addNetwork(_ network: FirewallNetwork) -> Nftables.Batch {
+        var batch = Nftables.Batch(table: table, commands: sharedObjects(fresh: false))
+        batch.append(contentsOf: networkObjects(network, fresh: false))
+        return batch
+    }
+
+    /// Removes what `listing` shows of `network`: its elements, its chain, and the port
+    /// mappings that point into its subnets. When no network is left it deletes the whole
+    /// table instead. An empty batch means there is nothing to do.
+    func removeNetwork(_ network: FirewallNetwork, listing: TableListing?) -> Nftables.Batch {
+        var batch = Nftables.Batch(table: table)
+        guard let listing else { return batch }
+        var deletions = Deletions()
+        for (set, elements) in Ruleset.networkElements(network) {
+            for element in elements where listing.contains(element.key, in: set) {
+                deletions.add(element.key, from: set)
+            }
+        }
+        // Interval sets may print a subnet as an address or a prefix: match them as subnets.
+        for family in [IPAddress.Family.v4, .v6] {
+            for set in [Ruleset.subnets(family), Ruleset.masquerade(family)] {
+                deletions.removeAll(from: set)
+                let present = Set(listing.subnets(in: set))
+                for subnet in network.normalizedSubnets where present.contains(subnet) {
+                    deletions.add(.prefix(subnet), from: set)
+                }
+            }
+        }
+        var remainingPorts = 0
+        for maps in Ruleset.PortMaps.all {
+            let ports = Set(listing.elements(of: maps.port).map(\.key))
+            for element in listing.elements(of: maps.address) {
+                guard let text = element.data?.stringValue, let address = IPAddress(text), network.contains(address) else {
+                    remainingPorts += 1
+                    continue
+                }
+                deletions.add(element.key, from: maps.address)
+                if ports.contains(element.key) { deletions.add(element.key, from: maps.port) }
+            }
+        }
+        let bridge = Nftables.Expression.symbol(network.bridge.rawValue).json
+        let otherNetworks = listing.elements(of: Ruleset.networks).filter { $0.key != bridge }
+        if otherNetworks.isEmpty, remainingPorts == 0 {
+            batch.append(.delete(.table))
+            return batch
+        }
+        batch.append(contentsOf: deletions.commands)
+        let chain = Ruleset.networkChain(network.bridge)
+        if listing.chains.contains(chain) {
+            batch.append(.flush(.chain(.init(name: chain))))
+            batch.append(.delete(.chain(.init(name: chain))))
+        }
+        return batch
+    }
+
+    // MARK: Ports
+
+    /// Creates the entries' map elements, failing with `EEXIST` if any (scope, protocol,
+    /// port) is taken. Any-address and host-address entries are kept in different maps, so
+    /// the overlap between them is checked by probes: an element created and deleted again
+    /// in the same transaction for each of `localAddresses` (any-address entries) or in the
+    /// any-address map (host-address entries). Cost: O(ports × addresses), never O(mappings).
+    func publish(_ entries: [PortEntry], probing localAddresses: [IPAddress]) -> Nftables.Batch {
+        var creations = Additions(), probes = Additions()
+        for entry in entries {
+            for maps in Ruleset.maps(for: entry) {
+                creations.add(addressElement(entry, in: maps, comment: true), to: maps.address)
+                creations.add(portElement(entry, in: maps, comment: true), to: maps.port)
+            }
+            switch entry.scope {
+            case .anyAddress:
+                let maps = Ruleset.PortMaps.hostAddress(entry.family)
+                for address in localAddresses where address.family == entry.family {
+                    var probe = entry
+                    probe.scope = .hostAddress(address)
+                    probes.add(Element(key: Ruleset.key(probe, in: maps), data: .address(.zero(entry.family))), to: maps.address)
+                }
+            case .hostAddress:
+                let maps = Ruleset.PortMaps.anyAddress(entry.family)
+                probes.add(Element(key: Ruleset.key(entry, in: maps), data: .address(.zero(entry.family))), to: maps.address)
+            }
+        }
+        var batch = Nftables.Batch(table: table, commands: declarations(creations.sets + probes.sets))
+        batch.append(contentsOf: creations.commands(Command.create))
+        batch.append(contentsOf: probes.commands(Command.create))
+        batch.append(contentsOf: probes.keysOnly.commands(Command.delete))
+        return batch
+    }
+
+    /// Removes the entries without reading the maps first: each element is added (a no-op
+    /// when it is there with the same value) and deleted in one transaction, so a missing
+    /// one is not an error. If the key holds someone else's value the add fails with
+    /// `EEXIST`, and the caller falls back to ``unpublish(_:listing:)``.
+    func unpublish(_ entries: [PortEntry]) -> Nftables.Batch {
+        var additions = Additions()
+        for entry in entries {
+            for maps in mapsToClear(entry) {
+                additions.add(addressElement(entry, in: maps, comment: false), to: maps.address)
+                additions.add(portElement(entry, in: maps, comment: false), to: maps.port)
+            }
+        }
+        // No declarations: when the table or a map is missing the batch fails with ENOENT,
+        // which means nothing is published, rather than creating an empty table.
+        var batch = Nftables.Batch(table: table, commands: additions.commands(Command.add))
+        batch.append(contentsOf: additions.keysOnly.commands(Command.delete))
+        return batch
+    }
+
+    /// Removes only those of the entries' elements that `listing` shows with the same value.
+    func unpublish(_ entries: [PortEntry], listing: TableListing) -> Nftables.Batch {
+        var deletions = Deletions()
+        for entry in entries {
+            for maps in mapsToClear(entry) {
+                let address = addressElement(entry, in: maps, comment: false)
+                let port = portElement(entry, in: maps, comment: false)
+                let key = address.key.json
+                let listed = listing.elements(of: maps.address).first { $0.key == key }
+                guard let listed, listed.data == address.data.map({ TableListing.canonical($0.json) }) else { continue }
+                deletions.add(address.key, from: maps.address)
+                if listing.elements(of: maps.port).contains(where: { $0.key == key && $0.data == port.data?.json }) {
+                    deletions.add(port.key, from: maps.port)
+                }
+            }
+        }
+        return Nftables.Batch(table: table, commands: deletions.commands)
+    }
+
+    /// Every map an entry may be in; loopback is cleared whether or not the network still
+    /// has localhost DNAT, so turning it off cannot strand an entry.
+    private func mapsToClear(_ entry: PortEntry) -> [Ruleset.PortMaps] {
+        var entry = entry
+        entry.servesLoopback = entry.scope == .anyAddress && entry.family == .v4
+        return Ruleset.maps(for: entry)
+    }
+
+    // MARK: Reload
+
+    /// Deletes the table and builds it again from `networks`, in one transaction: packets
+    /// see either the old ruleset or the whole new one.
+    func reload(_ networks: [(network: FirewallNetwork, entries: [PortEntry])]) -> Nftables.Batch {
+        var batch = Nftables.Batch(table: table, commands: [.add(.table), .delete(.table)])
+        batch.append(contentsOf: sharedObjects(fresh: true))
+        var additions = Additions()
+        for (network, entries) in networks {
+            batch.append(contentsOf: networkObjects(network, fresh: true, elements: false))
+            for (set, elements) in Ruleset.networkElements(network) {
+                for element in elements { additions.add(element, to: set) }
+            }
+            for entry in entries {
+                for maps in Ruleset.maps(for: entry) {
+                    additions.add(addressElement(entry, in: maps, comment: true), to: maps.address)
+                    additions.add(portElement(entry, in: maps, comment: true), to: maps.port)
+                }
+            }
+        }
+        batch.append(contentsOf: additions.commands(Command.add))
+        return batch
+    }
+
+    // MARK: Pieces
+
+    /// The table, every set and map, every shared chain, and the shared rules. `fresh`
+    /// skips the flushes when the table was just created.
+    private func sharedObjects(fresh: Bool) -> [Command] {
+        var commands: [Command] = [.add(.table)]
+        commands += Ruleset.sets.map { .add(.set($0)) }
+        commands += Ruleset.sharedChains.map { .add(.chain($0)) }
+        if !fresh { commands += Ruleset.sharedChains.map { .flush(.chain(.init(name: $0.name))) } }
+        commands += Ruleset.sharedRules.map { .add(.rule($0)) }
+        return commands
+    }
+
+    private func networkObjects(_ network: FirewallNetwork, fresh: Bool, elements: Bool = true) -> [Command] {
+        let chain = Nftables.Chain(name: Ruleset.networkChain(network.bridge))
+        var commands: [Command] = [.add(.chain(chain))]
+        if !fresh { commands.append(.flush(.chain(chain))) }
+        commands += Ruleset.networkRules(network).map { .add(.rule($0)) }
+        if elements {
+            commands += Ruleset.networkElements(network).map { .add(.elements($0.set, $0.elements)) }
+        }
+        return commands
+    }
+
+    /// `add table` and `add map` for the maps a port batch touches, so it works (inertly)
+    /// even before the first network added the chains.
+    private func declarations(_ names: [String]) -> [Command] {
+        let wanted = Set(names)
+        return [.add(.table)] + Ruleset.sets.filter { wanted.contains($0.name) }.map { .add(.set($0)) }
+    }
+
+    private func addressElement(_ entry: PortEntry, in maps: Ruleset.PortMaps, comment: Bool) -> Element {
+        Element(key: Ruleset.key(entry, in: maps), data: .address(entry.containerAddress), comment: comment ? entry.comment : nil)
+    }
+
+    private func portElement(_ entry: PortEntry, in maps: Ruleset.PortMaps, comment: Bool) -> Element {
+        Element(key: Ruleset.key(entry, in: maps), data: .port(entry.containerPort), comment: comment ? entry.comment : nil)
+    }
+}
+
+/// Elements to add, grouped by set in first-use order so each set gets one command.
+private struct Additions {
+    private(set) var sets: [String] = []
+    private var elements: [String: [Nftables.Element]] = [:]
+
+    mutating func add(_ element: Nftables.Element, to set: String) {
+        if elements[set] == nil { sets.append(set) }
+        elements[set, default: []].append(element)
+    }
+
+    func commands(_ verb: (Nftables.Command.Object) -> Nftables.Command) -> [Nftables.Command] {
+        sets.map { verb(.elements($0, elements[$0] ?? [])) }
+    }
+
+    /// The same elements without values or comments, as `delete element` takes them.
+    var keysOnly: Additions {
+        var copy = self
+        copy.elements = elements.mapValues { $0.map { Nftables.Element(key: $0.key) } }
+        return copy
+    }
+}
+
+/// Keys to delete, grouped by set, without duplicates.
+private struct Deletions {
+    private var sets: [String] = []
+    private var keys: [String: [JSON]] = [:]
+
+    mutating func add(_ key: Nftables.Expression, from set: String) { add(key.json, from: set) }
+
+    mutating func add(_ key: JSON, from set: String) {
+        if keys[set] == nil { sets.append(set) }
+        if keys[set]?.contains(key) != true { keys[set, default: []].append(key) }
+    }
+
+    mutating func removeAll(from set: String) {
+        keys[set] = nil
+        sets.removeAll { $0 == set }
+    }
+
+    var commands: [Nftables.Command] {
+        sets.compactMap { set in
+            guard let keys = keys[set], !keys.isEmpty else { return nil }
+            return .delete(.elements(set, keys.map { Nftables.Element(key: .verbatim($0)) }))
+        }
+    }
+}
+
+extension IPAddress {
+    /// `0.0.0.0` or `::`: the value of a probe element, which never reaches a packet.
+    static func zero(_ family: Family) -> IPAddress { family == .v4 ? .v4(.any) : .v6(.any) }
+}

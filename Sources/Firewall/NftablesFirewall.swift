@@ -1,0 +1,206 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Namespaces
+import NetCore
+
+/// The firewall driver: renders each operation as one nftables batch and applies it through
+/// libnftables as a single transaction, in the table `inet netctl` only (see ``Ruleset``).
+///
+/// All operations of every process are serialized by a file lock, because some of them read
+/// the table before they change it (removing a network, and the rare slow paths).
+/// Not `Sendable`: use one instance from one thread at a time.
+public final class NftablesFirewall: FirewallDriver {
+    /// Shared by every process that changes the firewall.
+    public static let defaultLockPath = "/run/netctl/firewall.lock"
+
+    public var name: String { "nftables" }
+
+    /// Called after ports were published or unpublished, for the caller to flush their UDP
+    /// conntrack entries (stale ones would keep sending a changed mapping's traffic to the
+    /// old container). The firewall itself does not touch conntrack.
+    public var portsChanged: (([PublishedPort]) -> Void)?
+
+    private let transport: any NftablesTransport
+    private let host: any FirewallHost
+    private let lock: FileLock?
+    let planner = FirewallPlanner()
+
+    /// - Parameters:
+    ///   - transport: where batches go.
+    ///   - host: the host's addresses and sysctls.
+    ///   - lock: held around every operation; `nil` when the caller serializes.
+    public init(transport: any NftablesTransport, host: any FirewallHost, lock: FileLock?) {
+        self.transport = transport
+        self.host = host
+        self.lock = lock
+    }
+
+    /// Opens libnftables, rtnetlink and the lock for `namespace` (the calling thread's when `nil`).
+    ///
+    /// - Parameter lockPath: created with its directory when missing; `nil` for no lock.
+    /// - Throws: ``NetworkError`` when libnftables or the lock cannot be opened.
+    public static func open(in namespace: NetNamespace? = nil, lockPath: String? = defaultLockPath) throws -> NftablesFirewall {
+        var lock: FileLock?
+        if let lockPath {
+            try makeParentDirectory(of: lockPath)
+            lock = try FileLock(path: lockPath)
+        }
+        return NftablesFirewall(transport: try LibNftables(namespace: namespace),
+                                host: try NamespaceHost(namespace: namespace), lock: lock)
+    }
+
+    // MARK: FirewallDriver
+
+    public func addNetwork(_ network: FirewallNetwork) throws {
+        try exclusively {
+            if network.localhostDNAT {
+                // Fail before changing anything when the bridge (and so its sysctl) is missing.
+                _ = try host.readSysctl(Self.routeLocalnet(network))
+            }
+            try apply(planner.addNetwork(network), "add network \"\(network.name)\"")
+            if network.localhostDNAT {
+                // Only after the guard rule exists: never a moment with route_localnet and no guard.
+                try host.writeSysctl(Self.routeLocalnet(network), "1")
+            }
+        }
+    }
+
+    public func removeNetwork(_ network: FirewallNetwork) throws {
+        try exclusively {
+            if network.localhostDNAT {
+                do {
+                    try host.writeSysctl(Self.routeLocalnet(network), "0")
+                } catch let error as NetworkError where error.code == .notFound {
+                    // The bridge is gone already, and its sysctl with it.
+                }
+            }
+            let batch = planner.removeNetwork(network, listing: try listTable())
+            guard !batch.isEmpty else { return }
+            try apply(batch, "remove network \"\(network.name)\"")
+        }
+    }
+
+    public func publish(_ ports: [PublishedPort], on network: FirewallNetwork) throws {
+        guard !ports.isEmpty else { return }
+        try exclusively {
+            let addresses = uniqued(try host.localAddresses())
+            var claims = PortClaims()
+            let entries = try PortEntry.entries(for: ports, on: network, hostAddresses: Set(addresses), claims: &claims)
+            guard !entries.isEmpty else { return }
+            do {
+                _ = try transport.run(planner.publish(entries, probing: addresses).text)
+            } catch let error as NftablesError where error.isAlreadyExists {
+                let listing = try? listTable()
+                let message = listing.flatMap { planner.conflict(for: entries, in: $0) }
+                throw NetworkError(code: .alreadyExists, message: message ?? "a port of \(ports.map(\.mapping.description)) is already published", cause: error)
+            } catch let error as NftablesError {
+                throw NetworkError(code: .system, message: "nftables refused to publish \(ports.map(\.mapping.description))", cause: error)
+            }
+        }
+        portsChanged?(ports)
+    }
+
+    public func unpublish(_ ports: [PublishedPort], from network: FirewallNetwork) throws {
+        let entries = PortEntry.entriesForRemoval(of: ports, on: network)
+        guard !entries.isEmpty else { return }
+        try exclusively {
+            do {
+                _ = try transport.run(planner.unpublish(entries).text)
+            } catch let error as NftablesError where error.isNotFound {
+                return // No table or map: nothing was published.
+            } catch let error as NftablesError where error.isAlreadyExists {
+                // A key holds someone else's mapping now: remove only what is still ours.
+                guard let listing = try listTable() else { return }
+                let batch = planner.unpublish(entries, listing: listing)
+                guard !batch.isEmpty else { return }
+                try apply(batch, "unpublish \(ports.map(\.mapping.description))")
+            } catch let error as NftablesError {
+                throw NetworkError(code: .system, message: "nftables refused to unpublish \(ports.map(\.mapping.description))", cause: error)
+            }
+        }
+        portsChanged?(ports)
+    }
+
+    public func reload(_ state: FirewallState) throws {
+        var claims = PortClaims()
+        var bridges = Set<InterfaceName>()
+        var networks: [(network: FirewallNetwork, entries: [PortEntry])] = []
+        for entry in state.networks {
+            guard bridges.insert(entry.network.bridge).inserted else {
+                throw NetworkError.invalid("bridge of network \"\(entry.network.name)\"", entry.network.bridge.rawValue,
+                                           "is used by another network in the state")
+            }
+            networks.append((entry.network, try PortEntry.entries(for: entry.publishedPorts, on: entry.network,
+                                                                    hostAddresses: nil, claims: &claims)))
+        }
+        try exclusively {
+            try apply(planner.reload(networks), "reload the firewall")
+            for (network, _) in networks where network.localhostDNAT {
+                do {
+                    try host.writeSysctl(Self.routeLocalnet(network), "1")
+                } catch let error as NetworkError where error.code == .notFound {
+                    // The bridge is not back yet; adding the network again will set it.
+                }
+            }
+        }
+        portsChanged?(state.networks.flatMap(\.publishedPorts))
+    }
+
+    public func isAvailable() -> Bool {
+        (try? transport.run(#"{"nftables":[{"list":{"tables":null}}]}"#)) != nil
+    }
+
+    // MARK: Helpers
+
+    /// The table as it is now, or `nil` when it does not exist.
+    func listTable() throws -> TableListing? {
+        let request: JSON = ["nftables": [["list": ["table": ["family": .string(Ruleset.table.family.rawValue),
+                                                                "name": .string(Ruleset.table.name)]]]]]
+        do {
+            return try TableListing(parsing: transport.run(request.serialized()))
+        } catch let error as NftablesError where error.isNotFound {
+            return nil
+        } catch let error as NftablesError {
+            throw NetworkError(code: .system, message: "cannot list nftables table \(Ruleset.table.name)", cause: error)
+        }
+    }
+
+    private func apply(_ batch: Nftables.Batch, _ operation: String) throws {
+        do {
+            _ = try transport.run(batch.text)
+        } catch let error as NftablesError {
+            throw NetworkError(code: error.isAlreadyExists ? .alreadyExists : .system,
+                               message: "nftables refused to \(operation)", cause: error)
+        }
+    }
+
+    private func exclusively<T>(_ body: () throws -> T) throws -> T {
+        guard let lock else { return try body() }
+        return try lock.withLock(body)
+    }
+
+    private static func routeLocalnet(_ network: FirewallNetwork) -> String {
+        "net/ipv4/conf/\(network.bridge.rawValue)/route_localnet"
+    }
+
+    private func uniqued(_ addresses: [IPAddress]) -> [IPAddress] {
+        var seen = Set<IPAddress>()
+        return addresses.filter { seen.insert($0).inserted }
+    }
+
+    /// `mkdir -p` of the lock's directory (mode 0755, as `/run/netctl` is shared).
+    private static func makeParentDirectory(of path: String) throws {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path[..<slash].split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, 0o755) != 0, Errno.current != .fileExists {
+                throw NetworkError(code: .system, message: "cannot create \"\(prefix)\"", cause: Errno.current)
+            }
+            prefix += "/"
+        }
+    }
+}
