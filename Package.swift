@@ -59,7 +59,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
-        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM"], swiftSettings: strict),
+        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM", "Store", "Firewall", "PortProxy"], swiftSettings: strict),
         // splice, pipe2, accept4, epoll and signalfd, which the Glibc module hides or lacks.
         .target(name: "CPortProxy"),
         .target(name: "PortProxy", dependencies: ["NetCore", "CPortProxy"], swiftSettings: strict),
