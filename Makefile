@@ -35,15 +35,18 @@ bench: deps
 
 # The CNI plugins go in a directory of their own (never over another package's plugins),
 # as one statically linked Swift binary hard-linked under each plugin's name.
-CNI_PLUGINS := bridge macvlan host-local loopback
+CNI_PLUGINS := bridge macvlan host-local portmap loopback
 CNI_DIR := $(DESTDIR)$(PREFIX)/lib/netctl/cni
 
 install: build
 	$(SWIFT) build -c release --static-swift-stdlib --product netctl-cni --scratch-path .build-static
+	$(SWIFT) build -c release --static-swift-stdlib --product netctl-proxy --scratch-path .build-static
 	install -d $(DESTDIR)$(PREFIX)/bin $(CNI_DIR)
 	install -m 0755 .build/release/netlink-demo $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl-cni $(CNI_DIR)/netctl-cni
 	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done
+	# portmap and ipMasq start the userland proxy from the directory above the plugins.
+	install -m 0755 .build-static/release/netctl-proxy $(CNI_DIR)/../netctl-proxy
 
 clean:
 	rm -rf .build .build-static

@@ -68,7 +68,7 @@ let package = Package(
         // The CNI plugins: one multi-call binary, installed under each plugin's name.
         .executableTarget(
             name: "netctl-cni",
-            dependencies: ["CNI", "Drivers", "IPAM", "Store", "NetCore", "Namespaces", "Netlink"],
+            dependencies: ["CNI", "Drivers", "IPAM", "Store", "NetCore", "Namespaces", "Netlink", "Firewall", "PortProxy"],
             path: "plugins",
             swiftSettings: strict
         ),
@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "PortProxyTests", dependencies: ["PortProxy", "NetCore", "netctl-proxy"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NetCore", "netctl-cni"],
+            dependencies: ["NetCore", "netctl-cni", "netctl-proxy"],
             swiftSettings: strict
         ),
         .testTarget(

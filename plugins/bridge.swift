@@ -1,5 +1,6 @@
 import CNI
 import Drivers
+import Firewall
 import Namespaces
 import NetCore
 import Netlink
@@ -7,7 +8,7 @@ import Netlink
 /// `bridge`: a veth pair from the container to a Linux bridge on the host.
 struct BridgePlugin: CNIPlugin {
     /// Reference options this plugin does not implement; set to anything but off, they are code 2.
-    static let unimplemented = ["vlan", "vlanTrunk", "preserveDefaultVlan", "portIsolation", "ipMasq", "macspoofchk"]
+    static let unimplemented = ["vlan", "vlanTrunk", "preserveDefaultVlan", "portIsolation", "macspoofchk"]
 
     func options(_ request: CNIRequest) throws -> BridgeOptions {
         try request.config.rejectUnimplemented(Self.unimplemented)
@@ -45,6 +46,12 @@ struct BridgePlugin: CNIPlugin {
             // The driver adds the default route itself when it is the default gateway.
             if driver.options.isDefaultGateway { ip.routes.removeAll(where: \.isDefault) }
             let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: mac)
+            do {
+                try masquerade(request, driver.options.bridge, ip)
+            } catch {
+                try? driver.detach(id, namespace: namespace)
+                throw error
+            }
             var defaults: [CNIResult.Route] = []
             if driver.options.isDefaultGateway {
                 for gateway in Set(ip.assignments.compactMap(\.gateway)).sorted() {
@@ -59,6 +66,9 @@ struct BridgePlugin: CNIPlugin {
     /// Releases the addresses and removes the veth pair; everything already gone is success.
     func delete(_ request: CNIRequest) throws {
         var failures: [any Error] = []
+        if try ipMasq(request) {
+            do { try PluginFirewall.registry().detach(scoped(request.attachmentID())) } catch { failures.append(error) }
+        }
         do { try request.ipamBackend()?.delete(request) } catch { failures.append(error) }
         do {
             let namespace = try request.netns.flatMap(openNamespaceIfPresent)
@@ -79,6 +89,12 @@ struct BridgePlugin: CNIPlugin {
         let mac = result.interfaces.first { $0.name == id.interface.rawValue && $0.sandbox != nil }?.mac.flatMap(MACAddress.init)
         try driver(request).check(id, namespace: namespace, ip: result.containerConfiguration(interface: id.interface.rawValue), mac: mac)
         try request.ipamBackend()?.check(request)
+        if try ipMasq(request) {
+            let attachment = scoped(id)
+            guard try PluginFirewall.registry().published().contains(where: { $0.attachment == attachment }) else {
+                throw CNIError(.internal, "the masquerade rules of \(id) are missing", details: "ipMasq is on but the firewall has no record of it")
+            }
+        }
     }
 
     /// Deletes the host ends this network made for attachments that are no longer valid, then
@@ -94,11 +110,38 @@ struct BridgePlugin: CNIPlugin {
             else { continue }
             do { try host.deleteLink(.index(link.index)) } catch { failures.append(error) }
         }
+        if try ipMasq(request) {
+            let keep = Set(validAttachments.compactMap { attachment in
+                (try? InterfaceName(attachment.interface)).map {
+                    AttachmentID(network: PluginFirewall.network("bridge", network), containerID: attachment.containerID, interface: $0)
+                }
+            })
+            do { _ = try PluginFirewall.registry().gc(network: PluginFirewall.network("bridge", network), keep: keep) } catch { failures.append(error) }
+        }
         do { try request.ipamBackend()?.gc(request, validAttachments: validAttachments) } catch { failures.append(error) }
         if let first = failures.first { throw first }
     }
 
     func status(_ request: CNIRequest) throws {
+        if try ipMasq(request) { try PluginFirewall.status() }
         try request.ipamBackend()?.status(request)
+    }
+
+    // MARK: ipMasq
+
+    private func ipMasq(_ request: CNIRequest) throws -> Bool { try request.config.bool("ipMasq") ?? false }
+
+    private func scoped(_ id: AttachmentID) -> AttachmentID {
+        AttachmentID(network: PluginFirewall.network("bridge", id.network), containerID: id.containerID, interface: id.interface)
+    }
+
+    /// With `ipMasq`, masquerades the container's subnets leaving them; the rules are shared
+    /// by every container on the bridge and removed with the last one.
+    private func masquerade(_ request: CNIRequest, _ bridge: InterfaceName, _ ip: IPConfiguration) throws {
+        guard try ipMasq(request) else { return }
+        let id = try request.attachmentID()
+        let network = FirewallNetwork(name: id.network, bridge: bridge, subnets: ip.assignments.map(\.address.network))
+        try PluginFirewall.registry().attach(scoped(id), network: network, ports: [],
+                                             containerAddresses: ip.assignments.map(\.address.address))
     }
 }

@@ -17,6 +17,7 @@ let plugins: [String: any CNIPlugin] = [
     "macvlan": MacvlanPlugin(),
     "loopback": LoopbackPlugin(),
     "host-local": HostLocalIPAM(),
+    "portmap": PortmapPlugin(),
 ]
 
 /// Writes all of `text` to file descriptor `descriptor`.

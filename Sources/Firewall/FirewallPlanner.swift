@@ -152,14 +152,16 @@ struct FirewallPlanner: Sendable {
 
     /// Deletes the table and builds it again from `networks`, in one transaction: packets
     /// see either the old ruleset or the whole new one.
-    func reload(_ networks: [(network: FirewallNetwork, entries: [PortEntry])]) -> Nftables.Batch {
+    func reload(_ networks: [(network: FirewallNetwork, entries: [PortEntry], hasRules: Bool)]) -> Nftables.Batch {
         var batch = Nftables.Batch(table: table, commands: [.add(.table), .delete(.table)])
         batch.append(contentsOf: sharedObjects(fresh: true))
         var additions = Additions()
-        for (network, entries) in networks {
-            batch.append(contentsOf: networkObjects(network, fresh: true, elements: false))
-            for (set, elements) in Ruleset.networkElements(network) {
-                for element in elements { additions.add(element, to: set) }
+        for (network, entries, hasRules) in networks {
+            if hasRules {
+                batch.append(contentsOf: networkObjects(network, fresh: true, elements: false))
+                for (set, elements) in Ruleset.networkElements(network) {
+                    for element in elements { additions.add(element, to: set) }
+                }
             }
             for entry in entries {
                 for maps in Ruleset.maps(for: entry) {

@@ -5,10 +5,14 @@ public struct FirewallState: Sendable, Hashable {
     public struct Network: Sendable, Hashable {
         public var network: FirewallNetwork
         public var publishedPorts: [PublishedPort]
+        /// Whether the network's own rules (masquerade, isolation, hairpin) are installed, or
+        /// only its ports are published, as for a macvlan network behind `portmap`.
+        public var hasRules: Bool
 
-        public init(_ network: FirewallNetwork, publishedPorts: [PublishedPort] = []) {
+        public init(_ network: FirewallNetwork, publishedPorts: [PublishedPort] = [], hasRules: Bool = true) {
             self.network = network
             self.publishedPorts = publishedPorts
+            self.hasRules = hasRules
         }
     }
 

@@ -127,18 +127,18 @@ public final class NftablesFirewall: FirewallDriver {
     public func reload(_ state: FirewallState) throws {
         var claims = PortClaims()
         var bridges = Set<InterfaceName>()
-        var networks: [(network: FirewallNetwork, entries: [PortEntry])] = []
+        var networks: [(network: FirewallNetwork, entries: [PortEntry], hasRules: Bool)] = []
         for entry in state.networks {
-            guard bridges.insert(entry.network.bridge).inserted else {
+            guard !entry.hasRules || bridges.insert(entry.network.bridge).inserted else {
                 throw NetworkError.invalid("bridge of network \"\(entry.network.name)\"", entry.network.bridge.rawValue,
                                            "is used by another network in the state")
             }
             networks.append((entry.network, try PortEntry.entries(for: entry.publishedPorts, on: entry.network,
-                                                                    hostAddresses: nil, claims: &claims)))
+                                                                    hostAddresses: nil, claims: &claims), entry.hasRules))
         }
         try exclusively {
             try apply(planner.reload(networks), "reload the firewall")
-            for (network, _) in networks where network.localhostDNAT {
+            for (network, _, hasRules) in networks where hasRules && network.localhostDNAT {
                 do {
                     try host.writeSysctl(Self.routeLocalnet(network), "1")
                 } catch let error as NetworkError where error.code == .notFound {

@@ -1,7 +1,7 @@
 /// Every migration of netctl's database, in order. Later features (networks, sandboxes,
 /// endpoints, published ports) append here; a released migration is never edited.
 public enum Schema {
-    public static let migrations: [Migration] = [ipam]
+    public static let migrations: [Migration] = [ipam, firewall]
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -39,5 +39,29 @@ public enum Schema {
             address   BLOB NOT NULL CHECK (length(address) = 16),
             PRIMARY KEY (network, range_set)
         ) STRICT, WITHOUT ROWID;
+        """)
+
+    /// Version 2: what the firewall holds, so a flushed ruleset can be rebuilt and every rule,
+    /// port and proxy traced back to whoever made it.
+    ///
+    /// One row per attachment (network, container, interface); a network that exists on its
+    /// own (a `netctl network`) is a row with an empty container and interface. `definition`
+    /// is the network as the firewall sees it (JSON); rows with `uses_rules` keep the network's
+    /// masquerade and isolation rules alive: they are removed with the last such row.
+    /// `ports` is a JSON array of the published ports; `proxy_pid` the userland proxy serving
+    /// the ports DNAT cannot.
+    static let firewall = Migration(version: 2, name: "firewall attachments", sql: """
+        CREATE TABLE firewall_attachments (
+            network      TEXT    NOT NULL,
+            container_id TEXT    NOT NULL,
+            interface    TEXT    NOT NULL,
+            bridge       TEXT    NOT NULL,
+            definition   TEXT    NOT NULL,
+            uses_rules   INTEGER NOT NULL CHECK (uses_rules IN (0, 1)),
+            ports        TEXT    NOT NULL,
+            proxy_pid    INTEGER,
+            PRIMARY KEY (network, container_id, interface)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX firewall_attachments_by_bridge ON firewall_attachments (bridge);
         """)
 }

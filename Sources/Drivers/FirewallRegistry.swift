@@ -1,0 +1,201 @@
+import Firewall
+import NetCore
+import Netlink
+import PortProxy
+import Store
+
+/// The firewall as both front ends use it: network rules reference-counted by the attachments
+/// that need them, published ports with the userland proxy that serves what DNAT cannot, and
+/// the store that lets a flushed ruleset be rebuilt and lets GC find what is stale.
+///
+/// Every change runs inside one immediate store transaction, which serializes it against
+/// every other process: the store and the ruleset never disagree about who owns what.
+/// Not `Sendable`: one per process, used from one thread at a time.
+public final class FirewallRegistry {
+    private let store: StateStore
+    private let firewall: any FirewallDriver
+    private let proxyExecutable: String?
+    private let host: RouteSocket?
+
+    /// - Parameters:
+    ///   - proxyExecutable: `netctl-proxy`; `nil` leaves loopback to nobody (and says so
+    ///     nowhere), for callers that publish only by DNAT.
+    ///   - host: the host namespace's route socket, to see whether `::1` exists and to flush
+    ///     UDP conntrack entries in the right namespace; `nil` for the calling thread's.
+    public init(store: StateStore, firewall: any FirewallDriver, proxyExecutable: String?, host: RouteSocket? = nil) {
+        self.store = store
+        self.firewall = firewall
+        self.proxyExecutable = proxyExecutable
+        self.host = host
+    }
+
+    // MARK: Networks
+
+    /// Installs `network`'s rules on behalf of the network itself (a `netctl network`), so
+    /// they stay while no container is attached. Idempotent.
+    public func addNetwork(_ network: FirewallNetwork, name: String) throws {
+        try store.database.immediateTransaction {
+            let key = Key(network: name, containerID: "", interface: "")
+            try install(network, for: key, usesRules: true)
+            try rows.insert(Row(key: key, network: network, usesRules: true, ports: [], proxyPID: nil))
+        }
+    }
+
+    /// Removes what ``addNetwork(_:name:)`` made, and the rules when no attachment needs them.
+    /// Idempotent.
+    public func removeNetwork(name: String) throws {
+        try detach(Key(network: name, containerID: "", interface: ""))
+    }
+
+    // MARK: Attachments
+
+    /// Publishes `ports` for one attachment and, when `usesRules`, installs (or widens) its
+    /// network's masquerade, isolation and hairpin rules. All or nothing; repeating it
+    /// replaces what the attachment had.
+    ///
+    /// - Returns: the ports as published by DNAT (the proxy serves the rest).
+    /// - Throws: ``NetworkError`` naming the mapping that is taken, malformed or unservable.
+    @discardableResult
+    public func attach(_ attachment: AttachmentID, network: FirewallNetwork, usesRules: Bool = true,
+                       ports: [PortMapping], containerAddresses: [IPAddress]) throws -> [PublishedPort] {
+        let key = Key(attachment)
+        let plan = try PortPlan(ports, containerAddresses: containerAddresses, network: network,
+                                owner: attachment.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback())
+        try store.database.immediateTransaction {
+            if try rows.find(key) != nil { try tearDown(key) }
+            try UndoStack.transaction { undo in
+                try install(network, for: key, usesRules: usesRules, undo: &undo)
+                try firewall.publish(plan.dnat, on: network)
+                undo.push("unpublish \(plan.dnat.count) ports") { try self.firewall.unpublish(plan.dnat, from: network) }
+                let pid = try startProxy(plan.proxy)
+                if let pid { undo.push("stop proxy \(pid)") { try ProxyProcess.stop(pid: pid) } }
+                try rows.insert(Row(key: key, network: network, usesRules: usesRules, ports: plan.dnat, proxyPID: pid))
+            }
+        }
+        flushConntrack(ports)
+        return plan.dnat
+    }
+
+    /// Unpublishes the attachment's ports, stops its proxy and drops its claim on the network's
+    /// rules, removing them with the last claim. Missing is success; on errors it goes on with
+    /// the rest, keeps the record so a retry (or GC) can finish, and reports them all.
+    public func detach(_ attachment: AttachmentID) throws {
+        try detach(Key(attachment))
+    }
+
+    /// Detaches every attachment of `network` whose container and interface are not in
+    /// `keep` (CNI GC's valid attachments), and returns them.
+    public func gc(network: String, keep: Set<AttachmentID>) throws -> [AttachmentID] {
+        let kept = Set(keep.map(Key.init))
+        var removed: [AttachmentID] = []
+        for row in try rows.all(network: network) where !row.key.isNetwork && !kept.contains(row.key) {
+            try detach(row.key)
+            if let id = row.key.attachmentID { removed.append(id) }
+        }
+        return removed
+    }
+
+    /// Every attachment with its published ports and proxy, for `netctl port ls`.
+    public func published() throws -> [(attachment: AttachmentID, ports: [PublishedPort], proxyPID: Int32?)] {
+        try rows.all().compactMap { row in row.key.attachmentID.map { ($0, row.ports, row.proxyPID) } }
+    }
+
+    /// Rebuilds the whole table from the store in one transaction (after `nft flush ruleset`),
+    /// and restarts proxies that are no longer running.
+    public func reload() throws {
+        try store.database.immediateTransaction {
+            let all = try rows.all()
+            var state = FirewallState()
+            var ruled = Set<String>()
+            for bridge in Set(all.filter(\.usesRules).map(\.network.bridge.rawValue)).sorted() {
+                let sharing = all.filter { $0.usesRules && $0.network.bridge.rawValue == bridge }
+                guard let merged = FirewallNetwork.merged(sharing.map(\.network)) else { continue }
+                state.networks.append(.init(merged, publishedPorts: sharing.flatMap(\.ports)))
+                ruled.insert(bridge)
+            }
+            for row in all where !row.usesRules && !row.ports.isEmpty {
+                state.networks.append(.init(row.network, publishedPorts: row.ports, hasRules: false))
+            }
+            try firewall.reload(state)
+            for var row in all where row.proxyPID.map({ !ProxyProcess.isProxy(pid: $0) }) ?? false {
+                let addresses = row.ports.map(\.containerAddress)
+                let plan = try PortPlan(row.ports.map(\.mapping), containerAddresses: addresses, network: row.network,
+                                        owner: row.key.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback())
+                row.proxyPID = try startProxy(plan.proxy)
+                try rows.insert(row)
+            }
+        }
+    }
+
+    // MARK: Pieces
+
+    private var rows: FirewallRows { FirewallRows(database: store.database) }
+
+    private func detach(_ key: Key) throws {
+        var mappings: [PortMapping] = []
+        try store.database.immediateTransaction {
+            guard let row = try rows.find(key) else { return }
+            mappings = row.ports.map(\.mapping)
+            try tearDown(key)
+        }
+        flushConntrack(mappings)
+    }
+
+    /// Removes the attachment's ports, proxy and rule claim, then its row; best effort.
+    private func tearDown(_ key: Key) throws {
+        guard let row = try rows.find(key) else { return }
+        var errors: [any Error] = []
+        do { try firewall.unpublish(row.ports, from: row.network) } catch { errors.append(error) }
+        if let pid = row.proxyPID {
+            do { try ProxyProcess.stop(pid: pid) } catch { errors.append(error) }
+        }
+        if errors.isEmpty { try rows.delete(key) }
+        if row.usesRules {
+            let others = try rows.sharing(bridge: row.network.bridge).filter { $0.usesRules && $0.key != key }
+            do {
+                if others.isEmpty {
+                    try firewall.removeNetwork(row.network)
+                }
+            } catch { errors.append(error) }
+        }
+        if let first = errors.first {
+            throw NetworkError(code: .system, message: "cannot fully remove the firewall state of \(key): "
+                + errors.map { "\($0)" }.joined(separator: "; "), cause: first)
+        }
+    }
+
+    /// Adds the rules of `network` merged with every other claim on its bridge, when `usesRules`.
+    private func install(_ network: FirewallNetwork, for key: Key, usesRules: Bool) throws {
+        try UndoStack.transaction { undo in try install(network, for: key, usesRules: usesRules, undo: &undo) }
+    }
+
+    private func install(_ network: FirewallNetwork, for key: Key, usesRules: Bool, undo: inout UndoStack) throws {
+        guard usesRules else { return }
+        let others = try rows.sharing(bridge: network.bridge).filter { $0.usesRules && $0.key != key }
+        guard let merged = FirewallNetwork.merged(others.map(\.network) + [network]) else { return }
+        try firewall.addNetwork(merged)
+        if others.isEmpty {
+            undo.push("remove network \(network.name)") { try self.firewall.removeNetwork(merged) }
+        }
+    }
+
+    private func startProxy(_ rules: [ForwardRule]) throws -> Int32? {
+        guard !rules.isEmpty, let proxyExecutable else { return nil }
+        return try ProxyProcess.start(executable: proxyExecutable, rules: rules)
+    }
+
+    private func hostHasIPv6Loopback() -> Bool {
+        let socket = host ?? (try? RouteSocket.open())
+        let addresses = (try? socket?.addresses(of: "lo", family: .v6)) ?? nil
+        return addresses?.contains { $0.address.address == .v6(.loopback) } ?? false
+    }
+
+    /// Stale UDP flows would keep sending a changed mapping's traffic to the old container.
+    private func flushConntrack(_ mappings: [PortMapping]) {
+        let udp = mappings.filter { $0.transport == .udp }
+        guard !udp.isEmpty, let conntrack = try? ConntrackSocket.open() else { return }
+        for mapping in udp {
+            _ = try? conntrack.deleteFlows(matching: ConntrackFilter(transport: .udp, destinationPorts: mapping.hostPorts))
+        }
+    }
+}

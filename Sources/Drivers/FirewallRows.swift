@@ -1,0 +1,88 @@
+import Firewall
+import NetCore
+import Store
+
+extension FirewallRegistry {
+    /// The store key of a firewall record: an attachment, or a network on its own (empty
+    /// container and interface).
+    struct Key: Hashable, CustomStringConvertible {
+        var network: String
+        var containerID: String
+        var interface: String
+
+        init(network: String, containerID: String, interface: String) {
+            self.network = network
+            self.containerID = containerID
+            self.interface = interface
+        }
+
+        init(_ attachment: AttachmentID) {
+            self.init(network: attachment.network, containerID: attachment.containerID, interface: attachment.interface.rawValue)
+        }
+
+        var isNetwork: Bool { containerID.isEmpty }
+
+        var attachmentID: AttachmentID? {
+            guard !isNetwork, let interface = try? InterfaceName(interface) else { return nil }
+            return AttachmentID(network: network, containerID: containerID, interface: interface)
+        }
+
+        var description: String { isNetwork ? "network \"\(network)\"" : "\(network)/\(containerID)/\(interface)" }
+    }
+
+    /// One row of `firewall_attachments`.
+    struct Row {
+        var key: Key
+        var network: FirewallNetwork
+        var usesRules: Bool
+        var ports: [PublishedPort]
+        var proxyPID: Int32?
+    }
+}
+
+/// Reads and writes `firewall_attachments` (see ``Store/Schema``).
+struct FirewallRows {
+    typealias Row = FirewallRegistry.Row
+    let database: Database
+
+    private static let columns = "network, container_id, interface, definition, uses_rules, ports, proxy_pid"
+
+    func find(_ key: FirewallRegistry.Key) throws -> Row? {
+        try database.statement("SELECT \(Self.columns) FROM firewall_attachments WHERE network = ? AND container_id = ? AND interface = ?")
+            .firstRow([.text(key.network), .text(key.containerID), .text(key.interface)], Self.row)
+    }
+
+    func all(network: String? = nil) throws -> [Row] {
+        if let network {
+            return try database.statement("SELECT \(Self.columns) FROM firewall_attachments WHERE network = ?").rows([.text(network)], Self.row)
+        }
+        return try database.statement("SELECT \(Self.columns) FROM firewall_attachments").rows([], Self.row)
+    }
+
+    func sharing(bridge: InterfaceName) throws -> [Row] {
+        try database.statement("SELECT \(Self.columns) FROM firewall_attachments WHERE bridge = ?").rows([.text(bridge.rawValue)], Self.row)
+    }
+
+    /// Inserts or replaces the row of `row.key`.
+    func insert(_ row: Row) throws {
+        try database.statement("""
+            INSERT OR REPLACE INTO firewall_attachments (network, container_id, interface, bridge, definition, uses_rules, ports, proxy_pid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).run([.text(row.key.network), .text(row.key.containerID), .text(row.key.interface),
+                      .text(row.network.bridge.rawValue), .text(row.network.record.serialized()), .int(row.usesRules ? 1 : 0),
+                      .text(PublishedPort.records(row.ports).serialized()), row.proxyPID.map { .int($0) } ?? .null])
+    }
+
+    func delete(_ key: FirewallRegistry.Key) throws {
+        try database.statement("DELETE FROM firewall_attachments WHERE network = ? AND container_id = ? AND interface = ?")
+            .run([.text(key.network), .text(key.containerID), .text(key.interface)])
+    }
+
+    private static func row(_ statement: Statement) throws -> Row {
+        Row(key: .init(network: statement.text(0), containerID: statement.text(1), interface: statement.text(2)),
+            network: try FirewallNetwork(record: JSON(parsing: statement.text(3))),
+            usesRules: statement.int64(4) != 0,
+            ports: try PublishedPort.from(records: JSON(parsing: statement.text(5))),
+            proxyPID: statement.isNull(6) ? nil : Int32(truncatingIfNeeded: statement.int64(6)))
+    }
+}

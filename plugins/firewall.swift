@@ -1,0 +1,39 @@
+import CNI
+import Drivers
+import Firewall
+import NetCore
+import PortProxy
+import Store
+
+/// The firewall registry as the plugins use it: the shared state store (`NETCTL_STATE_DIR`
+/// or `/var/lib/netctl`), libnftables in the host namespace, and the proxy installed beside
+/// the plugins. Opened only by the commands that change or check rules, so `VERSION` and
+/// plugins without firewall options never load libnftables.
+enum PluginFirewall {
+    static func registry() throws -> FirewallRegistry {
+        let store = try StateStore()
+        let firewall = try NftablesFirewall.open()
+        return FirewallRegistry(store: store, firewall: firewall, proxyExecutable: ProxyProcess.locate())
+    }
+
+    /// Whether the store and libnftables are usable (for `STATUS`).
+    static func status() throws {
+        do {
+            _ = try StateStore()
+        } catch {
+            throw CNIError(.notAvailable, "the state store cannot be opened", details: "\(error)")
+        }
+        guard (try? NftablesFirewall.open())?.isAvailable() == true else {
+            throw CNIError(.notAvailable, "nftables is not usable", details: "libnftables cannot list the ruleset")
+        }
+    }
+
+    /// The key under which plugin `type` keeps the firewall state of network `name`, so the
+    /// bridge's masquerade and portmap's ports of one container are separate records.
+    static func network(_ type: String, _ name: String) -> String { "\(type):\(name)" }
+
+    /// Container addresses of `interface` (`CNI_IFNAME`) in a previous result.
+    static func containerAddresses(_ result: CNIResult, interface: String) -> [IPAddress] {
+        result.containerConfiguration(interface: interface).assignments.map(\.address.address)
+    }
+}

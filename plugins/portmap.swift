@@ -1,0 +1,107 @@
+import CNI
+import Drivers
+import Firewall
+import NetCore
+import Netlink
+
+/// `portmap`: publishes `runtimeConfig.portMappings` of the container in `prevResult` by
+/// DNAT (nftables maps, one transaction), with the userland proxy serving loopback. A
+/// chained plugin: it needs `prevResult` and passes it on unchanged.
+struct PortmapPlugin: CNIPlugin {
+    /// Reference options this plugin does not implement; set, they are code 2.
+    static let unimplemented = ["conditionsV4", "conditionsV6", "markMasqBit", "externalSetMarkChain", "masqAll"]
+
+    func add(_ request: CNIRequest) throws -> CNIResult {
+        let (previous, mappings) = try parse(request)
+        guard !mappings.isEmpty else { return previous }
+        let id = try request.attachmentID()
+        let (network, usesRules) = try firewallNetwork(request, previous)
+        let addresses = PluginFirewall.containerAddresses(previous, interface: id.interface.rawValue)
+        try PluginFirewall.registry().attach(scoped(id), network: network, usesRules: usesRules,
+                                             ports: mappings, containerAddresses: addresses)
+        return previous
+    }
+
+    func delete(_ request: CNIRequest) throws {
+        try PluginFirewall.registry().detach(try scoped(request.attachmentID()))
+    }
+
+    func check(_ request: CNIRequest) throws {
+        let (previous, mappings) = try parse(request)
+        let id = try request.attachmentID()
+        let published = try PluginFirewall.registry().published().first { $0.attachment == scoped(id) }
+        let want = Set(mappings.map(\.description))
+        let have = Set((published?.ports ?? []).map(\.mapping.description))
+        guard want.isSubset(of: have) || mappings.isEmpty else {
+            throw CNIError(.internal, "port mappings of \(id) are not published",
+                           details: "missing: \(want.subtracting(have).sorted().joined(separator: ", "))")
+        }
+        _ = previous
+    }
+
+    func gc(_ request: CNIRequest, validAttachments: [GCAttachment]) throws {
+        guard let name = request.config.name else { return }
+        let keep = Set(validAttachments.compactMap { attachment in
+            (try? InterfaceName(attachment.interface)).map {
+                AttachmentID(network: PluginFirewall.network("portmap", name), containerID: attachment.containerID, interface: $0)
+            }
+        })
+        _ = try PluginFirewall.registry().gc(network: PluginFirewall.network("portmap", name), keep: keep)
+    }
+
+    func status(_ request: CNIRequest) throws {
+        try PluginFirewall.status()
+    }
+
+    // MARK: Pieces
+
+    private func scoped(_ id: AttachmentID) -> AttachmentID {
+        AttachmentID(network: PluginFirewall.network("portmap", id.network), containerID: id.containerID, interface: id.interface)
+    }
+
+    private func parse(_ request: CNIRequest) throws -> (CNIResult, [PortMapping]) {
+        try request.config.rejectUnimplemented(Self.unimplemented)
+        guard let previous = request.config.prevResult else {
+            throw CNIError(.invalidConfig, "portmap must be chained after an interface plugin: \"prevResult\" is missing")
+        }
+        let result = try CNIResult(json: previous)
+        let entries = request.config.runtimeConfig["portMappings"]?.arrayValue ?? []
+        return (result, try entries.enumerated().map { try Self.mapping($1, index: $0) })
+    }
+
+    /// One `{"hostPort": 8080, "containerPort": 80, "protocol": "tcp", "hostIP": "..."}`.
+    static func mapping(_ entry: JSON, index: Int) throws -> PortMapping {
+        let field = "runtimeConfig.portMappings[\(index)]"
+        func port(_ key: String) throws -> UInt16 {
+            guard let value = entry[key]?.intValue else {
+                throw CNIError(.invalidConfig, "\(field).\(key) is missing or not a number")
+            }
+            guard let port = UInt16(exactly: value), port != 0 else {
+                throw CNIError(.invalidConfig, "invalid \(field).\(key) \(value): must be 1-65535")
+            }
+            return port
+        }
+        do {
+            let transport = try TransportProtocol(parsing: entry["protocol"]?.stringValue ?? "tcp", field: "\(field).protocol")
+            let hostIP = try entry["hostIP"]?.stringValue.flatMap { $0.isEmpty ? nil : try IPAddress(parsing: $0, field: "\(field).hostIP") }
+            return try PortMapping(hostIP: hostIP, hostPort: port("hostPort"), containerPort: port("containerPort"), transport: transport)
+        } catch let error as NetworkError {
+            throw CNIError(.invalidConfig, error.message)
+        }
+    }
+
+    /// The network the ports belong to: the bridge in `prevResult` (its first host-side
+    /// interface that is a bridge) gets hairpin masquerade when `snat` is on (the default);
+    /// without a bridge (macvlan) only the ports are published.
+    private func firewallNetwork(_ request: CNIRequest, _ previous: CNIResult) throws -> (FirewallNetwork, usesRules: Bool) {
+        let id = try request.attachmentID()
+        let subnets = previous.ips.map(\.address.network)
+        let snat = try request.config.bool("snat") ?? true
+        let host = try RouteSocket.open()
+        for interface in previous.interfaces where interface.sandbox == nil {
+            guard let name = try? InterfaceName(interface.name), let link = try? host.link(.name(name)), link.kind == "bridge" else { continue }
+            return (FirewallNetwork(name: id.network, bridge: name, subnets: subnets, masquerade: false), snat)
+        }
+        return (FirewallNetwork(name: id.network, bridge: id.interface, subnets: subnets, masquerade: false), false)
+    }
+}
