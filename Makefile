@@ -31,6 +31,7 @@ demo: build
 # exec'd rows measure what a runtime pays.
 bench: deps
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-netlink
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-firewall
 	scripts/sandbox.sh bench/run.sh .build-static/release
 
 # The CNI plugins go in a directory of their own (never over another package's plugins),

@@ -90,6 +90,7 @@ let package = Package(
         .testTarget(name: "NamespacesTests", dependencies: ["Namespaces"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
+        .testTarget(name: "DriversTests", dependencies: ["Drivers", "Firewall", "Store", "NetCore"], swiftSettings: strict),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "NetCore"], exclude: ["golden"], swiftSettings: strict),
         // Real traffic through the nftables ruleset, in namespaces made per test (root, sandbox only).
         .testTarget(

@@ -65,8 +65,10 @@ public final class FirewallRegistry {
             if try rows.find(key) != nil { try tearDown(key) }
             try UndoStack.transaction { undo in
                 try install(network, for: key, usesRules: usesRules, undo: &undo)
-                try firewall.publish(plan.dnat, on: network)
-                undo.push("unpublish \(plan.dnat.count) ports") { try self.firewall.unpublish(plan.dnat, from: network) }
+                if !plan.dnat.isEmpty {
+                    try firewall.publish(plan.dnat, on: network)
+                    undo.push("unpublish \(plan.dnat.count) ports") { try self.firewall.unpublish(plan.dnat, from: network) }
+                }
                 let pid = try startProxy(plan.proxy)
                 if let pid { undo.push("stop proxy \(pid)") { try ProxyProcess.stop(pid: pid) } }
                 try rows.insert(Row(key: key, network: network, usesRules: usesRules, ports: plan.dnat, proxyPID: pid))
@@ -145,7 +147,9 @@ public final class FirewallRegistry {
     private func tearDown(_ key: Key) throws {
         guard let row = try rows.find(key) else { return }
         var errors: [any Error] = []
-        do { try firewall.unpublish(row.ports, from: row.network) } catch { errors.append(error) }
+        if !row.ports.isEmpty {
+            do { try firewall.unpublish(row.ports, from: row.network) } catch { errors.append(error) }
+        }
         if let pid = row.proxyPID {
             do { try ProxyProcess.stop(pid: pid) } catch { errors.append(error) }
         }

@@ -1,0 +1,130 @@
+@testable import Drivers
+import Firewall
+import Foundation
+import NetCore
+import Store
+import Testing
+
+/// Records what the registry asks of the firewall; fails `publish` on request.
+final class RecordingFirewall: FirewallDriver {
+    var name: String { "recording" }
+    var calls: [String] = []
+    var refusePublish = false
+    var lastReload: FirewallState?
+
+    func addNetwork(_ network: FirewallNetwork) throws {
+        calls.append("add \(network.bridge) \(network.subnets.map(\.description).joined(separator: ",")) masq=\(network.masquerade)")
+    }
+    func removeNetwork(_ network: FirewallNetwork) throws { calls.append("remove \(network.bridge)") }
+    func publish(_ ports: [PublishedPort], on network: FirewallNetwork) throws {
+        if refusePublish { throw NetworkError(code: .alreadyExists, message: "port taken") }
+        calls.append("publish " + ports.map { "\($0.mapping)->\($0.containerAddress)" }.joined(separator: " "))
+    }
+    func unpublish(_ ports: [PublishedPort], from network: FirewallNetwork) throws {
+        calls.append("unpublish " + ports.map { "\($0.mapping)->\($0.containerAddress)" }.joined(separator: " "))
+    }
+    func reload(_ state: FirewallState) throws {
+        lastReload = state
+        calls.append("reload \(state.networks.count)")
+    }
+    func isAvailable() -> Bool { true }
+}
+
+/// The registry over a throwaway store and a recording firewall (no privileges needed).
+struct FirewallRegistryTests {
+    let firewall = RecordingFirewall()
+    let registry: FirewallRegistry
+
+    init() throws {
+        let directory = NSTemporaryDirectory() + "registry-\(UUID().uuidString)"
+        registry = FirewallRegistry(store: try StateStore(directory: directory), firewall: firewall, proxyExecutable: nil)
+    }
+
+    func network(_ subnet: String = "10.10.0.0/24", masquerade: Bool = true) throws -> FirewallNetwork {
+        FirewallNetwork(name: "net", bridge: try InterfaceName("br0"), subnets: [try CIDR(parsing: subnet)], masquerade: masquerade)
+    }
+
+    func id(_ container: String) throws -> AttachmentID {
+        AttachmentID(network: "net", containerID: container, interface: try InterfaceName("eth0"))
+    }
+
+    func address(_ text: String) throws -> IPAddress { try IPAddress(parsing: text, field: "test") }
+
+    @Test func networkRulesStayUntilTheLastAttachmentGoes() throws {
+        try registry.attach(id("a"), network: network(), ports: [], containerAddresses: [address("10.10.0.2")])
+        try registry.attach(id("b"), network: network(), ports: [], containerAddresses: [address("10.10.0.3")])
+        try registry.detach(id("a"))
+        #expect(!firewall.calls.contains("remove br0"))
+        try registry.detach(id("b"))
+        try registry.detach(id("b")) // again: nothing to do
+        #expect(firewall.calls.filter { $0 == "remove br0" }.count == 1)
+    }
+
+    @Test func aNetworkOfItsOwnOutlivesItsAttachments() throws {
+        try registry.addNetwork(network(), name: "net")
+        try registry.attach(id("a"), network: network(), ports: [], containerAddresses: [address("10.10.0.2")])
+        try registry.detach(id("a"))
+        #expect(!firewall.calls.contains("remove br0"))
+        try registry.removeNetwork(name: "net")
+        #expect(firewall.calls.last == "remove br0")
+    }
+
+    @Test func attachmentsOnOneBridgeInstallTheUnionOfTheirOptions() throws {
+        try registry.attach(id("a"), network: network(masquerade: false), ports: [], containerAddresses: [address("10.10.0.2")])
+        try registry.attach(id("b"), network: network("10.20.0.0/24", masquerade: true), ports: [], containerAddresses: [address("10.20.0.2")])
+        #expect(firewall.calls.last == "add br0 10.10.0.0/24,10.20.0.0/24 masq=true")
+    }
+
+    @Test func portsArePublishedPerContainerFamilyAndRemovedOnDetach() throws {
+        let ports = try [PortMapping(parsing: "8080:80"), PortMapping(parsing: "5353:53/udp")]
+        let published = try registry.attach(id("a"), network: network(), ports: ports,
+                                            containerAddresses: [address("10.10.0.2")])
+        #expect(published.map(\.mapping.description) == ["8080:80/tcp", "5353:53/udp"])
+        #expect(try registry.published().first?.ports == published)
+        try registry.detach(id("a"))
+        #expect(firewall.calls.contains("unpublish 8080:80/tcp->10.10.0.2 5353:53/udp->10.10.0.2"))
+        #expect(try registry.published().isEmpty)
+    }
+
+    @Test func aRefusedPublishLeavesNoRulesAndNoRecord() throws {
+        firewall.refusePublish = true
+        #expect(throws: NetworkError.self) {
+            try registry.attach(id("a"), network: network(), ports: [PortMapping(parsing: "8080:80")],
+                                containerAddresses: [address("10.10.0.2")])
+        }
+        #expect(firewall.calls == ["add br0 10.10.0.0/24 masq=true", "remove br0"])
+        #expect(try registry.published().isEmpty)
+    }
+
+    @Test func gcDetachesEveryAttachmentOfTheNetworkButTheValidOnes() throws {
+        for container in ["a", "b", "c"] {
+            try registry.attach(id(container), network: network(), ports: [], containerAddresses: [address("10.10.0.2")])
+        }
+        let removed = try registry.gc(network: "net", keep: [id("b")])
+        #expect(Set(removed) == [try id("a"), try id("c")])
+        #expect(try registry.published().map(\.attachment) == [try id("b")])
+    }
+
+    @Test func reloadRebuildsOneNetworkPerBridgeWithAllItsPorts() throws {
+        try registry.attach(id("a"), network: network(), ports: [PortMapping(parsing: "8080:80")], containerAddresses: [address("10.10.0.2")])
+        try registry.attach(id("b"), network: network(), ports: [PortMapping(parsing: "8081:80")], containerAddresses: [address("10.10.0.3")])
+        try registry.reload()
+        let state = try #require(firewall.lastReload)
+        #expect(state.networks.count == 1)
+        #expect(state.networks.first?.publishedPorts.count == 2)
+    }
+
+    @Test func portPlanSendsLoopbackAndForeignFamiliesToTheProxy() throws {
+        let plan = try PortPlan([PortMapping(parsing: "8080:80"), PortMapping(parsing: "[2001:db8::1]:9090:90")],
+                                containerAddresses: [address("10.10.0.2")], network: network(), owner: "a", hostHasIPv6Loopback: true)
+        #expect(plan.dnat.map(\.mapping.description) == ["8080:80/tcp"])
+        #expect(plan.proxy.map(\.description).sorted() == [
+            "tcp:127.0.0.1:8080=10.10.0.2:80", "tcp:[2001:db8::1]:9090=10.10.0.2:90", "tcp:[::1]:8080=10.10.0.2:80"])
+    }
+
+    @Test func aContainerWithoutAddressesCannotPublish() throws {
+        #expect(throws: NetworkError.self) {
+            try PortPlan([PortMapping(parsing: "8080:80")], containerAddresses: [], network: network(), owner: "a", hostHasIPv6Loopback: false)
+        }
+    }
+}
