@@ -28,11 +28,11 @@ demo: build
 	scripts/sandbox.sh scripts/demo.sh .build/release
 
 # Benchmarks are built with the static Swift runtime, as the CNI plugins are installed, so
-# exec'd rows measure what a runtime pays.
+# exec'd rows measure what a runtime pays. `make bench BENCH="firewall proxy"` runs only those.
 bench: deps
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-netlink
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-firewall
-	scripts/sandbox.sh bench/run.sh .build-static/release
+	scripts/sandbox.sh bench/run.sh .build-static/release $(BENCH)
 
 # The CNI plugins go in a directory of their own (never over another package's plugins),
 # as one statically linked Swift binary hard-linked under each plugin's name.
