@@ -2,7 +2,6 @@ import CNI
 import Drivers
 import Firewall
 import NetCore
-import PortProxy
 import Store
 
 /// The firewall registry as the plugins use it: the shared state store (`NETCTL_STATE_DIR`
@@ -10,10 +9,12 @@ import Store
 /// the plugins. Opened only by the commands that change or check rules, so `VERSION` and
 /// plugins without firewall options never load libnftables.
 enum PluginFirewall {
+    ///
+    /// No userland proxy: runtimes such as podman hold the published host ports with sockets
+    /// of their own, which a proxy listening on them would collide with. Loopback is served
+    /// by DNAT on the bridge instead, as the reference `portmap` does (with the guard rule).
     static func registry() throws -> FirewallRegistry {
-        let store = try StateStore()
-        let firewall = try NftablesFirewall.open()
-        return FirewallRegistry(store: store, firewall: firewall, proxyExecutable: ProxyProcess.locate())
+        FirewallRegistry(store: try StateStore(), firewall: try NftablesFirewall.open(), proxyExecutable: nil)
     }
 
     /// Whether the store and libnftables are usable (for `STATUS`).

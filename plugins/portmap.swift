@@ -5,7 +5,8 @@ import NetCore
 import Netlink
 
 /// `portmap`: publishes `runtimeConfig.portMappings` of the container in `prevResult` by
-/// DNAT (nftables maps, one transaction), with the userland proxy serving loopback. A
+/// DNAT (nftables maps, one transaction). Loopback (`127.0.0.1:PORT`) is DNAT too, with
+/// `route_localnet` on the bridge only and the rule that drops 127/8 arriving on it. A
 /// chained plugin: it needs `prevResult` and passes it on unchanged.
 struct PortmapPlugin: CNIPlugin {
     /// Reference options this plugin does not implement; set, they are code 2.
@@ -100,7 +101,7 @@ struct PortmapPlugin: CNIPlugin {
         let host = try RouteSocket.open()
         for interface in previous.interfaces where interface.sandbox == nil {
             guard let name = try? InterfaceName(interface.name), let link = try? host.link(.name(name)), link.kind == "bridge" else { continue }
-            return (FirewallNetwork(name: id.network, bridge: name, subnets: subnets, masquerade: false), snat)
+            return (FirewallNetwork(name: id.network, bridge: name, subnets: subnets, masquerade: false, localhostDNAT: snat), snat)
         }
         return (FirewallNetwork(name: id.network, bridge: id.interface, subnets: subnets, masquerade: false), false)
     }

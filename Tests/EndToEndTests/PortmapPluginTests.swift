@@ -40,7 +40,7 @@ struct PortmapPluginTests {
         let server = try HTTPServer(in: container, port: 80, body: "hello from pm1")
         defer { server.stop() }
         #expect(try fetch(from: outside.name, "http://\(Self.hostAddress):8080/") == "hello from pm1")
-        #expect(try fetch(from: nil, "http://127.0.0.1:8080/") == "hello from pm1") // the userland proxy
+        #expect(try fetch(from: nil, "http://127.0.0.1:8080/") == "hello from pm1") // localhost DNAT on the bridge
         #expect(try fetch(from: container.name, "http://\(Self.hostAddress):8080/") == "hello from pm1") // hairpin
 
         let check = try execPlugin("portmap", command: "CHECK", containerID: "pm1", netns: container.path, config: chained(portmap, previous: add.stdout))

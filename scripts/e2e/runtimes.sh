@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# End-to-end with real runtimes, driven by Tests/EndToEndTests/RuntimeTests.swift inside the
+# test sandbox: podman (CNI backend) with our plugins publishing -p 8080:80, and crun running
+# an OCI bundle that joins a netns our plugins configured. Prints "PASS <step>" / "FAIL <step>".
+# Usage: runtimes.sh podman|crun PLUGIN_DIR
+set -uo pipefail
+mode="$1" plugins="$2"
+work="$(mktemp -d /tmp/netctl-e2e-XXXXXX)"
+trap 'umount "$work/root" "$work/run" 2>/dev/null; rm -rf "$work"' EXIT
+
+fetch() { python3 -c "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1],timeout=3).read().decode().strip())" "$1" 2>/dev/null; }
+step() { if [ "$2" = "$3" ]; then echo "PASS $1"; else echo "FAIL $1: got '$2', want '$3'"; fi; }
+
+# A busybox root file system: no image pull.
+rootfs="$work/rootfs"
+mkdir -p "$rootfs/bin" "$rootfs/www" "$rootfs/proc" "$rootfs/dev" "$rootfs/sys"
+cp /bin/busybox "$rootfs/bin/"
+for tool in sh httpd sleep; do ln -s busybox "$rootfs/bin/$tool"; done
+echo "hello from $mode" > "$rootfs/www/index.html"
+
+# The runtimes need these, in this private mount namespace only.
+mount -t tmpfs tmpfs /dev/shm
+umount /sys/fs/cgroup/unified 2>/dev/null || true
+sysctl -qw net.ipv4.ip_forward=1
+
+case "$mode" in
+podman)
+    mkdir -p "$work/net.d" "$work/root" "$work/run"
+    mount -t tmpfs tmpfs "$work/root"; mount -t tmpfs tmpfs "$work/run"
+    cat > "$work/net.d/e2e.conflist" <<CONF
+{"cniVersion":"1.0.0","name":"e2e","plugins":[
+ {"type":"bridge","bridge":"pme2e0","isGateway":true,"ipMasq":true,"hairpinMode":true,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":"10.150.0.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
+ {"type":"portmap","capabilities":{"portMappings":true}}]}
+CONF
+    cat > "$work/containers.conf" <<CONF
+[containers]
+cgroups="disabled"
+default_ulimits=["nofile=20000:20000","nproc=32768:32768"]
+[engine]
+cgroup_manager="cgroupfs"
+events_logger="file"
+runtime="crun"
+[network]
+network_backend="cni"
+cni_plugin_dirs=["$plugins"]
+network_config_dir="$work/net.d"
+CONF
+    export CONTAINERS_CONF="$work/containers.conf"
+    podman=(podman --root "$work/root" --runroot "$work/run" --storage-driver vfs)
+    "${podman[@]}" run -d --name web --network e2e -p 8080:80 --rootfs "$rootfs" /bin/httpd -f -p 80 -h /www >/dev/null \
+        || echo "FAIL podman run"
+    for _ in $(seq 20); do fetch http://127.0.0.1:8080/ >/dev/null && break; sleep 0.2; done
+    step "podman -p 8080:80 from the host's loopback" "$(fetch http://127.0.0.1:8080/)" "hello from podman"
+    step "podman -p 8080:80 through the bridge address" "$(fetch http://10.150.0.1:8080/)" "hello from podman"
+    "${podman[@]}" rm -f -t 0 web >/dev/null || echo "FAIL podman rm"
+    step "podman rm leaves no port on the bridge" "$(ip -o link show master pme2e0 | wc -l)" "0"
+    step "podman rm leaves no nftables table" "$(nft list tables | grep -c netctl)" "0"
+    step "podman rm leaves no firewall record" \
+        "$(sqlite3 /var/lib/netctl/netctl.db 'SELECT count(*) FROM firewall_attachments' 2>/dev/null || echo 0)" "0"
+    ;;
+crun)
+    netns=e2e-crun-$$
+    ip netns add "$netns"
+    config='{"cniVersion":"1.1.0","name":"crun","type":"bridge","bridge":"crune2e0","isGateway":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.151.0.0/24"}]]}}'
+    run_plugin() { CNI_COMMAND=$1 CNI_CONTAINERID=crun1 CNI_NETNS=/run/netns/$netns CNI_IFNAME=eth0 CNI_PATH="$plugins" "$plugins/bridge" <<< "$config"; }
+    address="$(run_plugin ADD | python3 -c 'import json,sys;print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])')"
+    bundle="$work/bundle"
+    mkdir -p "$bundle" && ln -s "$rootfs" "$bundle/rootfs"
+    (cd "$bundle" && crun spec)
+    python3 - "$bundle/config.json" "/run/netns/$netns" <<'PY'
+import json, sys
+path, netns = sys.argv[1], sys.argv[2]
+spec = json.load(open(path))
+spec["process"]["terminal"] = False
+spec["process"]["args"] = ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]
+spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] not in ("network", "cgroup")] \
+    + [{"type": "network", "path": netns}]
+spec["linux"].pop("cgroupsPath", None)
+json.dump(spec, open(path, "w"))
+PY
+    crun --cgroup-manager=disabled run -d --bundle "$bundle" crun1 || echo "FAIL crun run"
+    for _ in $(seq 20); do fetch "http://$address/" >/dev/null && break; sleep 0.2; done
+    step "crun bundle in a netns our bridge plugin configured serves HTTP" "$(fetch "http://$address/")" "hello from crun"
+    crun kill crun1 KILL 2>/dev/null; sleep 0.3; crun delete -f crun1 2>/dev/null
+    run_plugin DEL >/dev/null || echo "FAIL bridge DEL"
+    step "DEL leaves no port on the bridge" "$(ip -o link show master crune2e0 | wc -l)" "0"
+    ip netns delete "$netns"
+    ;;
+esac
