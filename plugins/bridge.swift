@@ -8,7 +8,7 @@ import Netlink
 /// `bridge`: a veth pair from the container to a Linux bridge on the host.
 struct BridgePlugin: CNIPlugin {
     /// Reference options this plugin does not implement; set to anything but off, they are code 2.
-    static let unimplemented = ["vlan", "vlanTrunk", "preserveDefaultVlan", "portIsolation", "macspoofchk"]
+    static let unimplemented = ["vlan", "vlanTrunk", "preserveDefaultVlan", "portIsolation"]
 
     func options(_ request: CNIRequest) throws -> BridgeOptions {
         try request.config.rejectUnimplemented(Self.unimplemented)
@@ -48,6 +48,12 @@ struct BridgePlugin: CNIPlugin {
             let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: mac)
             do {
                 try masquerade(request, driver.options.bridge, ip)
+                if try macSpoofCheck(request) {
+                    guard let mac = attached.container.mac else {
+                        throw CNIError(.internal, "macspoofchk: the container interface of \(id) has no MAC address")
+                    }
+                    try PluginFirewall.spoofGuard().guardPort(id.hostInterfaceName, mac: mac)
+                }
             } catch {
                 try? driver.detach(id, namespace: namespace)
                 throw error
@@ -68,6 +74,9 @@ struct BridgePlugin: CNIPlugin {
         var failures: [any Error] = []
         if try ipMasq(request) {
             do { try PluginFirewall.registry().detach(scoped(request.attachmentID())) } catch { failures.append(error) }
+        }
+        if try macSpoofCheck(request) {
+            do { try PluginFirewall.spoofGuard().releasePort(request.attachmentID().hostInterfaceName) } catch { failures.append(error) }
         }
         do { try request.ipamBackend()?.delete(request) } catch { failures.append(error) }
         do {
@@ -109,6 +118,9 @@ struct BridgePlugin: CNIPlugin {
                   !valid.contains(GCAttachment(containerID: id.containerID, interface: id.interface.rawValue))
             else { continue }
             do { try host.deleteLink(.index(link.index)) } catch { failures.append(error) }
+            if try macSpoofCheck(request) {
+                do { try PluginFirewall.spoofGuard().releasePort(id.hostInterfaceName) } catch { failures.append(error) }
+            }
         }
         if try ipMasq(request) {
             let keep = Set(validAttachments.compactMap { attachment in
@@ -123,13 +135,15 @@ struct BridgePlugin: CNIPlugin {
     }
 
     func status(_ request: CNIRequest) throws {
-        if try ipMasq(request) { try PluginFirewall.status() }
+        if try ipMasq(request) || macSpoofCheck(request) { try PluginFirewall.status() }
         try request.ipamBackend()?.status(request)
     }
 
     // MARK: ipMasq
 
     private func ipMasq(_ request: CNIRequest) throws -> Bool { try request.config.bool("ipMasq") ?? false }
+
+    private func macSpoofCheck(_ request: CNIRequest) throws -> Bool { try request.config.bool("macspoofchk") ?? false }
 
     private func scoped(_ id: AttachmentID) -> AttachmentID {
         AttachmentID(network: PluginFirewall.network("bridge", id.network), containerID: id.containerID, interface: id.interface)

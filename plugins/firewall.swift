@@ -17,6 +17,9 @@ enum PluginFirewall {
         FirewallRegistry(store: try StateStore(), firewall: try NftablesFirewall.open(), proxyExecutable: nil)
     }
 
+    /// The `macspoofchk` rules, in the host namespace.
+    static func spoofGuard() throws -> MACSpoofGuard { MACSpoofGuard(transport: try LibNftables()) }
+
     /// Whether the store and libnftables are usable (for `STATUS`).
     static func status() throws {
         do {

@@ -6,7 +6,7 @@ import NetCore
 public enum Nftables {
     /// A table's address family. `inet` carries IPv4 and IPv6 (NAT in `inet` needs Linux 5.2).
     public enum Family: String, Sendable, Hashable {
-        case inet, ip, ip6
+        case inet, ip, ip6, bridge
     }
 
     /// A table, by family and name; every other object is addressed inside one.
