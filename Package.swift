@@ -109,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["NetCore", "Namespaces", "Netlink", "Drivers", "IPAM"],
+            dependencies: ["NetCore", "Namespaces", "Netlink", "Drivers", "IPAM", "Firewall", "Store"],
             swiftSettings: strict
         ),
     ]

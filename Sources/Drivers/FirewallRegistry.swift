@@ -1,4 +1,5 @@
 import Firewall
+import Namespaces
 import NetCore
 import Netlink
 import PortProxy
@@ -15,18 +16,19 @@ public final class FirewallRegistry {
     private let store: StateStore
     private let firewall: any FirewallDriver
     private let proxyExecutable: String?
-    private let host: RouteSocket?
+    private let namespace: NetNamespace?
 
     /// - Parameters:
-    ///   - proxyExecutable: `netctl-proxy`; `nil` leaves loopback to nobody (and says so
-    ///     nowhere), for callers that publish only by DNAT.
-    ///   - host: the host namespace's route socket, to see whether `::1` exists and to flush
-    ///     UDP conntrack entries in the right namespace; `nil` for the calling thread's.
-    public init(store: StateStore, firewall: any FirewallDriver, proxyExecutable: String?, host: RouteSocket? = nil) {
+    ///   - proxyExecutable: `netctl-proxy`; `nil` when loopback is served by DNAT or not at
+    ///     all (the CNI plugins, whose runtimes may hold the host ports themselves).
+    ///   - namespace: the host namespace the firewall works in, where `::1` is looked for and
+    ///     UDP conntrack entries are flushed; `nil` for the calling thread's. Proxies start
+    ///     in the calling thread's namespace.
+    public init(store: StateStore, firewall: any FirewallDriver, proxyExecutable: String?, namespace: NetNamespace? = nil) {
         self.store = store
         self.firewall = firewall
         self.proxyExecutable = proxyExecutable
-        self.host = host
+        self.namespace = namespace
     }
 
     // MARK: Networks
@@ -189,7 +191,7 @@ public final class FirewallRegistry {
     }
 
     private func hostHasIPv6Loopback() -> Bool {
-        let socket = host ?? (try? RouteSocket.open())
+        let socket = try? namespace.map(RouteSocket.open(in:)) ?? RouteSocket.open()
         let addresses = (try? socket?.addresses(of: "lo", family: .v6)) ?? nil
         return addresses?.contains { $0.address.address == .v6(.loopback) } ?? false
     }
@@ -197,7 +199,7 @@ public final class FirewallRegistry {
     /// Stale UDP flows would keep sending a changed mapping's traffic to the old container.
     private func flushConntrack(_ mappings: [PortMapping]) {
         let udp = mappings.filter { $0.transport == .udp }
-        guard !udp.isEmpty, let conntrack = try? ConntrackSocket.open() else { return }
+        guard !udp.isEmpty, let conntrack = try? namespace.map(ConntrackSocket.open(in:)) ?? ConntrackSocket.open() else { return }
         for mapping in udp {
             _ = try? conntrack.deleteFlows(matching: ConntrackFilter(transport: .udp, destinationPorts: mapping.hostPorts))
         }

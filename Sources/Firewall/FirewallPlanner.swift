@@ -95,7 +95,9 @@ struct FirewallPlanner: Sendable {
                 probes.add(Element(key: Ruleset.key(entry, in: maps), data: .address(.zero(entry.family))), to: maps.address)
             }
         }
-        var batch = Nftables.Batch(table: table, commands: declarations(creations.sets + probes.sets))
+        // The shared chains come too (flushed and refilled in the same transaction), so a
+        // port works even when no network has added them: portmap behind macvlan.
+        var batch = Nftables.Batch(table: table, commands: sharedObjects(fresh: false))
         batch.append(contentsOf: creations.commands(Command.create))
         batch.append(contentsOf: probes.commands(Command.create))
         batch.append(contentsOf: probes.keysOnly.commands(Command.delete))
@@ -196,13 +198,6 @@ struct FirewallPlanner: Sendable {
             commands += Ruleset.networkElements(network).map { .add(.elements($0.set, $0.elements)) }
         }
         return commands
-    }
-
-    /// `add table` and `add map` for the maps a port batch touches, so it works (inertly)
-    /// even before the first network added the chains.
-    private func declarations(_ names: [String]) -> [Command] {
-        let wanted = Set(names)
-        return [.add(.table)] + Ruleset.sets.filter { wanted.contains($0.name) }.map { .add(.set($0)) }
     }
 
     private func addressElement(_ entry: PortEntry, in maps: Ruleset.PortMaps, comment: Bool) -> Element {
