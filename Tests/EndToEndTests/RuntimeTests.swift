@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Real runtimes over our plugins (scripts/e2e/runtimes.sh does the set-up each needs, in a
-/// mount namespace of its own): podman's CNI backend publishing `-p 8080:80`, and crun
+/// mount namespace of its own): podman's CNI backend publishing `-p 8180:80`, and crun
 /// running a bundle in a netns the bridge plugin configured.
 @Suite(.enabled(if: Sandbox.isAvailable, Sandbox.reason), .serialized)
 struct RuntimeTests {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end with real runtimes, driven by Tests/EndToEndTests/RuntimeTests.swift inside the
-# test sandbox: podman (CNI backend) with our plugins publishing -p 8080:80, and crun running
+# test sandbox: podman (CNI backend) with our plugins publishing -p 8180:80, and crun running
 # an OCI bundle that joins a netns our plugins configured. Prints "PASS <step>" / "FAIL <step>".
 # Usage: runtimes.sh podman|crun PLUGIN_DIR
 set -uo pipefail
@@ -48,16 +48,17 @@ network_config_dir="$work/net.d"
 CONF
     export CONTAINERS_CONF="$work/containers.conf"
     podman=(podman --root "$work/root" --runroot "$work/run" --storage-driver vfs)
-    "${podman[@]}" run -d --name web --network e2e -p 8080:80 --rootfs "$rootfs" /bin/httpd -f -p 80 -h /www >/dev/null \
+    "${podman[@]}" run -d --name web --network e2e -p 8180:80 --rootfs "$rootfs" /bin/httpd -f -p 80 -h /www >/dev/null \
         || echo "FAIL podman run"
-    for _ in $(seq 20); do fetch http://127.0.0.1:8080/ >/dev/null && break; sleep 0.2; done
-    step "podman -p 8080:80 from the host's loopback" "$(fetch http://127.0.0.1:8080/)" "hello from podman"
-    step "podman -p 8080:80 through the bridge address" "$(fetch http://10.150.0.1:8080/)" "hello from podman"
+    for _ in $(seq 20); do fetch http://127.0.0.1:8180/ >/dev/null && break; sleep 0.2; done
+    step "podman -p 8180:80 from the host's loopback" "$(fetch http://127.0.0.1:8180/)" "hello from podman"
+    step "podman -p 8180:80 through the bridge address" "$(fetch http://10.150.0.1:8180/)" "hello from podman"
     "${podman[@]}" rm -f -t 0 web >/dev/null || echo "FAIL podman rm"
     step "podman rm leaves no port on the bridge" "$(ip -o link show master pme2e0 | wc -l)" "0"
-    step "podman rm leaves no nftables table" "$(nft list tables | grep -c netctl)" "0"
+    # Other tests share this namespace's table: look for what this network made only.
+    step "podman rm leaves no rule of the network" "$(nft list table inet netctl 2>/dev/null | grep -c -e pme2e0 -e 8180)" "0"
     step "podman rm leaves no firewall record" \
-        "$(sqlite3 /var/lib/netctl/netctl.db 'SELECT count(*) FROM firewall_attachments' 2>/dev/null || echo 0)" "0"
+        "$(sqlite3 /var/lib/netctl/netctl.db "SELECT count(*) FROM firewall_attachments WHERE network LIKE '%:e2e'" 2>/dev/null || echo 0)" "0"
     ;;
 crun)
     netns=e2e-crun-$$
