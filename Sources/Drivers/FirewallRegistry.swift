@@ -68,6 +68,7 @@ public final class FirewallRegistry {
             try UndoStack.transaction { undo in
                 try install(network, for: key, usesRules: usesRules, undo: &undo)
                 if !plan.dnat.isEmpty {
+                    if !usesRules { try firewall.addSharedRules() }
                     try firewall.publish(plan.dnat, on: network)
                     undo.push("unpublish \(plan.dnat.count) ports") { try self.firewall.unpublish(plan.dnat, from: network) }
                 }

@@ -6,6 +6,7 @@ public struct DisabledFirewall: FirewallDriver {
     public var name: String { "none" }
     public func addNetwork(_ network: FirewallNetwork) throws {}
     public func removeNetwork(_ network: FirewallNetwork) throws {}
+    public func addSharedRules() throws {}
     public func publish(_ ports: [PublishedPort], on network: FirewallNetwork) throws {}
     public func unpublish(_ ports: [PublishedPort], from network: FirewallNetwork) throws {}
     public func reload(_ state: FirewallState) throws {}

@@ -13,6 +13,10 @@ public protocol FirewallDriver {
     /// Removes the network's rules and any ports still published to its subnets.
     func removeNetwork(_ network: FirewallNetwork) throws
 
+    /// Installs the shared chains that published ports need, without any network's rules;
+    /// ``addNetwork(_:)`` does this too. Idempotent.
+    func addSharedRules() throws
+
     /// DNATs each host port to its container.
     ///
     /// - Throws: ``NetCore/NetworkError`` naming the port when it is already published, its

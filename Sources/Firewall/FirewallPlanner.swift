@@ -26,7 +26,11 @@ struct FirewallPlanner: Sendable {
         var batch = Nftables.Batch(table: table)
         guard let listing else { return batch }
         var deletions = Deletions()
-        for (set, elements) in Ruleset.networkElements(network) {
+        // Every element the network may have, whatever options it was added with last.
+        var everything = network
+        everything.localhostDNAT = true
+        everything.isInternal = false
+        for (set, elements) in Ruleset.networkElements(everything) {
             for element in elements where listing.contains(element.key, in: set) {
                 deletions.add(element.key, from: set)
             }
@@ -68,6 +72,12 @@ struct FirewallPlanner: Sendable {
         return batch
     }
 
+    /// The table with every shared chain and rule, and no network: what published ports
+    /// need to take effect when no network has added its rules (portmap behind macvlan).
+    func addSharedRules() -> Nftables.Batch {
+        Nftables.Batch(table: table, commands: sharedObjects(fresh: false))
+    }
+
     // MARK: Ports
 
     /// Creates the entries' map elements, failing with `EEXIST` if any (scope, protocol,
@@ -95,9 +105,7 @@ struct FirewallPlanner: Sendable {
                 probes.add(Element(key: Ruleset.key(entry, in: maps), data: .address(.zero(entry.family))), to: maps.address)
             }
         }
-        // The shared chains come too (flushed and refilled in the same transaction), so a
-        // port works even when no network has added them: portmap behind macvlan.
-        var batch = Nftables.Batch(table: table, commands: sharedObjects(fresh: false))
+        var batch = Nftables.Batch(table: table, commands: declarations(creations.sets + probes.sets))
         batch.append(contentsOf: creations.commands(Command.create))
         batch.append(contentsOf: probes.commands(Command.create))
         batch.append(contentsOf: probes.keysOnly.commands(Command.delete))
@@ -198,6 +206,13 @@ struct FirewallPlanner: Sendable {
             commands += Ruleset.networkElements(network).map { .add(.elements($0.set, $0.elements)) }
         }
         return commands
+    }
+
+    /// `add table` and `add map` for the maps a port batch touches, so it works (inertly)
+    /// even before the first network added the chains.
+    private func declarations(_ names: [String]) -> [Command] {
+        let wanted = Set(names)
+        return [.add(.table)] + Ruleset.sets.filter { wanted.contains($0.name) }.map { .add(.set($0)) }
     }
 
     private func addressElement(_ entry: PortEntry, in maps: Ruleset.PortMaps, comment: Bool) -> Element {

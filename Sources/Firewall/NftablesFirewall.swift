@@ -68,16 +68,24 @@ public final class NftablesFirewall: FirewallDriver {
         }
     }
 
+    public func addSharedRules() throws {
+        try exclusively { try apply(planner.addSharedRules(), "add the shared chains") }
+    }
+
     public func removeNetwork(_ network: FirewallNetwork) throws {
         try exclusively {
-            if network.localhostDNAT {
+            let listing = try listTable()
+            // Whatever the caller's copy of the network says: the table knows whether its
+            // bridge has localhost DNAT, and the sysctl must never outlive the guard rule.
+            let bridge = Nftables.Expression.symbol(network.bridge.rawValue)
+            if network.localhostDNAT || listing?.contains(bridge, in: Ruleset.localnetBridges) == true {
                 do {
                     try host.writeSysctl(Self.routeLocalnet(network), "0")
                 } catch let error as NetworkError where error.code == .notFound {
                     // The bridge is gone already, and its sysctl with it.
                 }
             }
-            let batch = planner.removeNetwork(network, listing: try listTable())
+            let batch = planner.removeNetwork(network, listing: listing)
             guard !batch.isEmpty else { return }
             try apply(batch, "remove network \"\(network.name)\"")
         }

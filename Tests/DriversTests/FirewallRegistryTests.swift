@@ -16,6 +16,7 @@ final class RecordingFirewall: FirewallDriver {
         calls.append("add \(network.bridge) \(network.subnets.map(\.description).joined(separator: ",")) masq=\(network.masquerade)")
     }
     func removeNetwork(_ network: FirewallNetwork) throws { calls.append("remove \(network.bridge)") }
+    func addSharedRules() throws { calls.append("shared") }
     func publish(_ ports: [PublishedPort], on network: FirewallNetwork) throws {
         if refusePublish { throw NetworkError(code: .alreadyExists, message: "port taken") }
         calls.append("publish " + ports.map { "\($0.mapping)->\($0.containerAddress)" }.joined(separator: " "))

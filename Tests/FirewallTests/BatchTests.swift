@@ -117,6 +117,18 @@ struct BatchTests {
         try Golden.expect(transport.batches[1], matches: "remove-network")
     }
 
+    @Test func removingANetworkClearsLocalhostDNATEvenWhenTheCallerForgotItWasOn() throws {
+        let host = try FakeHost(addresses: [ip("127.0.0.1")])
+        host.sysctls["net/ipv4/conf/br0/route_localnet"] = "1"
+        let listing = Self.listing(mappedTo: "10.10.0.2", secondNetwork: true).replacingOccurrences(
+            of: #"{"chain": {"family": "inet", "table": "netctl", "name": "net-br0"}}"#,
+            with: #"{"set": {"family": "inet", "table": "netctl", "name": "localnet_bridges", "type": "ifname", "elem": ["br0"]}}, {"chain": {"family": "inet", "table": "netctl", "name": "net-br0"}}"#)
+        transport.replies = [.success(listing)]
+        try firewall(transport, host: host).removeNetwork(network(localhostDNAT: false))
+        #expect(host.sysctls["net/ipv4/conf/br0/route_localnet"] == "0")
+        #expect(try Golden.lines(transport.batches[1]).contains(#""name":"localnet_bridges","elem":["br0"]"#))
+    }
+
     @Test func removingTheLastNetworkDeletesTheTable() throws {
         transport.replies = [.success(Self.listing(mappedTo: "10.10.0.2", secondNetwork: false))]
         try firewall(transport).removeNetwork(network())

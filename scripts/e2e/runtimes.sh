@@ -56,7 +56,7 @@ CONF
     "${podman[@]}" rm -f -t 0 web >/dev/null || echo "FAIL podman rm"
     step "podman rm leaves no port on the bridge" "$(ip -o link show master pme2e0 | wc -l)" "0"
     # Other tests share this namespace's table: look for what this network made only.
-    step "podman rm leaves no rule of the network" "$(nft list table inet netctl 2>/dev/null | grep -c -e pme2e0 -e 8180)" "0"
+    step "podman rm leaves no rule of the network" "$(nft list table inet netctl 2>/dev/null | grep -e pme2e0 -e 8180 | tr -s " \t" " ")" ""
     step "podman rm leaves no firewall record" \
         "$(sqlite3 /var/lib/netctl/netctl.db "SELECT count(*) FROM firewall_attachments WHERE network LIKE '%:e2e'" 2>/dev/null || echo 0)" "0"
     ;;
