@@ -85,6 +85,17 @@ struct PortmapPluginTests {
         }
     }
 
+    @Test func statusSaysWhetherTheStoreAndNftablesAreUsable() throws {
+        let (_, portmap) = configs(bridge: "pmbr3", subnet: "10.133.0.0/24", mappings: "[]")
+        let ready = try execPlugin("portmap", command: "STATUS", containerID: nil, ifname: nil, config: portmap + "}")
+        #expect(ready.status == 0, "\(ready.stdout)")
+        // A state directory that cannot be made: the plugin is not available (code 50).
+        let broken = try execPlugin("portmap", command: "STATUS", containerID: nil, ifname: nil, config: portmap + "}",
+                                    extraEnvironment: ["NETCTL_STATE_DIR": "/proc/version/state"])
+        #expect(broken.status != 0)
+        #expect(broken.json?["code"] == 50, "\(broken.stdout)")
+    }
+
     @Test func badMappingsAreInvalidConfigNamingTheField() throws {
         let container = try ScratchNamespace("pm-bad")
         let (bridge, _) = configs(bridge: "pmbr2", subnet: "10.132.0.0/24", mappings: "[]")
