@@ -191,7 +191,9 @@ public final class FirewallRegistry {
         return try ProxyProcess.start(executable: proxyExecutable, rules: rules)
     }
 
+    /// Asked only when there is a proxy to listen there: it costs an address dump.
     private func hostHasIPv6Loopback() -> Bool {
+        guard proxyExecutable != nil else { return false }
         let socket = try? namespace.map(RouteSocket.open(in:)) ?? RouteSocket.open()
         let addresses = (try? socket?.addresses(of: "lo", family: .v6)) ?? nil
         return addresses?.contains { $0.address.address == .v6(.loopback) } ?? false
