@@ -43,7 +43,7 @@ install: build
 	$(SWIFT) build -c release --static-swift-stdlib --product netctl-cni --scratch-path .build-static
 	$(SWIFT) build -c release --static-swift-stdlib --product netctl-proxy --scratch-path .build-static
 	install -d $(DESTDIR)$(PREFIX)/bin $(CNI_DIR)
-	install -m 0755 .build/release/netlink-demo $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 .build/release/netlink-demo .build/release/netctl .build/release/netctl-proxy $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl-cni $(CNI_DIR)/netctl-cni
 	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done
 	# portmap and ipMasq start the userland proxy from the directory above the plugins.

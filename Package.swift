@@ -14,6 +14,11 @@ let package = Package(
         .library(name: "Firewall", targets: ["Firewall"]),
         .library(name: "CNI", targets: ["CNI"]),
         .library(name: "Drivers", targets: ["Drivers"]),
+        .executable(name: "netctl", targets: ["netctl"]),
+    ],
+    dependencies: [
+        // Only the netctl CLI uses it: it would double the size of the CNI plugin binary.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // libmnl, found through pkg-config.
@@ -60,6 +65,18 @@ let package = Package(
         ),
         .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
         .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM", "Store", "Firewall", "PortProxy"], swiftSettings: strict),
+        // The CNM model behind the CLI: networks, sandboxes, endpoints over the shared drivers.
+        .target(
+            name: "NetctlModel",
+            dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM", "Store", "Firewall", "PortProxy", "Drivers", "CNI"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "NetctlCommands",
+            dependencies: ["NetctlModel", "NetCore", "Namespaces", "CNetlink", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "netctl", dependencies: ["NetctlCommands"], swiftSettings: strict),
         // splice, pipe2, accept4, epoll and signalfd, which the Glibc module hides or lacks.
         .target(name: "CPortProxy"),
         .target(name: "PortProxy", dependencies: ["NetCore", "CPortProxy"], swiftSettings: strict),

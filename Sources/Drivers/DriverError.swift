@@ -2,7 +2,7 @@ import NetCore
 
 extension NetworkError {
     /// A step of a teardown failed; the others still ran.
-    static func teardown(_ what: String, failures: [(name: String, error: any Error)]) -> NetworkError {
+    public static func teardown(_ what: String, failures: [(name: String, error: any Error)]) -> NetworkError {
         let list = failures.map { "\($0.name): \($0.error)" }.joined(separator: "; ")
         return NetworkError(code: .system, message: "\(what) left work undone: \(list)")
     }

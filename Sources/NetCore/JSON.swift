@@ -58,6 +58,11 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         for (key, value) in elements { self[key] = value }
     }
 
+    /// Members in the order given; a repeated key keeps its last value.
+    public init(_ members: some Sequence<(String, JSON)>) {
+        for (key, value) in members { self[key] = value }
+    }
+
     public subscript(key: String) -> JSON? {
         get { members.first { $0.key == key }?.value }
         set {

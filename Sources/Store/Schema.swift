@@ -1,7 +1,7 @@
 /// Every migration of netctl's database, in order. Later features (networks, sandboxes,
 /// endpoints, published ports) append here; a released migration is never edited.
 public enum Schema {
-    public static let migrations: [Migration] = [ipam, firewall]
+    public static let migrations: [Migration] = [ipam, firewall, netctl]
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -63,5 +63,36 @@ public enum Schema {
             PRIMARY KEY (network, container_id, interface)
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX firewall_attachments_by_bridge ON firewall_attachments (bridge);
+        """)
+
+    /// Version 3: the `netctl` model. A network, a sandbox (a network namespace netctl made or
+    /// was given by path) and an endpoint joining them. The details are JSON (`definition`),
+    /// the keys and what queries filter on are columns.
+    static let netctl = Migration(version: 3, name: "netctl networks, sandboxes and endpoints", sql: """
+        CREATE TABLE networks (
+            name       TEXT    PRIMARY KEY,
+            id         TEXT    NOT NULL UNIQUE,
+            driver     TEXT    NOT NULL,
+            definition TEXT    NOT NULL,
+            created    INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE sandboxes (
+            name       TEXT    PRIMARY KEY,
+            id         TEXT    NOT NULL UNIQUE,
+            path       TEXT    NOT NULL,
+            owned      INTEGER NOT NULL CHECK (owned IN (0, 1)),
+            definition TEXT    NOT NULL,
+            created    INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE endpoints (
+            network    TEXT NOT NULL REFERENCES networks (name),
+            sandbox    TEXT NOT NULL REFERENCES sandboxes (name),
+            interface  TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            PRIMARY KEY (network, sandbox)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX endpoints_by_sandbox ON endpoints (sandbox);
         """)
 }

@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ArgumentParser
+import CNetlink
+import NetCore
+import NetctlModel
+
+/// `netctl exec SANDBOX -- CMD...`: as `nsenter --net=PATH CMD`, the process joins the
+/// namespace and execs the command. Switching this process (not a thread) is right here:
+/// nothing else runs in it, and exec replaces it at once.
+struct Exec: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a command inside a sandbox's network namespace.")
+    @Argument(help: "A sandbox name or namespace path.") var sandbox: String
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String]
+
+    func run() throws {
+        guard let program = command.first else {
+            throw CommandFailure(NetworkError.invalid("command", "(none)", "give the command after --"))
+        }
+        let path = try withModel { model in
+            if sandbox.contains("/"), (try? model.sandbox(sandbox)) == nil { return sandbox }
+            return try model.sandbox(sandbox).path
+        }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw CommandFailure(NetworkError(code: .notFound, message: "cannot open network namespace \"\(path)\"", cause: Errno.current))
+        }
+        guard cnetlink_setns(descriptor, CNETLINK_CLONE_NEWNET) == 0 else {
+            throw CommandFailure(NetworkError(code: .permissionDenied, message: "cannot join network namespace \"\(path)\"", cause: Errno.current))
+        }
+        close(descriptor)
+        var arguments = command.map { strdup($0) } + [nil]
+        execvp(program, &arguments)
+        let error = Errno.current
+        throw CommandFailure(NetworkError(code: error == .noSuchFileOrDirectory ? .notFound : .system,
+                                          message: "cannot run \"\(program)\"", cause: error))
+    }
+}

@@ -1,0 +1,121 @@
+import ArgumentParser
+import NetCore
+import NetctlModel
+
+struct NetworkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "network", abstract: "Create, list, inspect and remove networks.",
+        subcommands: [Create.self, List.self, Inspect.self, Remove.self, Prune.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a network.",
+            discussion: """
+                Drivers: bridge (default; a Linux bridge, NAT to the outside, isolated from other \
+                networks), macvlan (endpoints on the parent's link; needs --subnet), null (no \
+                interface), host (the host's namespace).
+                Options (-o): bridge: com.docker.network.bridge.name, com.docker.network.driver.mtu, \
+                localhost_dnat=true (serve 127.0.0.1 ports by DNAT instead of the userland proxy); \
+                macvlan: parent (default: the interface of the default route), macvlan_mode \
+                (bridge, private, vepa, passthru), com.docker.network.driver.mtu.
+                """)
+
+        @Argument(help: "The network's name.") var name: String
+        @Option(name: [.short, .long], help: "null, host, bridge or macvlan.") var driver = "bridge"
+        @Option(name: .long, help: "A subnet in CIDR form (repeatable; IPv6 needs --ipv6). Default: a free /16 or /24 from Docker's pools.")
+        var subnet: [String] = []
+        @Option(name: .customLong("ip-range"), help: "Hand out addresses only from this CIDR inside a subnet (repeatable).")
+        var ipRange: [String] = []
+        @Option(name: .long, help: "The gateway of a subnet (repeatable). Default: the subnet's first address.")
+        var gateway: [String] = []
+        @Option(name: .customLong("aux-address"), help: "name=ip: an address never handed out (repeatable).")
+        var auxAddress: [String] = []
+        @Flag(name: .long, help: "No route out and no NAT: endpoints reach only each other.") var `internal` = false
+        @Flag(name: .long, help: "Give endpoints IPv6 addresses too.") var ipv6 = false
+        @Option(name: [.customShort("o"), .customLong("opt")], help: "key=value driver option (repeatable).") var option: [String] = []
+        @Option(name: .long, help: "key=value label (repeatable).") var label: [String] = []
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            var request = NetworkRequest(name: name, driver: try parsed { try DriverKind(parsing: driver) })
+            request.subnets = try subnet.map { text in try parsed { try CIDR(parsing: text, field: "--subnet") } }
+            request.ipRanges = try ipRange.map { text in try parsed { try CIDR(parsing: text, field: "--ip-range") } }
+            request.gateways = try gateway.map { text in try parsed { try IPAddress(parsing: text, field: "--gateway") } }
+            request.auxAddresses = try keyValues(auxAddress, flag: "--aux-address").mapValues { text in
+                try parsed { try IPAddress(parsing: text, field: "--aux-address") }
+            }
+            request.options = try keyValues(option, flag: "-o")
+            request.labels = try keyValues(label, flag: "--label")
+            request.isInternal = `internal`
+            request.ipv6 = ipv6
+            let network = try withModel { try $0.createNetwork(request) }
+            if output.format == .json { printJSON(network.json) } else { print(network.id) }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List networks.", aliases: ["list"])
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            let networks = try withModel { try $0.networks() }
+            if output.format == .json { return printJSON(.array(networks.map(\.json))) }
+            printTable(["NETWORK ID", "NAME", "DRIVER", "SUBNETS", "INTERNAL"], networks.map {
+                [String($0.id.prefix(12)), $0.name, $0.driver.description, $0.subnets.map(\.subnet.description).joined(separator: ","),
+                 $0.isInternal ? "yes" : "no"]
+            })
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show networks in detail, with their endpoints (JSON).")
+        @Argument(help: "Network names or IDs.") var names: [String]
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            let details: [JSON] = try withModel { model in
+                try names.map { name in
+                    let network = try model.network(name)
+                    guard case .object(var object) = network.json else { return network.json }
+                    object["Containers"] = .array(try model.endpoints(network: network.name).map(\.json))
+                    if case .bridge = network.driver { object["Bridge"] = .string(network.bridgeName) }
+                    return .object(object)
+                }
+            }
+            printJSON(.array(details))
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Remove networks; removing one that does not exist is success.", aliases: ["remove"])
+        @Argument(help: "Network names or IDs.") var names: [String]
+        @Flag(name: [.short, .long], help: "Disconnect its endpoints first instead of refusing.") var force = false
+
+        func run() throws {
+            try withModel { model in
+                for name in names { try model.removeNetwork(name, force: force) }
+            }
+        }
+    }
+
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove every network that has no endpoints.")
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            let removed = try withModel { try $0.pruneNetworks() }
+            if output.format == .json { return printJSON(.array(removed.map(JSON.string))) }
+            for name in removed { print(name) }
+        }
+    }
+}
+
+/// Runs a parser of user input, turning its error into a command failure.
+func parsed<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as NetworkError {
+        throw CommandFailure(error)
+    }
+}

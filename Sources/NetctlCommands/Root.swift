@@ -1,0 +1,94 @@
+import ArgumentParser
+import NetCore
+import NetctlModel
+
+/// `netctl`: the root command.
+public struct NetctlCommand: ParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "netctl",
+        abstract: "Container networks, sandboxes and endpoints for any runtime, through a netns path.",
+        discussion: """
+            Networks use the null, host, bridge or macvlan driver. A sandbox is a network namespace: \
+            one netctl makes (`sandbox create`) or any path a runtime made (/run/netns/NAME, \
+            /proc/PID/ns/net). State lives in $NETCTL_STATE_DIR (default /var/lib/netctl).
+
+            Exit status: 0 success; 1 a system error; 2 a bad flag or value (64 for a usage \
+            error caught while parsing); 3 not found; 4 already exists; 5 in use or busy; \
+            6 no addresses left; 7 unsupported; 77 permission denied.
+            """,
+        version: version,
+        subcommands: [NetworkCommand.self, SandboxCommand.self, Connect.self, Disconnect.self, Exec.self,
+                      PortCommand.self, FirewallCommand.self, GC.self, Version.self, Completion.self]
+    )
+
+    public init() {}
+}
+
+/// Options every command with output has.
+struct OutputOptions: ParsableArguments {
+    @Option(name: .long, help: "Output format: table or json.")
+    var format: OutputFormat = .table
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}
+
+/// Runs `body` with the model, turning its errors into messages and the exit codes the
+/// root's help lists.
+func withModel<T>(_ body: (Netctl) throws -> T) throws -> T {
+    do {
+        return try body(try Netctl())
+    } catch let error as NetworkError {
+        throw CommandFailure(error)
+    }
+}
+
+/// A failed command: its message on stderr, its exit status from the error's code.
+struct CommandFailure: Error, CustomStringConvertible {
+    let error: NetworkError
+    init(_ error: NetworkError) { self.error = error }
+
+    var description: String { "netctl: \(error)" }
+
+    var exitCode: Int32 {
+        switch error.code {
+        case .invalidArgument: 2
+        case .notFound: 3
+        case .alreadyExists: 4
+        case .busy: 5
+        case .exhausted: 6
+        case .unsupported: 7
+        case .permissionDenied: 77
+        case .system, .internalError: 1
+        }
+    }
+}
+
+/// Parses `key=value` flags, naming the flag and the value when there is no `=`.
+func keyValues(_ values: [String], flag: String) throws -> [String: String] {
+    var result: [String: String] = [:]
+    for value in values {
+        guard let equals = value.firstIndex(of: "="), equals != value.startIndex else {
+            throw CommandFailure(NetworkError.invalid(flag, value, "must be key=value"))
+        }
+        result[String(value[..<equals])] = String(value[value.index(after: equals)...])
+    }
+    return result
+}
+
+/// Runs the command line and exits with the status a script can rely on.
+public func runNetctl() -> Never {
+    do {
+        var command = try NetctlCommand.parseAsRoot()
+        try command.run()
+        NetctlCommand.exit()
+    } catch let failure as CommandFailure {
+        printError(failure.description)
+        NetctlCommand.exit(withError: ExitCode(failure.exitCode))
+    } catch {
+        NetctlCommand.exit(withError: error)
+    }
+}

@@ -1,0 +1,239 @@
+import Drivers
+import Firewall
+import IPAM
+import NetCore
+import Netlink
+
+/// What `netctl network create` asks for.
+public struct NetworkRequest: Sendable {
+    public var name: String
+    public var driver: DriverKind
+    public var subnets: [CIDR] = []
+    public var ipRanges: [CIDR] = []
+    public var gateways: [IPAddress] = []
+    public var auxAddresses: [String: IPAddress] = [:]
+    public var options: [String: String] = [:]
+    public var labels: [String: String] = [:]
+    public var isInternal = false
+    public var ipv6 = false
+
+    public init(name: String, driver: DriverKind) {
+        self.name = name
+        self.driver = driver
+    }
+}
+
+/// Driver options netctl understands, by Docker's name where Docker has one.
+enum NetworkOption {
+    static let bridgeName = "com.docker.network.bridge.name"
+    static let mtu = "com.docker.network.driver.mtu"
+    static let parent = "parent"
+    static let macvlanMode = "macvlan_mode"
+    /// Serve `127.0.0.1:PORT` by DNAT (route_localnet on this bridge, guarded) instead of the proxy.
+    static let localhostDNAT = "localhost_dnat"
+
+    static func known(for driver: DriverKind) -> Set<String> {
+        switch driver {
+        case .bridge: [bridgeName, mtu, localhostDNAT]
+        case .macvlan: [parent, macvlanMode, mtu]
+        case .cni: [] // passed to the plugin as they are
+        case .null, .host: []
+        }
+    }
+}
+
+extension Netctl {
+    public func networks() throws -> [NetworkRecord] { try tables.networks() }
+
+    public func network(_ name: String) throws -> NetworkRecord {
+        guard let network = try tables.network(name) else { throw Self.notFound("network", name) }
+        return network
+    }
+
+    /// Creates a network; its bridge and addresses appear with the first endpoint.
+    ///
+    /// - Throws: ``NetworkError`` naming the flag and value that is wrong, or `.alreadyExists`.
+    public func createNetwork(_ request: NetworkRequest) throws -> NetworkRecord {
+        try Self.validateName(request.name, field: "network name")
+        try validateOptions(request)
+        return try store.database.immediateTransaction {
+            if try tables.network(request.name) != nil {
+                throw NetworkError(code: .alreadyExists, message: "network \"\(request.name)\" already exists")
+            }
+            let id = Self.newID()
+            var record = NetworkRecord(name: request.name, id: id, driver: request.driver, subnets: [],
+                                       auxAddresses: request.auxAddresses, options: request.options, labels: request.labels,
+                                       isInternal: request.isInternal, ipv6: request.ipv6, created: Self.now())
+            record.subnets = try subnets(for: request, id: id)
+            try checkOverlaps(record)
+            if case .bridge = record.driver {
+                _ = try InterfaceName(record.bridgeName, field: "-o \(NetworkOption.bridgeName)")
+                try firewall().addNetwork(firewallNetwork(record), name: Self.stateKey(record.name))
+            }
+            try tables.insert(record)
+            return record
+        }
+    }
+
+    /// Removes a network. With endpoints attached it is refused unless `force`, which
+    /// disconnects them first. A network that does not exist is success.
+    ///
+    /// - Returns: whether there was a network to remove.
+    @discardableResult
+    public func removeNetwork(_ name: String, force: Bool = false) throws -> Bool {
+        guard let network = try tables.network(name) else { return false }
+        let endpoints = try tables.endpoints(network: network.name)
+        if !endpoints.isEmpty {
+            guard force else {
+                throw NetworkError(code: .busy, message: "network \"\(network.name)\" has \(endpoints.count) endpoint(s) (\(endpoints.map(\.sandbox).joined(separator: ", "))); disconnect them or use --force")
+            }
+            for endpoint in endpoints { try disconnect(network: network.name, sandbox: endpoint.sandbox, force: true) }
+        }
+        if case .bridge = network.driver {
+            try firewall().removeNetwork(name: Self.stateKey(network.name))
+            let host = try RouteSocket.open()
+            if let bridge = try? InterfaceName(network.bridgeName), let link = try host.link(named: bridge), link.kind == "bridge" {
+                try host.deleteLink(.index(link.index))
+            }
+        }
+        _ = try allocator().gc(network: Self.stateKey(network.name), valid: [])
+        try tables.deleteNetwork(network.name)
+        return true
+    }
+
+    /// Removes every network without endpoints; returns their names.
+    public func pruneNetworks() throws -> [String] {
+        var removed: [String] = []
+        for network in try tables.networks() where try tables.endpoints(network: network.name).isEmpty {
+            if try removeNetwork(network.name) { removed.append(network.name) }
+        }
+        return removed
+    }
+
+    // MARK: Pieces
+
+    /// The network as the firewall sees it.
+    func firewallNetwork(_ network: NetworkRecord) throws -> FirewallNetwork {
+        FirewallNetwork(name: network.name, bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
+                        subnets: network.subnets.map(\.subnet), masquerade: !network.isInternal, isInternal: network.isInternal,
+                        localhostDNAT: network.options[NetworkOption.localhostDNAT] == "true")
+    }
+
+    /// The network's address ranges for IPAM: one range set per subnet.
+    func rangeSets(_ network: NetworkRecord) throws -> [RangeSet] {
+        try network.subnets.map { spec in
+            var start: IPAddress?, end: IPAddress?
+            if let range = spec.ipRange {
+                start = range.networkAddress
+                end = range.lastAddress
+            }
+            let reserved = network.auxAddresses.values.filter { spec.subnet.contains($0) }
+            return RangeSet(try AddressRange(subnet: spec.subnet, start: start, end: end, gateway: spec.gateway, reserved: Array(reserved)))
+        }
+    }
+
+    private func validateOptions(_ request: NetworkRequest) throws {
+        let known = NetworkOption.known(for: request.driver)
+        if case .cni = request.driver {} else {
+            for key in request.options.keys.sorted() where !known.contains(key) {
+                let list = known.isEmpty ? "none" : known.sorted().joined(separator: ", ")
+                throw NetworkError.invalid("-o", key, "is not an option of the \(request.driver) driver (it takes: \(list))")
+            }
+        }
+        if let mtu = request.options[NetworkOption.mtu], UInt32(mtu).map({ (68...65535).contains($0) }) != true {
+            throw NetworkError.invalid("-o \(NetworkOption.mtu)", mtu, "must be a number from 68 to 65535")
+        }
+        if let mode = request.options[NetworkOption.macvlanMode], MacvlanMode(rawValue: mode) == nil {
+            throw NetworkError.invalid("-o \(NetworkOption.macvlanMode)", mode, "must be one of \(MacvlanMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let parent = request.options[NetworkOption.parent] { _ = try InterfaceName(parent, field: "-o parent") }
+        if let value = request.options[NetworkOption.localhostDNAT], value != "true", value != "false" {
+            throw NetworkError.invalid("-o \(NetworkOption.localhostDNAT)", value, "must be true or false")
+        }
+        switch request.driver {
+        case .null, .host:
+            if !request.subnets.isEmpty || !request.ipRanges.isEmpty || !request.gateways.isEmpty || !request.auxAddresses.isEmpty {
+                throw NetworkError.invalid("--driver", request.driver.description, "has no addresses: --subnet, --ip-range, --gateway and --aux-address do not apply")
+            }
+        case .macvlan:
+            guard !request.subnets.isEmpty else {
+                throw NetworkError.invalid("--subnet", "(none)", "a macvlan network shares the parent's link: give the subnet of that link")
+            }
+        case .bridge, .cni: break
+        }
+    }
+
+    /// The request's subnets with their IP ranges and gateways; a bridge network without an
+    /// IPv4 subnet gets a free one from Docker's pools, and with `--ipv6` but no IPv6 subnet a
+    /// unique local /64 derived from its ID.
+    private func subnets(for request: NetworkRequest, id: String) throws -> [SubnetSpec] {
+        var specs: [SubnetSpec] = []
+        for subnet in request.subnets {
+            guard subnet.address == subnet.networkAddress else {
+                throw NetworkError.invalid("--subnet", subnet.description, "has host bits set; the network is \(subnet.network)")
+            }
+            if subnet.family == .v6, !request.ipv6 {
+                throw NetworkError.invalid("--subnet", subnet.description, "is IPv6: add --ipv6")
+            }
+            specs.append(SubnetSpec(subnet: subnet))
+        }
+        if case .bridge = request.driver {
+            if !specs.contains(where: { $0.subnet.family == .v4 }) {
+                let used = try tables.networks().flatMap { $0.subnets.map(\.subnet) }
+                let selected = try SubnetSelector().select(family: .v4, used: used, hostRoutes: HostRouteTable(socket: RouteSocket.open()))
+                specs.insert(SubnetSpec(subnet: selected), at: 0)
+            }
+            if request.ipv6, !specs.contains(where: { $0.subnet.family == .v6 }) {
+                let hex = Array(id.prefix(10))
+                let text = "fd\(String(hex[0..<2])):\(String(hex[2..<6])):\(String(hex[6..<10]))::/64"
+                specs.append(SubnetSpec(subnet: try CIDR(parsing: text, field: "generated IPv6 subnet")))
+            }
+        }
+        try assign(request.ipRanges, "--ip-range", to: &specs) { spec, range in
+            guard spec.ipRange == nil else { throw NetworkError.invalid("--ip-range", range.description, "is the second range for subnet \(spec.subnet)") }
+            guard spec.subnet.contains(range.networkAddress), range.prefixLength >= spec.subnet.prefixLength else {
+                throw NetworkError.invalid("--ip-range", range.description, "is not inside subnet \(spec.subnet)")
+            }
+            spec.ipRange = range.network
+        } address: { $0.networkAddress }
+        try assign(request.gateways, "--gateway", to: &specs) { spec, gateway in
+            guard spec.gateway == nil else { throw NetworkError.invalid("--gateway", gateway.description, "is the second gateway for subnet \(spec.subnet)") }
+            spec.gateway = gateway
+        } address: { $0 }
+        for (name, address) in request.auxAddresses where !specs.contains(where: { $0.subnet.contains(address) }) {
+            throw NetworkError.invalid("--aux-address", "\(name)=\(address)", "is in none of the network's subnets")
+        }
+        // The gateway is the first address unless given: the bridge carries it.
+        for index in specs.indices where specs[index].gateway == nil && request.driver != .null && request.driver != .host {
+            let subnet = specs[index].subnet
+            if let first = IPAddress(family: subnet.family, integerValue: subnet.networkAddress.integerValue + 1), subnet.contains(first) {
+                specs[index].gateway = first
+            }
+        }
+        return specs
+    }
+
+    /// Pairs each value with the subnet that contains it, naming the flag when none does.
+    private func assign<Value: CustomStringConvertible>(
+        _ values: [Value], _ flag: String, to specs: inout [SubnetSpec],
+        _ apply: (inout SubnetSpec, Value) throws -> Void, address: (Value) -> IPAddress
+    ) throws {
+        for value in values {
+            guard let index = specs.firstIndex(where: { $0.subnet.contains(address(value)) }) else {
+                throw NetworkError.invalid(flag, value.description, "is in none of the subnets (\(specs.map(\.subnet.description).joined(separator: ", ")))")
+            }
+            try apply(&specs[index], value)
+        }
+    }
+
+    private func checkOverlaps(_ record: NetworkRecord) throws {
+        guard case .bridge = record.driver else { return }
+        for other in try tables.networks() {
+            for mine in record.subnets {
+                if let clash = other.subnets.first(where: { $0.subnet.overlaps(mine.subnet) }) {
+                    throw NetworkError.invalid("--subnet", mine.subnet.description, "overlaps \(clash.subnet) of network \"\(other.name)\"")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Drivers
+import Firewall
+import IPAM
+import Namespaces
+import NetCore
+import Netlink
+import PortProxy
+import Store
+
+/// The CNM model behind the `netctl` CLI: networks, sandboxes and endpoints kept in the state
+/// store, set up through the same drivers, IPAM and firewall as the CNI plugins.
+///
+/// Every operation is transactional (a failure undoes what it did) and every removal is
+/// idempotent. Not `Sendable`: one per process.
+public final class Netctl {
+    let store: StateStore
+    let tables: ModelTables
+    private var openedFirewall: FirewallRegistry?
+
+    /// Opens the state store in `stateDirectory` (`NETCTL_STATE_DIR` or `/var/lib/netctl` when `nil`).
+    public init(stateDirectory: String? = nil) throws {
+        store = try StateStore(directory: stateDirectory)
+        tables = ModelTables(database: store.database)
+    }
+
+    /// The firewall, opened on first use: commands that never touch it never load libnftables.
+    func firewall() throws -> FirewallRegistry {
+        if let openedFirewall { return openedFirewall }
+        let registry = FirewallRegistry(store: store, firewall: try NftablesFirewall.open(),
+                                        proxyExecutable: ProxyProcess.locate())
+        openedFirewall = registry
+        return registry
+    }
+
+    func allocator() throws -> AddressAllocator { try AddressAllocator(store: store) }
+
+    /// The key under which IPAM and the firewall keep a netctl network's state, apart from
+    /// CNI networks of the same name.
+    static func stateKey(_ network: String) -> String { "netctl:\(network)" }
+
+    static func now() -> Int64 { Int64(time(nil)) }
+
+    /// 64 random hex digits, as Docker's IDs.
+    static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in
+            let digits = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }.joined()
+    }
+
+    static func notFound(_ kind: String, _ name: String) -> NetworkError {
+        NetworkError(code: .notFound, message: "no such \(kind): \"\(name)\"")
+    }
+
+    /// Docker's name rule, so names are safe in paths and keys.
+    static func validateName(_ name: String, field: String) throws {
+        let allowed = name.utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+        }
+        guard !name.isEmpty, name.utf8.count <= 64, allowed, name.first?.isLetter == true || name.first?.isNumber == true else {
+            throw NetworkError.invalid(field, name, "must be 1-64 characters of [a-zA-Z0-9_.-], starting with a letter or digit")
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import NetCore
+
+/// What kind of network a netctl network is.
+public enum DriverKind: Sendable, Hashable, CustomStringConvertible {
+    /// A namespace with only `lo` up: connecting adds no interface.
+    case null
+    /// The host's own namespace: nothing to create, no isolation, no published ports.
+    case host
+    case bridge
+    case macvlan
+    /// Any CNI plugin found in the CNI directories, run through the CNI runtime.
+    case cni(String)
+
+    public init(parsing text: String) throws {
+        switch text {
+        case "null", "none": self = .null
+        case "host": self = .host
+        case "bridge": self = .bridge
+        case "macvlan": self = .macvlan
+        default:
+            guard text.hasPrefix("cni:"), text.count > 4 else {
+                throw NetworkError.invalid("--driver", text, "must be one of null, host, bridge, macvlan, cni:<plugin type>")
+            }
+            self = .cni(String(text.dropFirst(4)))
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .null: "null"
+        case .host: "host"
+        case .bridge: "bridge"
+        case .macvlan: "macvlan"
+        case .cni(let type): "cni:\(type)"
+        }
+    }
+}
+
+/// One subnet of a network with the parts of it netctl hands out.
+public struct SubnetSpec: Sendable, Hashable {
+    public var subnet: CIDR
+    /// `--ip-range`: addresses are handed out from here only.
+    public var ipRange: CIDR?
+    public var gateway: IPAddress?
+
+    public init(subnet: CIDR, ipRange: CIDR? = nil, gateway: IPAddress? = nil) {
+        self.subnet = subnet
+        self.ipRange = ipRange
+        self.gateway = gateway
+    }
+}
+
+/// A network as `netctl network create` made it.
+public struct NetworkRecord: Sendable, Hashable {
+    public var name: String
+    public var id: String
+    public var driver: DriverKind
+    public var subnets: [SubnetSpec]
+    /// `--aux-address name=ip`: never handed out.
+    public var auxAddresses: [String: IPAddress]
+    /// `-o key=value` driver options, Docker's names where Docker has one.
+    public var options: [String: String]
+    public var labels: [String: String]
+    public var isInternal: Bool
+    public var ipv6: Bool
+    public var created: Int64
+
+    /// The Linux bridge of a bridge network: `com.docker.network.bridge.name`, or `br-` and
+    /// twelve digits of the ID as Docker names it.
+    public var bridgeName: String { options["com.docker.network.bridge.name"] ?? "br-" + id.prefix(12) }
+}
+
+/// A network namespace netctl knows: made by `sandbox create` (owned, removed with it) or
+/// given by path (a runtime's, left alone).
+public struct SandboxRecord: Sendable, Hashable {
+    public var name: String
+    public var id: String
+    public var path: String
+    public var isOwned: Bool
+    /// `container:<other>`: the sandbox whose namespace this one shares.
+    public var sharesWith: String?
+    public var created: Int64
+}
+
+/// A sandbox's attachment to a network.
+public struct EndpointRecord: Sendable, Hashable {
+    public var network: String
+    public var sandbox: String
+    public var interface: String
+    public var addresses: [CIDR]
+    public var mac: String?
+    public var aliases: [String]
+    public var ports: [PortMapping]
+}
