@@ -107,6 +107,7 @@ let package = Package(
         .testTarget(name: "NamespacesTests", dependencies: ["Namespaces"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
+        .testTarget(name: "NetctlTests", dependencies: ["NetctlModel", "NetctlCommands", "NetCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "Firewall", "Store", "NetCore"], swiftSettings: strict),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "NetCore"], exclude: ["golden"], swiftSettings: strict),
         // Real traffic through the nftables ruleset, in namespaces made per test (root, sandbox only).
@@ -121,7 +122,7 @@ let package = Package(
         .testTarget(name: "PortProxyTests", dependencies: ["PortProxy", "NetCore", "netctl-proxy"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NetCore", "Drivers", "Firewall", "PortProxy", "Store", "netctl-cni", "netctl-proxy"],
+            dependencies: ["NetCore", "Drivers", "Firewall", "PortProxy", "Store", "netctl-cni", "netctl-proxy", "netctl"],
             swiftSettings: strict
         ),
         .testTarget(

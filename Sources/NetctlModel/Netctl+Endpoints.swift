@@ -113,9 +113,8 @@ extension Netctl {
                 undo.push("unpublish ports of \(id)") { try self.firewall().detach(id) }
             }
         case .macvlan:
-            if !network.isInternal {
-                ip.routes = leases.compactMap { lease in lease.gateway.map { Route.defaultRoute(via: $0) } }
-            }
+            // The driver routes through each gateway it is given: an internal network has no way out.
+            if network.isInternal { ip.assignments = ip.assignments.map { .init(address: $0.address) } }
             let driver = try macvlanDriver(network)
             let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: request.mac)
             undo.push("detach \(id)") { try driver.detach(id, namespace: namespace) }

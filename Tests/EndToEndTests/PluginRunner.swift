@@ -71,7 +71,17 @@ final class ScratchNamespace {
     let name: String
     var path: String { "/run/netns/\(name)" }
 
+    /// Whether this handle made the namespace, and so deletes it.
+    private let owned: Bool
+
+    /// A handle on a namespace made elsewhere (by netctl); it outlives the handle.
+    init(adopting name: String) {
+        self.name = name
+        owned = false
+    }
+
     init(_ role: String) throws {
+        owned = true
         name = "e2e-\(role)-\(UInt32.random(in: 0...UInt32.max))"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -81,6 +91,7 @@ final class ScratchNamespace {
     }
 
     deinit {
+        guard owned else { return }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["ip", "netns", "delete", name]

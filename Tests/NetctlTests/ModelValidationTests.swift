@@ -1,0 +1,94 @@
+import Foundation
+import NetCore
+@testable import NetctlModel
+import Testing
+
+/// Bad input to the model is refused with the flag and the value named, before anything is
+/// made; these need no privileges (nothing reaches the kernel).
+struct ModelValidationTests {
+    let model: Netctl
+
+    init() throws {
+        model = try Netctl(stateDirectory: NSTemporaryDirectory() + "netctl-unit-\(UUID().uuidString)")
+    }
+
+    func request(_ driver: DriverKind = .macvlan, _ configure: (inout NetworkRequest) throws -> Void) rethrows -> NetworkRequest {
+        var request = NetworkRequest(name: "n1", driver: driver)
+        try configure(&request)
+        return request
+    }
+
+    func refusal(_ request: NetworkRequest) -> NetworkError? {
+        #expect(throws: NetworkError.self) { try model.createNetwork(request) }
+        do { _ = try model.createNetwork(request) } catch let error as NetworkError { return error } catch {}
+        return nil
+    }
+
+    @Test func everyBadNetworkFlagIsNamedWithItsValue() throws {
+        let cases: [(NetworkRequest, String)] = [
+            (request { $0.name = "bad name" }, "bad name"),
+            (try request { $0.subnets = [try CIDR(parsing: "10.1.0.0/24")]; $0.options = ["colour": "red"] }, "colour"),
+            (try request { $0.subnets = [try CIDR(parsing: "10.1.0.0/24")]; $0.options = ["com.docker.network.driver.mtu": "9"] }, "mtu"),
+            (try request { $0.subnets = [try CIDR(parsing: "10.1.0.0/24")]; $0.options = ["macvlan_mode": "fast"] }, "fast"),
+            (try request { $0.subnets = [try CIDR(parsing: "10.1.0.5/24")] }, "--subnet"),
+            (try request { $0.subnets = [try CIDR(parsing: "fd00::/64")] }, "--ipv6"),
+            (try request { $0.subnets = [try CIDR(parsing: "10.1.0.0/24")]; $0.ipRanges = [try CIDR(parsing: "10.2.0.0/25")] }, "--ip-range"),
+            (try request { $0.subnets = [try CIDR(parsing: "10.1.0.0/24")]; $0.gateways = [try IPAddress(parsing: "10.9.0.1", field: "t")] }, "--gateway"),
+            (try request { $0.subnets = [try CIDR(parsing: "10.1.0.0/24")]; $0.auxAddresses = ["router": try IPAddress(parsing: "10.3.0.1", field: "t")] }, "--aux-address"),
+            (request { _ in }, "--subnet"), // macvlan without a subnet
+            (try request(.null) { $0.subnets = [try CIDR(parsing: "10.1.0.0/24")] }, "null"),
+        ]
+        for (request, named) in cases {
+            let error = refusal(request)
+            #expect(error?.code == .invalidArgument, "\(named): \(String(describing: error))")
+            #expect(error?.message.contains(named) == true, "\(String(describing: error?.message)) should name \(named)")
+        }
+        #expect(try model.networks().isEmpty) // nothing half made
+    }
+
+    @Test func aMacvlanNetworkKeepsItsRangesGatewayAndReservedAddresses() throws {
+        let network = try model.createNetwork(try request {
+            $0.subnets = [try CIDR(parsing: "10.1.0.0/24")]
+            $0.ipRanges = [try CIDR(parsing: "10.1.0.128/25")]
+            $0.auxAddresses = ["router": try IPAddress(parsing: "10.1.0.200", field: "t")]
+            $0.options = ["parent": "eth9", "macvlan_mode": "private"]
+        })
+        #expect(network.subnets.first?.gateway?.description == "10.1.0.1") // the first address by default
+        #expect(network.subnets.first?.ipRange?.description == "10.1.0.128/25")
+        let ranges = try model.rangeSets(network)
+        #expect(ranges.first?.ranges.first?.reserved.map(\.description) == ["10.1.0.200"])
+        #expect(try model.network("n1") == network)
+        #expect(try model.network(network.id) == network) // by ID too
+        #expect(throws: NetworkError.self) { try model.createNetwork(try request { $0.subnets = [try CIDR(parsing: "10.5.0.0/24")] }) }
+    }
+
+    @Test func removingWhatDoesNotExistIsSuccessAndUnknownNamesAreNotFound() throws {
+        #expect(try model.removeNetwork("nothing") == false)
+        #expect(try model.removeSandbox("nothing") == false)
+        try model.disconnect(network: "nothing", sandbox: "nothing", force: true)
+        let error = #expect(throws: NetworkError.self) { try model.network("nothing") }
+        #expect(error?.code == .notFound)
+    }
+
+    @Test func driverAndSandboxModesParseAndNameWhatIsWrong() throws {
+        #expect(try DriverKind(parsing: "cni:ptp") == .cni("ptp"))
+        #expect(try DriverKind(parsing: "none") == .null)
+        #expect(try SandboxMode(parsing: "container:web") == .container("web"))
+        let driver = #expect(throws: NetworkError.self) { try DriverKind(parsing: "overlay") }
+        #expect(driver?.message.contains("--driver") == true)
+        let mode = #expect(throws: NetworkError.self) { try SandboxMode(parsing: "bridge") }
+        #expect(mode?.message.contains("--network") == true)
+    }
+
+    @Test func recordsSurviveTheirJSON() throws {
+        let network = NetworkRecord(name: "n", id: "abc", driver: .bridge,
+                                    subnets: [SubnetSpec(subnet: try CIDR(parsing: "10.7.0.0/24"), ipRange: try CIDR(parsing: "10.7.0.0/25"),
+                                                         gateway: try IPAddress(parsing: "10.7.0.1", field: "t"))],
+                                    auxAddresses: ["a": try IPAddress(parsing: "10.7.0.9", field: "t")], options: ["k": "v"],
+                                    labels: ["l": "m"], isInternal: true, ipv6: false, created: 42)
+        #expect(try NetworkRecord(json: network.json) == network)
+        let endpoint = EndpointRecord(network: "n", sandbox: "s", interface: "eth0", addresses: [try CIDR(parsing: "10.7.0.2/24")],
+                                      mac: "02:00:00:00:00:01", aliases: ["web"], ports: [try PortMapping(parsing: "127.0.0.1:8080-8081:80-81/udp")])
+        #expect(try EndpointRecord(json: endpoint.json) == endpoint)
+    }
+}
