@@ -15,7 +15,8 @@ struct RuntimeTests {
 
     /// Runs one mode of the script and returns its PASS and FAIL lines.
     func run(_ mode: String) throws -> (passed: [String], failed: [String]) {
-        let output = try runCommand(["unshare", "--mount", "--propagation", "private", Self.script, mode, pluginDirectory.path]).text
+        let output = try runCommand(["unshare", "--mount", "--propagation", "private", Self.script, mode, pluginDirectory.path,
+                                     productsDirectory.appendingPathComponent("netctl").path]).text
         let lines = output.split(separator: "\n").map(String.init)
         return (lines.filter { $0.hasPrefix("PASS ") }, lines.filter { $0.hasPrefix("FAIL ") })
     }
@@ -32,5 +33,12 @@ struct RuntimeTests {
         let (passed, failed) = try run("crun")
         #expect(failed.isEmpty, "\(failed)")
         #expect(passed.count == 2, "\(passed)")
+    }
+
+    @Test(.enabled(if: installed("crun"), "needs crun (make deps installs it)"))
+    func crunBundleInANetctlSandboxServesHTTPThroughAPublishedPort() throws {
+        let (passed, failed) = try run("netctl-crun")
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(passed.count == 3, "\(passed)")
     }
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end with real runtimes, driven by Tests/EndToEndTests/RuntimeTests.swift inside the
-# test sandbox: podman (CNI backend) with our plugins publishing -p 8180:80, and crun running
-# an OCI bundle that joins a netns our plugins configured. Prints "PASS <step>" / "FAIL <step>".
-# Usage: runtimes.sh podman|crun PLUGIN_DIR
+# test sandbox: podman (CNI backend) with our plugins publishing -p 8180:80, crun running an
+# OCI bundle that joins a netns our plugins configured, and crun in a netctl sandbox with -p.
+# Prints "PASS <step>" / "FAIL <step>".
+# Usage: runtimes.sh podman|crun|netctl-crun PLUGIN_DIR [NETCTL]
 set -uo pipefail
-mode="$1" plugins="$2"
+mode="$1" plugins="$2" netctl="${3:-netctl}"
 work="$(mktemp -d /tmp/netctl-e2e-XXXXXX)"
 trap 'umount "$work/root" "$work/run" 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -22,6 +23,24 @@ echo "hello from $mode" > "$rootfs/www/index.html"
 mount -t tmpfs tmpfs /dev/shm
 umount /sys/fs/cgroup/unified 2>/dev/null || true
 sysctl -qw net.ipv4.ip_forward=1
+
+# An OCI bundle running busybox httpd on port 80 in the network namespace at $1.
+make_bundle() {
+    bundle="$work/bundle"
+    mkdir -p "$bundle" && ln -s "$rootfs" "$bundle/rootfs"
+    (cd "$bundle" && crun spec)
+    python3 - "$bundle/config.json" "$1" <<'PY'
+import json, sys
+path, netns = sys.argv[1], sys.argv[2]
+spec = json.load(open(path))
+spec["process"]["terminal"] = False
+spec["process"]["args"] = ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]
+spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] not in ("network", "cgroup")] \
+    + [{"type": "network", "path": netns}]
+spec["linux"].pop("cgroupsPath", None)
+json.dump(spec, open(path, "w"))
+PY
+}
 
 case "$mode" in
 podman)
@@ -66,20 +85,7 @@ crun)
     config='{"cniVersion":"1.1.0","name":"crun","type":"bridge","bridge":"crune2e0","isGateway":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.151.0.0/24"}]]}}'
     run_plugin() { CNI_COMMAND=$1 CNI_CONTAINERID=crun1 CNI_NETNS=/run/netns/$netns CNI_IFNAME=eth0 CNI_PATH="$plugins" "$plugins/bridge" <<< "$config"; }
     address="$(run_plugin ADD | python3 -c 'import json,sys;print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])')"
-    bundle="$work/bundle"
-    mkdir -p "$bundle" && ln -s "$rootfs" "$bundle/rootfs"
-    (cd "$bundle" && crun spec)
-    python3 - "$bundle/config.json" "/run/netns/$netns" <<'PY'
-import json, sys
-path, netns = sys.argv[1], sys.argv[2]
-spec = json.load(open(path))
-spec["process"]["terminal"] = False
-spec["process"]["args"] = ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]
-spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] not in ("network", "cgroup")] \
-    + [{"type": "network", "path": netns}]
-spec["linux"].pop("cgroupsPath", None)
-json.dump(spec, open(path, "w"))
-PY
+    make_bundle "/run/netns/$netns"
     crun --cgroup-manager=disabled run -d --bundle "$bundle" crun1 || echo "FAIL crun run"
     for _ in $(seq 20); do fetch "http://$address/" >/dev/null && break; sleep 0.2; done
     step "crun bundle in a netns our bridge plugin configured serves HTTP" "$(fetch "http://$address/")" "hello from crun"
@@ -87,5 +93,18 @@ PY
     run_plugin DEL >/dev/null || echo "FAIL bridge DEL"
     step "DEL leaves no port on the bridge" "$(ip -o link show master crune2e0 | wc -l)" "0"
     ip netns delete "$netns"
+    ;;
+netctl-crun)
+    "$netctl" network create e2ecrun --subnet 10.152.0.0/24 -o com.docker.network.bridge.name=e2ecrun0 >/dev/null || echo "FAIL network create"
+    path="$("$netctl" sandbox create e2ecrun1)"
+    "$netctl" connect e2ecrun e2ecrun1 -p 8680:80 >/dev/null || echo "FAIL connect"
+    make_bundle "$path"
+    crun --cgroup-manager=disabled run -d --bundle "$bundle" netctl1 || echo "FAIL crun run"
+    for _ in $(seq 20); do fetch http://127.0.0.1:8680/ >/dev/null && break; sleep 0.2; done
+    step "crun in a netctl sandbox, -p 8680:80 from the host's loopback" "$(fetch http://127.0.0.1:8680/)" "hello from netctl-crun"
+    step "crun in a netctl sandbox, -p 8680:80 through the bridge address" "$(fetch http://10.152.0.1:8680/)" "hello from netctl-crun"
+    crun kill netctl1 KILL 2>/dev/null; sleep 0.3; crun delete -f netctl1 2>/dev/null
+    "$netctl" disconnect e2ecrun e2ecrun1 && "$netctl" sandbox rm e2ecrun1 && "$netctl" network rm e2ecrun || echo "FAIL teardown"
+    step "nothing of the network is left" "$(ip -o link show e2ecrun0 2>/dev/null | wc -l)$(ls /run/netns | grep -c e2ecrun)" "00"
     ;;
 esac
