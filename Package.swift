@@ -96,6 +96,8 @@ let package = Package(
             path: "bench/netlink",
             swiftSettings: strict
         ),
+        // `cnitool add|del|check|status|gc NET NETNS`: runs a network list through the CNI runtime.
+        .executableTarget(name: "cnitool", dependencies: ["CNI", "NetCore"], swiftSettings: strict),
         .executableTarget(
             name: "netlink-demo",
             dependencies: ["NetCore", "Namespaces", "Netlink"],
