@@ -17,7 +17,7 @@ func runTool(_ options: Options) throws -> JSON? {
         return ["cniVersion": .string(info.cniVersion), "supportedVersions": .array(info.supportedVersions.map(JSON.string))]
     }
     let list = try NetworkConfigList.find(named: options.name, in: environment("NETCONFPATH") ?? "/etc/cni/net.d")
-    let attachment = Attachment(containerID: options.effectiveContainerID, netns: options.netns, ifName: options.ifName,
+    let attachment = NetworkAttachment(containerID: options.effectiveContainerID, netns: options.netns, ifName: options.ifName,
                                 args: options.args, capabilityArgs: options.capabilityArgs)
     switch options.command {
     case "add": return try runtime.add(list, attachment).json(version: list.cniVersion)

@@ -28,7 +28,7 @@ public struct CNIRuntime: Sendable {
     ///
     /// - Throws: the failing plugin's ``CNIError`` unchanged; code 5 if the cache cannot be written.
     @discardableResult
-    public func add(_ list: NetworkConfigList, _ attachment: Attachment) throws -> CNIResult {
+    public func add(_ list: NetworkConfigList, _ attachment: NetworkAttachment) throws -> CNIResult {
         try attachment.validate()
         var previous: JSON?
         for plugin in list.plugins {
@@ -43,7 +43,7 @@ public struct CNIRuntime: Sendable {
 
     /// DEL: each plugin in reverse order with the cached result as `prevResult` (none without a
     /// cache entry), then the cache entry is removed.
-    public func delete(_ list: NetworkConfigList, _ attachment: Attachment) throws {
+    public func delete(_ list: NetworkConfigList, _ attachment: NetworkAttachment) throws {
         try attachment.validate()
         let cached = try cache.load(network: list.name, containerID: attachment.containerID, ifName: attachment.ifName)
         for plugin in list.plugins.reversed() {
@@ -55,7 +55,7 @@ public struct CNIRuntime: Sendable {
     /// CHECK: each plugin in order with the cached ADD result; nothing when `disableCheck`.
     ///
     /// - Throws: ``CNIError`` code 1 before 0.4.0, 7 without a cached result, else the plugin's error.
-    public func check(_ list: NetworkConfigList, _ attachment: Attachment) throws {
+    public func check(_ list: NetworkConfigList, _ attachment: NetworkAttachment) throws {
         guard list.cniVersion.supportsCheck else {
             throw CNIError(.incompatibleVersion, "CHECK needs cniVersion 0.4.0 or later", details: "network \"\(list.name)\" is \(list.cniVersion)")
         }
@@ -128,7 +128,7 @@ public struct CNIRuntime: Sendable {
     // MARK: Building a plugin's request
 
     /// The config one plugin gets for ADD, DEL or CHECK (libcni's `buildOneConfig`).
-    public func requestConfig(_ plugin: JSONObject, of list: NetworkConfigList, _ attachment: Attachment, prevResult: JSON?) -> JSONObject {
+    public func requestConfig(_ plugin: JSONObject, of list: NetworkConfigList, _ attachment: NetworkAttachment, prevResult: JSON?) -> JSONObject {
         var config = Self.base(plugin, of: list)
         let declared = plugin["capabilities"]?.objectValue ?? [:]
         var runtimeConfig = JSONObject()
@@ -150,7 +150,7 @@ public struct CNIRuntime: Sendable {
         return config
     }
 
-    private func invoke(_ plugin: JSONObject, of list: NetworkConfigList, _ command: CNICommand, _ attachment: Attachment,
+    private func invoke(_ plugin: JSONObject, of list: NetworkConfigList, _ command: CNICommand, _ attachment: NetworkAttachment,
                         prevResult: JSON?) throws -> [UInt8] {
         var environment = ["CNI_CONTAINERID": attachment.containerID, "CNI_NETNS": attachment.netns, "CNI_IFNAME": attachment.ifName]
         if !attachment.args.isEmpty { environment["CNI_ARGS"] = attachment.argsText }

@@ -67,17 +67,24 @@ public struct NetworkConfigList: Sendable {
 
     /// The first list named `name` among `directory`'s config files, sorted by file name.
     ///
-    /// - Throws: ``CNIError`` for a file that does not load (naming it), or code 7 when no file
-    ///   defines the network.
+    /// - Throws: ``CNIError`` for a JSON file that is not a valid config (naming it), or code 7
+    ///   when no file defines the network. Files that are not JSON objects are skipped.
     public static func find(named name: String, in directory: String) throws -> NetworkConfigList {
         let names: [String]
         do { names = try RuntimeFiles.list(directory) } catch let error as FileError { throw error.cniError }
+        var skipped: [String] = []
         for file in names where fileExtensions.contains(where: { file.hasSuffix($0) }) {
-            let list = try NetworkConfigList(contentsOf: directory + "/" + file)
-            if list.name == name { return list }
+            do {
+                let list = try NetworkConfigList(contentsOf: directory + "/" + file)
+                if list.name == name { return list }
+            } catch let error as CNIError where error.code == .decodingFailure {
+                // Not JSON at all (e.g. a containers.conf beside the networks): not a network config.
+                skipped.append(file)
+            }
         }
         throw CNIError(.invalidConfig, "no network named \"\(name)\" in \(directory)",
-                       details: "searched the \(fileExtensions.joined(separator: ", ")) files there")
+                       details: "searched the \(fileExtensions.joined(separator: ", ")) files there"
+                           + (skipped.isEmpty ? "" : "; skipped files that are not JSON objects: \(skipped.joined(separator: ", "))"))
     }
 
     private init(reader: ConfigReader, plugins: [JSONObject], raw: JSONObject) throws {

@@ -28,7 +28,7 @@ public struct CachedAttachment: Sendable {
         return .object(object)
     }
 
-    init(networkName: String, attachment: Attachment, config: [UInt8], result: JSON?) {
+    init(networkName: String, attachment: NetworkAttachment, config: [UInt8], result: JSON?) {
         self.networkName = networkName
         containerID = attachment.containerID
         ifName = attachment.ifName
@@ -58,8 +58,8 @@ public struct CachedAttachment: Sendable {
     }
 
     /// The attachment this record describes.
-    var attachment: Attachment {
-        Attachment(containerID: containerID, netns: netns, ifName: ifName, args: args, capabilityArgs: capabilityArgs)
+    var attachment: NetworkAttachment {
+        NetworkAttachment(containerID: containerID, netns: netns, ifName: ifName, args: args, capabilityArgs: capabilityArgs)
     }
 }
 

@@ -1,7 +1,7 @@
 import NetCore
 
 /// One container interface on one network: libcni's `RuntimeConf`.
-public struct Attachment: Sendable {
+public struct NetworkAttachment: Sendable {
     public var containerID: String
     /// The netns path; may be empty for DEL when the namespace is gone.
     public var netns: String
