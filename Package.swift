@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "PortProxyTests", dependencies: ["PortProxy", "NetCore", "netctl-proxy"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NetCore", "Drivers", "Firewall", "PortProxy", "Store", "netctl-cni", "netctl-proxy"],
+            dependencies: ["CNI", "NetCore", "Drivers", "Firewall", "PortProxy", "Store", "netctl-cni", "netctl-proxy"],
             swiftSettings: strict
         ),
         .testTarget(
