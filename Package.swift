@@ -96,6 +96,8 @@ let package = Package(
             path: "bench/netlink",
             swiftSettings: strict
         ),
+        // `cnitool add|del|check|status|gc NET NETNS`: runs a network list through the CNI runtime.
+        .executableTarget(name: "cnitool", dependencies: ["CNI", "NetCore"], swiftSettings: strict),
         .executableTarget(
             name: "netlink-demo",
             dependencies: ["NetCore", "Namespaces", "Netlink"],
@@ -122,7 +124,7 @@ let package = Package(
         .testTarget(name: "PortProxyTests", dependencies: ["PortProxy", "NetCore", "netctl-proxy"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NetCore", "Drivers", "Firewall", "PortProxy", "Store", "netctl-cni", "netctl-proxy", "netctl"],
+            dependencies: ["CNI", "NetCore", "Drivers", "Firewall", "PortProxy", "Store", "netctl-cni", "netctl-proxy", "netctl"],
             swiftSettings: strict
         ),
         .testTarget(
