@@ -47,7 +47,17 @@ extension Netctl {
             }
             return endpoint
         case .cni(let type):
-            throw NetworkError(code: .unsupported, message: "driver cni:\(type) needs the CNI runtime library, which this build does not have yet")
+            let cni = CNINetwork(network: network, type: type)
+            try tables.insert(endpoint) // first: a concurrent connect cannot take the same interface
+            do {
+                endpoint.addresses = try cni.add(sandbox, interface: interface.rawValue, ports: request.ports)
+                try tables.insert(endpoint)
+            } catch {
+                try? cni.delete(sandbox, interface: interface.rawValue)
+                try? tables.deleteEndpoint(network: network.name, sandbox: sandbox.name)
+                throw error
+            }
+            return endpoint
         }
         try tables.insert(endpoint)
         return endpoint
@@ -75,7 +85,9 @@ extension Netctl {
                 attempt("remove the interface") { try bridgeDriver(network).detach(id, namespace: namespace) }
             case .macvlan:
                 attempt("remove the interface") { try macvlanDriver(network).detach(id, namespace: namespace) }
-            case .null, .host, .cni: break
+            case .cni(let type):
+                attempt("CNI DEL") { try CNINetwork(network: network, type: type).delete(sandbox, interface: endpoint.interface) }
+            case .null, .host: break
             }
             attempt("release the addresses") {
                 _ = try allocator().release(key: LeaseKey(network: Self.stateKey(network.name), containerID: sandbox.id, interface: interface))
@@ -151,7 +163,8 @@ extension Netctl {
                 if network.isInternal {
                     throw NetworkError.invalid("-p", request.ports[0].description, "network \"\(network.name)\" is internal: nothing outside it can reach a published port")
                 }
-            case .host, .null, .macvlan, .cni:
+            case .cni: break // the chain's portmap publishes them
+            case .host, .null, .macvlan:
                 throw NetworkError(code: .unsupported, message:
                     "-p \(request.ports[0]): the \(network.driver) driver has no published ports (a \(network.driver) endpoint is reached at its own address)")
             }

@@ -159,7 +159,15 @@ extension Netctl {
             guard !request.subnets.isEmpty else {
                 throw NetworkError.invalid("--subnet", "(none)", "a macvlan network shares the parent's link: give the subnet of that link")
             }
-        case .bridge, .cni: break
+        case .cni(let type):
+            let runtime = CNINetwork(network: NetworkRecord(name: request.name, id: "", driver: request.driver, subnets: [],
+                                                            auxAddresses: [:], options: [:], labels: [:], isInternal: false,
+                                                            ipv6: false, created: 0), type: type).runtime
+            guard runtime.invoker.find(type, in: runtime.pluginDirectories) != nil else {
+                throw NetworkError.invalid("--driver", request.driver.description,
+                                           "no CNI plugin \"\(type)\" in \(runtime.pluginDirectories.joined(separator: ":")) (set CNI_PATH)")
+            }
+        case .bridge: break
         }
     }
 

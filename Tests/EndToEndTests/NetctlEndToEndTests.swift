@@ -15,10 +15,11 @@ struct NetctlOutput {
 func netctl(_ arguments: String...) throws -> NetctlOutput { try netctl(arguments) }
 
 @discardableResult
-func netctl(_ arguments: [String]) throws -> NetctlOutput {
+func netctl(_ arguments: [String], environment: [String: String] = [:]) throws -> NetctlOutput {
     let process = Process()
     process.executableURL = productsDirectory.appendingPathComponent("netctl")
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let output = Pipe(), errors = Pipe()
     process.standardOutput = output
     process.standardError = errors
@@ -173,5 +174,24 @@ struct NetctlEndToEndTests {
         #expect(try netctl("firewall", "reload").status == 0)
         #expect(try fetch(from: nil, "http://10.197.0.1:8590/") == "reloaded")
     }
-}
 
+    @Test func aCNIDriverNetworkRunsThePluginChainAndPublishesPorts() throws {
+        let environment = ["CNI_PATH": pluginDirectory.path]
+        let created = try netctl(["network", "create", "e2ecni", "--driver", "cni:bridge", "--subnet", "10.198.0.0/24",
+                                  "-o", "bridge=e2ecni0", "-o", "isGateway=true", "-o", "isDefaultGateway=true", "-o", "hairpinMode=true"],
+                                 environment: environment)
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try netctl("sandbox", "create", "e2ecni1").status == 0)
+        defer { _ = try? netctl("sandbox", "rm", "-f", "e2ecni1"); _ = try? netctl(["network", "rm", "-f", "e2ecni"], environment: environment) }
+        let connected = try netctl(["connect", "e2ecni", "e2ecni1", "-p", "8780:80", "--format", "json"], environment: environment)
+        #expect(connected.status == 0, "\(connected.stderr)")
+        #expect(connected.json?["Addresses"]?.arrayValue?.first == "10.198.0.2/24")
+        let server = try HTTPServer(in: ScratchNamespace(adopting: "e2ecni1"), port: 80, body: "through a CNI chain")
+        defer { server.stop() }
+        #expect(try fetch(from: nil, "http://10.198.0.1:8780/") == "through a CNI chain")
+        for _ in 0..<2 { #expect(try netctl(["disconnect", "e2ecni", "e2ecni1"], environment: environment).status == 0) }
+        #expect(try runCommand(["ip", "-n", "e2ecni1", "link", "show", "eth0"]).status != 0)
+        let missing = try netctl(["network", "create", "e2ecni2", "--driver", "cni:nosuchplugin"], environment: environment)
+        #expect(missing.status == 2 && missing.stderr.contains("nosuchplugin"), "\(missing.stderr)")
+    }
+}
