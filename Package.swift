@@ -98,6 +98,13 @@ let package = Package(
         ),
         // `cnitool add|del|check|status|gc NET NETNS`: runs a network list through the CNI runtime.
         .executableTarget(name: "cnitool", dependencies: ["CNI", "NetCore"], swiftSettings: strict),
+        // `make bench BENCH=cni`: the CNI plugins against the reference plugins, exec'd as a runtime does.
+        .executableTarget(
+            name: "bench-cni",
+            dependencies: ["NetCore", "Namespaces"],
+            path: "bench/cni",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "netlink-demo",
             dependencies: ["NetCore", "Namespaces", "Netlink"],
