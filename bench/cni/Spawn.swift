@@ -43,7 +43,9 @@ func execute(_ path: String, arguments: [String] = [], environment: [String], in
         let stdinPipe = try makePipe(), stdoutPipe = try makePipe(), stderrPipe = try makePipe()
         let pid = fork()
         if pid == 0 {
-            // Child: only async-signal-safe calls until the exec.
+            // Child: only async-signal-safe calls until the exec; the plugin gets the default
+            // SIGPIPE disposition back (an ignored signal would stay ignored across the exec).
+            signal(SIGPIPE, SIG_DFL)
             dup2(stdinPipe.read, 0)
             dup2(stdoutPipe.write, 1)
             dup2(stderrPipe.write, 2)

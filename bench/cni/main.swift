@@ -26,6 +26,9 @@ func option(_ name: String) -> String? {
 guard getuid() == 0, getenv("NETCTL_SANDBOX") != nil else {
     fail("run inside the sandbox: scripts/sandbox.sh \(CommandLine.arguments[0])")
 }
+// A plugin may exit before reading its stdin (ours does for VERSION): a failed write must
+// not kill the driver.
+signal(SIGPIPE, SIG_IGN)
 let iterations = option("--iterations").flatMap { Int($0) } ?? 200
 let workers = option("--workers").flatMap { Int($0) } ?? 2
 let blockSize = option("--block").flatMap { Int($0) } ?? 10
