@@ -32,6 +32,8 @@ demo: build
 bench: deps
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-netlink
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-firewall
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-cni
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl-cni
 	scripts/sandbox.sh bench/run.sh .build-static/release $(BENCH)
 
 # The CNI plugins go in a directory of their own (never over another package's plugins),

@@ -8,9 +8,14 @@ import Musl
 #endif
 import CNI
 
-let invokedAs = CommandLine.arguments.first.map { path in
+/// The last component of `path`. Top-level closures are main-actor isolated, and calling one
+/// from `map` makes the runtime check the executor, which loads the concurrency runtime and
+/// libdispatch at start-up; a nonisolated function needs no check (so are the writers below).
+nonisolated func baseName(_ path: String) -> String {
     path.split(separator: "/").last.map(String.init) ?? path
-} ?? ""
+}
+
+let invokedAs = CommandLine.arguments.first.map(baseName) ?? ""
 
 let plugins: [String: any CNIPlugin] = [
     "bridge": BridgePlugin(),
@@ -21,7 +26,7 @@ let plugins: [String: any CNIPlugin] = [
 ]
 
 /// Writes all of `text` to file descriptor `descriptor`.
-func writeAll(_ text: String, to descriptor: Int32) {
+nonisolated func writeAll(_ text: String, to descriptor: Int32) {
     let bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
@@ -32,7 +37,7 @@ func writeAll(_ text: String, to descriptor: Int32) {
     }
 }
 
-func writeStandardOutput(_ text: String) { writeAll(text, to: 1) }
+nonisolated func writeStandardOutput(_ text: String) { writeAll(text, to: 1) }
 
 guard let plugin = plugins[invokedAs] else {
     let names = plugins.keys.sorted().joined(separator: ", ")

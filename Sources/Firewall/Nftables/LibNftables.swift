@@ -9,6 +9,7 @@ import NetCore
 /// libnftables may reopen its netlink socket (after an interrupted dump) in whatever
 /// namespace the calling thread is in.
 public final class LibNftables: NftablesTransport {
+    private let library: NftablesLibrary
     private let context: OpaquePointer
     private let namespace: NetNamespace?
 
@@ -16,28 +17,30 @@ public final class LibNftables: NftablesTransport {
     ///
     /// - Throws: ``NetworkError`` when libnftables cannot be set up.
     public init(namespace: NetNamespace? = nil) throws {
-        let make = { () -> OpaquePointer? in nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) }
+        let library = try NftablesLibrary.shared.get()
+        let make = { () -> OpaquePointer? in library.newContext(UInt32(NFT_CTX_DEFAULT)) }
         guard let context = try namespace?.run(make) ?? make() else {
             throw NetworkError(code: .system, message: "cannot create a libnftables context")
         }
         // JSON output is also the switch that makes libnftables 1.0.6 parse JSON input.
-        nft_ctx_output_set_flags(context, UInt32(NFT_CTX_OUTPUT_JSON))
-        guard nft_ctx_buffer_output(context) == 0, nft_ctx_buffer_error(context) == 0 else {
-            nft_ctx_free(context)
+        library.setOutputFlags(context, UInt32(NFT_CTX_OUTPUT_JSON))
+        guard library.bufferOutput(context) == 0, library.bufferError(context) == 0 else {
+            library.freeContext(context)
             throw NetworkError(code: .system, message: "cannot buffer libnftables output")
         }
+        self.library = library
         self.context = context
         self.namespace = namespace
     }
 
-    deinit { nft_ctx_free(context) }
+    deinit { library.freeContext(context) }
 
     public func run(_ commands: String) throws -> String {
-        let body = { [context] () -> (status: Int32, output: String, error: String) in
-            let status = nft_run_cmd_from_buffer(context, commands)
+        let body = { [context, library] () -> (status: Int32, output: String, error: String) in
+            let status = library.runCommands(context, commands)
             // Reading a buffer also empties it for the next command.
-            let output = String(cString: nft_ctx_get_output_buffer(context))
-            let error = String(cString: nft_ctx_get_error_buffer(context))
+            let output = library.outputBuffer(context).map { String(cString: $0) } ?? ""
+            let error = library.errorBuffer(context).map { String(cString: $0) } ?? ""
             return (status, output, error)
         }
         let result = try namespace?.run(body) ?? body()

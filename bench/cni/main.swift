@@ -1,0 +1,114 @@
+// CNI benchmark: our multi-call plugin binary against the reference plugins, side by side in
+// one run, exec'd exactly as a runtime does (CNI_* environment, config on stdin, libcni-style
+// chaining with prevResult and runtimeConfig.portMappings).
+//
+//   make bench BENCH=cni   (or: scripts/sandbox.sh .build-static/release/bench-cni [options])
+//
+// Options: --iterations N (200), --workers W (2), --block B (10), --chains bridge,portmap,
+// --reference DIR (/usr/lib/cni), --netctl-cni PATH (the netctl-cni beside this binary).
+#if canImport(Glibc)
+import Glibc
+#endif
+import Namespaces
+import NetCore
+
+func fail(_ message: String) -> Never {
+    progress(message)
+    exit(1)
+}
+
+func option(_ name: String) -> String? {
+    let arguments = CommandLine.arguments
+    guard let flag = arguments.firstIndex(of: name), flag + 1 < arguments.count else { return nil }
+    return arguments[flag + 1]
+}
+
+guard getuid() == 0, getenv("NETCTL_SANDBOX") != nil else {
+    fail("run inside the sandbox: scripts/sandbox.sh \(CommandLine.arguments[0])")
+}
+// A plugin may exit before reading its stdin (ours does for VERSION): a failed write must
+// not kill the driver.
+signal(SIGPIPE, SIG_IGN)
+let iterations = option("--iterations").flatMap { Int($0) } ?? 200
+let workers = option("--workers").flatMap { Int($0) } ?? 2
+let blockSize = option("--block").flatMap { Int($0) } ?? 10
+let referenceDirectory = option("--reference") ?? "/usr/lib/cni"
+let requestedChains = (option("--chains") ?? "bridge,portmap").split(separator: ",").map(String.init)
+let ourBinary = option("--netctl-cni") ?? siblingPath("netctl-cni")
+
+// Our plugin directory: the one binary linked under each plugin name, as `make install` does.
+let ourDirectory = "/run/netctl/bench-cni-plugins"
+mkdir("/run/netctl", 0o755)
+mkdir(ourDirectory, 0o755)
+for name in ["bridge", "host-local", "portmap", "loopback", "macvlan"] {
+    unlink("\(ourDirectory)/\(name)")
+    guard symlink(ourBinary, "\(ourDirectory)/\(name)") == 0 else { fail("cannot link \(ourBinary) as \(name)") }
+}
+
+let ours = Side(label: "ours", pluginDirectory: ourDirectory, subnetOctet: 201, firstHostPort: 20000, dataDirectory: "/var/lib/cni/bench-ours")
+let reference = Side(label: "reference", pluginDirectory: referenceDirectory, subnetOctet: 211, firstHostPort: 30000, dataDirectory: "/var/lib/cni/bench-reference")
+let sides = [ours, reference]
+
+// MARK: Which chains can run
+
+var chains: [Chain.Kind] = []
+for name in requestedChains {
+    guard let kind = Chain.Kind(rawValue: name) else { fail("unknown chain \"\(name)\" (bridge, portmap)") }
+    let missing = kind == .portmap ? ["bridge", "portmap"] : ["bridge"]
+    if let plugin = missing.first(where: { version(of: "\(ourDirectory)/\($0)") == nil }) {
+        let message = "skipping \(kind.title): our binary does not answer VERSION as `\(plugin)`"
+        progress(message)
+        print("> \(message); rerun once it does.\n")
+        continue
+    }
+    if let plugin = missing.first(where: { version(of: "\(referenceDirectory)/\($0)") == nil }) {
+        fail("the reference `\(plugin)` in \(referenceDirectory) does not answer VERSION")
+    }
+    chains.append(kind)
+}
+
+// MARK: Start-up
+
+let measurements = Measurements()
+progress("VERSION start-up: \(iterations) execs per side")
+var startup = StartupBench(sides: sides, iterations: iterations, blockSize: blockSize)
+let startupTable = startup.run()
+
+// MARK: Chains
+
+var names: [String: [String]] = [:]
+for side in sides {
+    names[side.label] = (0..<iterations).map { "bcni-\(side.label.prefix(1))\($0)" }
+}
+for name in names.values.joined() {
+    do {
+        try? NetNamespace.delete(named: name)
+        _ = try NetNamespace.create(named: name)
+    } catch {
+        fail("cannot create namespace \(name): \(error)")
+    }
+}
+let namespaces = names.mapValues { $0.map { "/run/netns/\($0)" } }
+let runner = Runner(sides: sides, iterations: iterations, blockSize: blockSize, namespaces: namespaces, measurements: measurements)
+let modes = workers > 1 ? [1, workers] : [1]
+for kind in chains {
+    for mode in modes {
+        do {
+            try runner.run(kind, workers: mode)
+        } catch {
+            fail("\(kind.title): \(error)")
+        }
+    }
+}
+for name in names.values.joined() { try? NetNamespace.delete(named: name) }
+
+// MARK: Tables
+
+let report = Report(measurements: measurements, iterations: iterations, workers: workers)
+print(report.header(chains: chains))
+for kind in chains {
+    print(report.chainTable(kind, modes: modes))
+}
+if chains.contains(.portmap) { print(report.growthTable()) }
+print(startupTable)
+print(report.sizeTable(chains: chains, startup: startup))
