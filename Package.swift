@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(name: "PortProxyTests", dependencies: ["PortProxy", "NetCore", "netctl-proxy"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CNI", "NetCore", "Drivers", "Firewall", "PortProxy", "Store", "netctl-cni", "netctl-proxy", "netctl"],
+            dependencies: ["CNI", "NetCore", "Drivers", "Firewall", "PortProxy", "Store", "netctl-cni", "netctl-proxy", "netctl", "cnitool"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -89,6 +89,25 @@ import Testing
         #expect(calls.allSatisfy { $0.config["prevResult"] == nil })
     }
 
+    @Test func anUnreadableCacheEntryDoesNotBlockDelete() throws {
+        try FileManager.default.createDirectory(atPath: cacheDirectory + "/results", withIntermediateDirectories: true)
+        try "{truncated".write(toFile: cacheDirectory + "/results/net1-c1-eth0", atomically: true, encoding: .utf8)
+        try runtime.delete(list, attachment)
+        #expect(fake.calls.map(\.type) == ["tuning", "portmap", "bridge"])
+        #expect(fake.calls.allSatisfy { $0.config["prevResult"] == nil })
+        #expect(!FileManager.default.fileExists(atPath: cacheDirectory + "/results/net1-c1-eth0"))
+    }
+
+    @Test func delBefore040GetsNoPrevResult() throws {
+        let old = try NetworkConfigList(parsing: bytes(#"{"cniVersion":"0.3.1","name":"net1","plugins":[{"type":"bridge"}]}"#))
+        try runtime.add(old, attachment)
+        fake.reset()
+        try runtime.delete(old, attachment)
+        #expect(fake.calls.map(\.command) == [.delete])
+        #expect(fake.calls.allSatisfy { $0.config["prevResult"] == nil })
+        #expect(try runtime.cache.load(network: "net1", containerID: "c1", ifName: "eth0") == nil)
+    }
+
     @Test func checkNeedsTheCachedResultAndPassesItInOrder() throws {
         #expect {
             try runtime.check(list, attachment)

@@ -42,10 +42,18 @@ public struct CNIRuntime: Sendable {
     }
 
     /// DEL: each plugin in reverse order with the cached result as `prevResult` (none without a
-    /// cache entry), then the cache entry is removed.
+    /// cache entry, or before 0.4.0), then the cache entry is removed.
     public func delete(_ list: NetworkConfigList, _ attachment: NetworkAttachment) throws {
         try attachment.validate()
-        let cached = try cache.load(network: list.name, containerID: attachment.containerID, ifName: attachment.ifName)
+        var cached: CachedAttachment?
+        if list.cniVersion >= CNIVersion(0, 4, 0) {
+            do {
+                cached = try cache.load(network: list.name, containerID: attachment.containerID, ifName: attachment.ifName)
+            } catch {
+                // As libcni: an unreadable entry must not block teardown for good; it goes.
+                try? cache.remove(network: list.name, containerID: attachment.containerID, ifName: attachment.ifName)
+            }
+        }
         for plugin in list.plugins.reversed() {
             _ = try invoke(plugin, of: list, .delete, attachment, prevResult: cached?.result)
         }
