@@ -34,6 +34,8 @@ bench: deps
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-firewall
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-cni
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl-cni
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl-proxy
 	scripts/sandbox.sh bench/run.sh .build-static/release $(BENCH)
 
 # The CNI plugins go in a directory of their own (never over another package's plugins),
@@ -41,11 +43,13 @@ bench: deps
 CNI_PLUGINS := bridge macvlan host-local portmap loopback
 CNI_DIR := $(DESTDIR)$(PREFIX)/lib/netctl/cni
 
+# netctl, netctl-proxy and cnitool are static too: every call is an exec.
 install: build
-	$(SWIFT) build -c release --static-swift-stdlib --product netctl-cni --scratch-path .build-static
-	$(SWIFT) build -c release --static-swift-stdlib --product netctl-proxy --scratch-path .build-static
+	for product in netctl-cni netctl-proxy netctl cnitool; do \
+	    $(SWIFT) build -c release --static-swift-stdlib --product $$product --scratch-path .build-static || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/bin $(CNI_DIR)
-	install -m 0755 .build/release/netlink-demo .build/release/netctl .build/release/netctl-proxy $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 .build/release/netlink-demo $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 .build-static/release/netctl .build-static/release/netctl-proxy .build-static/release/cnitool $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl-cni $(CNI_DIR)/netctl-cni
 	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done
 	# portmap and ipMasq start the userland proxy from the directory above the plugins.
