@@ -180,6 +180,9 @@ public final class FirewallRegistry {
         guard usesRules else { return }
         let others = try rows.sharing(bridge: network.bridge).filter { $0.usesRules && $0.key != key }
         guard let merged = FirewallNetwork.merged(others.map(\.network) + [network]) else { return }
+        // Most attachments join a network whose rules are in place as they are: one more
+        // container on a bridge costs no ruleset change at all.
+        if let installed = FirewallNetwork.merged(others.map(\.network)), installed == merged { return }
         try firewall.addNetwork(merged)
         if others.isEmpty {
             undo.push("remove network \(network.name)") { try self.firewall.removeNetwork(merged) }

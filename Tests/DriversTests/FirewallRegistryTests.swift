@@ -61,6 +61,12 @@ struct FirewallRegistryTests {
         #expect(firewall.calls.filter { $0 == "remove br0" }.count == 1)
     }
 
+    @Test func joiningANetworkWhoseRulesAreInPlaceChangesNoRules() throws {
+        try registry.attach(id("a"), network: network(), ports: [], containerAddresses: [address("10.10.0.2")])
+        try registry.attach(id("b"), network: network(), ports: [], containerAddresses: [address("10.10.0.3")])
+        #expect(firewall.calls == ["add br0 10.10.0.0/24 masq=true"])
+    }
+
     @Test func aNetworkOfItsOwnOutlivesItsAttachments() throws {
         try registry.addNetwork(network(), name: "net")
         try registry.attach(id("a"), network: network(), ports: [], containerAddresses: [address("10.10.0.2")])
