@@ -158,7 +158,7 @@ public final class FirewallRegistry {
         }
         if errors.isEmpty { try rows.delete(key) }
         if row.usesRules {
-            let others = try rows.sharing(bridge: row.network.bridge).filter { $0.usesRules && $0.key != key }
+            let others = try rows.ruleHolders(bridge: row.network.bridge, except: key)
             do {
                 if others.isEmpty {
                     try firewall.removeNetwork(row.network)
@@ -178,11 +178,11 @@ public final class FirewallRegistry {
 
     private func install(_ network: FirewallNetwork, for key: Key, usesRules: Bool, undo: inout UndoStack) throws {
         guard usesRules else { return }
-        let others = try rows.sharing(bridge: network.bridge).filter { $0.usesRules && $0.key != key }
-        guard let merged = FirewallNetwork.merged(others.map(\.network) + [network]) else { return }
+        let others = try rows.ruleHolders(bridge: network.bridge, except: key)
+        guard let merged = FirewallNetwork.merged(others + [network]) else { return }
         // Most attachments join a network whose rules are in place as they are: one more
         // container on a bridge costs no ruleset change at all.
-        if let installed = FirewallNetwork.merged(others.map(\.network)), installed == merged { return }
+        if let installed = FirewallNetwork.merged(others), installed == merged { return }
         try firewall.addNetwork(merged)
         if others.isEmpty {
             undo.push("remove network \(network.name)") { try self.firewall.removeNetwork(merged) }

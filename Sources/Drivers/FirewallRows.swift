@@ -59,8 +59,15 @@ struct FirewallRows {
         return try database.statement("SELECT \(Self.columns) FROM firewall_attachments").rows([], Self.row)
     }
 
-    func sharing(bridge: InterfaceName) throws -> [Row] {
-        try database.statement("SELECT \(Self.columns) FROM firewall_attachments WHERE bridge = ?").rows([.text(bridge.rawValue)], Self.row)
+    /// The distinct network definitions of the other records that keep `bridge`'s rules: a
+    /// bridge with 200 containers usually has one, so this stays cheap as containers come.
+    func ruleHolders(bridge: InterfaceName, except key: FirewallRegistry.Key) throws -> [FirewallNetwork] {
+        try database.statement("""
+            SELECT DISTINCT definition FROM firewall_attachments
+            WHERE bridge = ? AND uses_rules = 1 AND NOT (network = ? AND container_id = ? AND interface = ?)
+            """).rows([.text(bridge.rawValue), .text(key.network), .text(key.containerID), .text(key.interface)]) {
+            try FirewallNetwork(record: JSON(parsing: $0.text(0)))
+        }
     }
 
     /// Inserts or replaces the row of `row.key`.
