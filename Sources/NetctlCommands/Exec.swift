@@ -32,6 +32,13 @@ struct Exec: ParsableCommand {
             throw CommandFailure(NetworkError(code: .permissionDenied, message: "cannot join network namespace \"\(path)\"", cause: Errno.current))
         }
         close(descriptor)
+        // The command gets a clean slate: the Swift runtime's threads may have blocked or
+        // ignored signals in this process, and exec keeps both, so a server started here
+        // would not stop on SIGTERM.
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
+        for number in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD] { signal(number, SIG_DFL) }
         var arguments = command.map { strdup($0) } + [nil]
         execvp(program, &arguments)
         let error = Errno.current
