@@ -30,12 +30,12 @@ demo: build
 # Benchmarks are built with the static Swift runtime, as the CNI plugins are installed, so
 # exec'd rows measure what a runtime pays. `make bench BENCH="firewall proxy"` runs only those.
 bench: deps
-	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-netlink
-	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-firewall
-	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-cni
-	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl-cni
-	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl
-	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl-proxy
+	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-netlink
+	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-firewall
+	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-cni
+	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl-cni
+	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl
+	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl-proxy
 	scripts/sandbox.sh bench/run.sh .build-static/release $(BENCH)
 
 # The CNI plugins go in a directory of their own (never over another package's plugins),
@@ -46,7 +46,7 @@ CNI_DIR := $(DESTDIR)$(PREFIX)/lib/netctl/cni
 # netctl, netctl-proxy and cnitool are static too: every call is an exec.
 install: build
 	for product in netctl-cni netctl-proxy netctl cnitool; do \
-	    $(SWIFT) build -c release --static-swift-stdlib --product $$product --scratch-path .build-static || exit 1; done
+	    NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --product $$product --scratch-path .build-static || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/bin $(CNI_DIR)
 	install -m 0755 .build/release/netlink-demo $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl .build-static/release/netctl-proxy .build-static/release/cnitool $(DESTDIR)$(PREFIX)/bin/

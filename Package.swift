@@ -92,7 +92,9 @@ let package = Package(
             // relocations (32 000 in a PIE, ~0.8 MB of .rela.dyn to read and every page of
             // Swift metadata to copy-on-write before main), so start-up takes a quarter fewer
             // page faults and ~0.6 MiB less memory. The reference plugins (Go) are not PIE either.
-            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"])]
+            // Only for the static builds (NETCTL_STATIC_LINK=1, set by the Makefile): against the
+            // shared Swift runtime the linker warns that it may break pointer equality.
+            linkerSettings: Context.environment["NETCTL_STATIC_LINK"] == "1" ? [.unsafeFlags(["-Xclang-linker", "-no-pie"])] : []
         ),
         // `make bench`: our netlink layer against `ip -batch` on the same work.
         .executableTarget(
