@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Firewall
 import Namespaces
 import NetCore
@@ -17,6 +22,8 @@ public final class FirewallRegistry {
     private let firewall: any FirewallDriver
     private let proxyExecutable: String?
     private let namespace: NetNamespace?
+    /// Where what went wrong after an operation took effect is told (stderr by default).
+    public var warn: (String) -> Void = { message in writeStandardError("warning: \(message)\n") }
 
     /// - Parameters:
     ///   - proxyExecutable: `netctl-proxy`; `nil` when loopback is served by DNAT or not at
@@ -63,20 +70,31 @@ public final class FirewallRegistry {
         let key = Key(attachment)
         let plan = try PortPlan(ports, containerAddresses: containerAddresses, network: network,
                                 owner: attachment.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback())
-        try store.database.immediateTransaction {
-            if try rows.find(key) != nil { try tearDown(key) }
-            try UndoStack.transaction { undo in
-                try install(network, for: key, usesRules: usesRules, undo: &undo)
-                if !plan.dnat.isEmpty {
-                    if !usesRules { try firewall.addSharedRules() }
-                    try firewall.publish(plan.dnat, on: network)
-                    undo.push("unpublish \(plan.dnat.count) ports") { try self.firewall.unpublish(plan.dnat, from: network) }
+        // A failure is returned out of the transaction rather than thrown through it: when a
+        // repeated attach fails, the attachment's earlier state is put back and that must commit.
+        let failure: (any Error)? = try store.database.immediateTransaction {
+            let previous = try rows.find(key)
+            if previous != nil { try tearDown(key) }
+            do {
+                try UndoStack.transaction { undo in
+                    try install(network, for: key, usesRules: usesRules, undo: &undo)
+                    if !plan.dnat.isEmpty {
+                        if !usesRules { try firewall.addSharedRules() }
+                        try firewall.publish(plan.dnat, on: network)
+                        undo.push("unpublish \(plan.dnat.count) ports") { try self.firewall.unpublish(plan.dnat, from: network) }
+                    }
+                    let pid = try startProxy(plan.proxy)
+                    if let pid { undo.push("stop proxy \(pid)") { try ProxyProcess.stop(pid: pid) } }
+                    try rows.insert(Row(key: key, network: network, usesRules: usesRules, ports: plan.dnat, proxyPID: pid))
                 }
-                let pid = try startProxy(plan.proxy)
-                if let pid { undo.push("stop proxy \(pid)") { try ProxyProcess.stop(pid: pid) } }
-                try rows.insert(Row(key: key, network: network, usesRules: usesRules, ports: plan.dnat, proxyPID: pid))
+                return nil
+            } catch {
+                guard let previous else { throw error }
+                try restore(previous)
+                return error
             }
         }
+        if let failure { throw failure }
         flushConntrack(ports)
         return plan.dnat
     }
@@ -123,10 +141,7 @@ public final class FirewallRegistry {
             }
             try firewall.reload(state)
             for var row in all where row.proxyPID.map({ !ProxyProcess.isProxy(pid: $0) }) ?? false {
-                let addresses = row.ports.map(\.containerAddress)
-                let plan = try PortPlan(row.ports.map(\.mapping), containerAddresses: addresses, network: row.network,
-                                        owner: row.key.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback())
-                row.proxyPID = try startProxy(plan.proxy)
+                row.proxyPID = try startProxy(for: row)
                 try rows.insert(row)
             }
         }
@@ -161,7 +176,8 @@ public final class FirewallRegistry {
             let others = try rows.ruleHolders(bridge: row.network.bridge, except: key)
             do {
                 if others.isEmpty {
-                    try firewall.removeNetwork(row.network)
+                    let kept = try rows.portOnlyAddresses(bridge: row.network.bridge, except: key)
+                    try firewall.removeNetwork(row.network, keepingPortsTo: kept)
                 }
             } catch { errors.append(error) }
         }
@@ -169,6 +185,25 @@ public final class FirewallRegistry {
             throw NetworkError(code: .system, message: "cannot fully remove the firewall state of \(key): "
                 + errors.map { "\($0)" }.joined(separator: "; "), cause: first)
         }
+    }
+
+    /// Puts back what a row held, after a repeated attach that replaced it failed.
+    private func restore(_ row: Row) throws {
+        var row = row
+        try install(row.network, for: row.key, usesRules: row.usesRules)
+        if !row.ports.isEmpty {
+            if !row.usesRules { try firewall.addSharedRules() }
+            try firewall.publish(row.ports, on: row.network)
+        }
+        if row.proxyPID != nil { row.proxyPID = try startProxy(for: row) }
+        try rows.insert(row)
+    }
+
+    /// Starts a proxy for what the row's ports leave to it, as the attach that made it did.
+    private func startProxy(for row: Row) throws -> Int32? {
+        let plan = try PortPlan(row.ports.map(\.mapping), containerAddresses: row.ports.map(\.containerAddress),
+                                network: row.network, owner: row.key.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback())
+        return try startProxy(plan.proxy)
     }
 
     /// Adds the rules of `network` merged with every other claim on its bridge, when `usesRules`.
@@ -203,11 +238,29 @@ public final class FirewallRegistry {
     }
 
     /// Stale UDP flows would keep sending a changed mapping's traffic to the old container.
+    /// The mapping itself is already in place, so a failure here is a warning, not an error.
     private func flushConntrack(_ mappings: [PortMapping]) {
-        let udp = mappings.filter { $0.transport == .udp }
-        guard !udp.isEmpty, let conntrack = try? namespace.map(ConntrackSocket.open(in:)) ?? ConntrackSocket.open() else { return }
-        for mapping in udp {
-            _ = try? conntrack.deleteFlows(matching: ConntrackFilter(transport: .udp, destinationPorts: mapping.hostPorts))
+        let filters = mappings.filter { $0.transport == .udp }.map { mapping in
+            ConntrackFilter(transport: .udp, destinationPorts: mapping.hostPorts,
+                            destination: mapping.hostIP.flatMap { $0.integerValue == 0 ? nil : $0 })
         }
+        guard !filters.isEmpty else { return }
+        do {
+            let conntrack = try namespace.map(ConntrackSocket.open(in:)) ?? ConntrackSocket.open()
+            _ = try conntrack.deleteFlows(matchingAny: filters)
+        } catch {
+            warn("cannot flush the UDP conntrack entries of \(mappings.map(\.description).joined(separator: ", ")): \(error)")
+        }
+    }
+}
+
+/// Writes all of `text` to stderr, best effort.
+func writeStandardError(_ text: String) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        if written < 0, errno == EINTR { continue }
+        guard written > 0 else { return }
+        bytes = bytes.dropFirst(written)
     }
 }

@@ -70,6 +70,18 @@ struct FirewallRows {
         }
     }
 
+    /// The container addresses of the records on `bridge` that publish ports without holding
+    /// its rules (portmap with `snat` off): removing the rules must leave their mappings.
+    func portOnlyAddresses(bridge: InterfaceName, except key: FirewallRegistry.Key) throws -> Set<IPAddress> {
+        let rows = try database.statement("""
+            SELECT ports FROM firewall_attachments
+            WHERE bridge = ? AND uses_rules = 0 AND ports != '[]' AND NOT (network = ? AND container_id = ? AND interface = ?)
+            """).rows([.text(bridge.rawValue), .text(key.network), .text(key.containerID), .text(key.interface)]) {
+            try PublishedPort.from(records: JSON(parsing: $0.text(0)))
+        }
+        return Set(rows.joined().map(\.containerAddress))
+    }
+
     /// Inserts or replaces the row of `row.key`.
     func insert(_ row: Row) throws {
         try database.statement("""

@@ -1,3 +1,5 @@
+import NetCore
+
 /// The firewall as the network drivers see it: plain data in, one atomic change per call.
 ///
 /// Every operation is all or nothing, and removing is idempotent: removing what is not
@@ -10,8 +12,9 @@ public protocol FirewallDriver {
     /// Adds the network's masquerade, hairpin and isolation rules; adding it again is harmless.
     func addNetwork(_ network: FirewallNetwork) throws
 
-    /// Removes the network's rules and any ports still published to its subnets.
-    func removeNetwork(_ network: FirewallNetwork) throws
+    /// Removes the network's rules and any ports still published to its subnets, except
+    /// those to `kept` (containers that publish ports on the bridge without its rules).
+    func removeNetwork(_ network: FirewallNetwork, keepingPortsTo kept: Set<IPAddress>) throws
 
     /// Installs the shared chains that published ports need, without any network's rules;
     /// ``addNetwork(_:)`` does this too. Idempotent.
@@ -31,4 +34,11 @@ public protocol FirewallDriver {
 
     /// Whether the firewall can be used right now (for CNI `STATUS`).
     func isAvailable() -> Bool
+}
+
+extension FirewallDriver {
+    /// Removes the network's rules and every port still published to its subnets.
+    public func removeNetwork(_ network: FirewallNetwork) throws {
+        try removeNetwork(network, keepingPortsTo: [])
+    }
 }

@@ -20,9 +20,9 @@ struct FirewallPlanner: Sendable {
     }
 
     /// Removes what `listing` shows of `network`: its elements, its chain, and the port
-    /// mappings that point into its subnets. When no network is left it deletes the whole
-    /// table instead. An empty batch means there is nothing to do.
-    func removeNetwork(_ network: FirewallNetwork, listing: TableListing?) -> Nftables.Batch {
+    /// mappings that point into its subnets, but for those to `kept`. When no network and no
+    /// port is left it deletes the whole table instead. An empty batch means nothing to do.
+    func removeNetwork(_ network: FirewallNetwork, listing: TableListing?, keepingPortsTo kept: Set<IPAddress> = []) -> Nftables.Batch {
         var batch = Nftables.Batch(table: table)
         guard let listing else { return batch }
         var deletions = Deletions()
@@ -49,7 +49,8 @@ struct FirewallPlanner: Sendable {
         for maps in Ruleset.PortMaps.all {
             let ports = Set(listing.elements(of: maps.port).map(\.key))
             for element in listing.elements(of: maps.address) {
-                guard let text = element.data?.stringValue, let address = IPAddress(text), network.contains(address) else {
+                guard let text = element.data?.stringValue, let address = IPAddress(text), network.contains(address),
+                      !kept.contains(address) else {
                     remainingPorts += 1
                     continue
                 }

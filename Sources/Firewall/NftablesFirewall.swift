@@ -72,7 +72,7 @@ public final class NftablesFirewall: FirewallDriver {
         try exclusively { try apply(planner.addSharedRules(), "add the shared chains") }
     }
 
-    public func removeNetwork(_ network: FirewallNetwork) throws {
+    public func removeNetwork(_ network: FirewallNetwork, keepingPortsTo kept: Set<IPAddress>) throws {
         try exclusively {
             let listing = try listTable()
             // Whatever the caller's copy of the network says: the table knows whether its
@@ -85,7 +85,7 @@ public final class NftablesFirewall: FirewallDriver {
                     // The bridge is gone already, and its sysctl with it.
                 }
             }
-            let batch = planner.removeNetwork(network, listing: listing)
+            let batch = planner.removeNetwork(network, listing: listing, keepingPortsTo: kept)
             guard !batch.isEmpty else { return }
             try apply(batch, "remove network \"\(network.name)\"")
         }

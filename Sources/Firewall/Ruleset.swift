@@ -37,7 +37,7 @@ enum Ruleset {
     static func masquerade(_ family: IPAddress.Family) -> String { family == .v4 ? "masquerade4" : "masquerade6" }
     /// Every network's bridge, for isolation.
     static let bridges = "bridges"
-    /// Bridges with `route_localnet` on: localhost DNAT goes out there, 127/8 may not come in.
+    /// Bridges with `route_localnet` on: localhost DNAT goes out there, masqueraded.
     static let localnetBridges = "localnet_bridges"
     /// Bridge → `jump net-BRIDGE`.
     static let networks = "networks"
@@ -140,7 +140,9 @@ enum Ruleset {
             .init(chain: forward.name, [.verdictMap(key: .meta("iifname"), map: networks)]),
             .init(chain: forward.name, [.verdictMap(key: .meta("oifname"), map: networks)]),
 
-            .init(chain: localnetGuard.name, [.equal(.meta("iifname"), .setReference(localnetBridges)),
+            // No packet for 127.0.0.0/8 may come in from anywhere but `lo` (CVE-2020-8558):
+            // what a bridge with route_localnet would otherwise deliver to the host's loopback.
+            .init(chain: localnetGuard.name, [.notEqual(.meta("iifname"), .symbol("lo")),
                                               .equal(.ipField("daddr", v4), loopback4), .drop]),
         ]
     }()

@@ -122,10 +122,16 @@ public final class ConntrackSocket: Sendable {
     /// - Returns: how many flows were deleted.
     @discardableResult
     public func deleteFlows(matching filter: ConntrackFilter) throws -> Int {
-        let families: [IPAddress.Family] = filter.destination.map { [$0.family] } ?? [.v4, .v6]
+        try deleteFlows(matchingAny: [filter])
+    }
+
+    /// Deletes every flow that matches one of `filters`, with one dump per address family
+    /// however many filters there are, and returns how many it deleted.
+    public func deleteFlows(matchingAny filters: [ConntrackFilter]) throws -> Int {
+        let families = Set(filters.flatMap { filter -> [IPAddress.Family] in filter.destination.map { [$0.family] } ?? [.v4, .v6] })
         var deleted = 0
-        for family in families {
-            for flow in try flows(family: family) where filter.matches(flow) {
+        for family in [IPAddress.Family.v4, .v6] where families.contains(family) {
+            for flow in try flows(family: family) where filters.contains(where: { $0.matches(flow) }) {
                 try delete(flow)
                 deleted += 1
             }

@@ -10,15 +10,21 @@ final class RecordingFirewall: FirewallDriver {
     var name: String { "recording" }
     var calls: [String] = []
     var refusePublish = false
+    /// Mappings (`8080:80/tcp`) that `publish` refuses, as if another owner held them.
+    var refusedMappings: Set<String> = []
     var lastReload: FirewallState?
 
     func addNetwork(_ network: FirewallNetwork) throws {
         calls.append("add \(network.bridge) \(network.subnets.map(\.description).joined(separator: ",")) masq=\(network.masquerade)")
     }
-    func removeNetwork(_ network: FirewallNetwork) throws { calls.append("remove \(network.bridge)") }
+    func removeNetwork(_ network: FirewallNetwork, keepingPortsTo kept: Set<IPAddress>) throws {
+        calls.append("remove \(network.bridge)" + (kept.isEmpty ? "" : " keeping " + kept.map(\.description).sorted().joined(separator: ",")))
+    }
     func addSharedRules() throws { calls.append("shared") }
     func publish(_ ports: [PublishedPort], on network: FirewallNetwork) throws {
-        if refusePublish { throw NetworkError(code: .alreadyExists, message: "port taken") }
+        if refusePublish || ports.contains(where: { refusedMappings.contains($0.mapping.description) }) {
+            throw NetworkError(code: .alreadyExists, message: "port taken")
+        }
         calls.append("publish " + ports.map { "\($0.mapping)->\($0.containerAddress)" }.joined(separator: " "))
     }
     func unpublish(_ ports: [PublishedPort], from network: FirewallNetwork) throws {
@@ -101,6 +107,25 @@ struct FirewallRegistryTests {
         }
         #expect(firewall.calls == ["add br0 10.10.0.0/24 masq=true", "remove br0"])
         #expect(try registry.published().isEmpty)
+    }
+
+    @Test func aRepeatedAttachThatFailsPutsBackWhatTheAttachmentHad() throws {
+        try registry.attach(id("a"), network: network(), ports: [PortMapping(parsing: "8080:80")], containerAddresses: [address("10.10.0.2")])
+        firewall.refusedMappings = ["9090:90/tcp"]
+        #expect(throws: NetworkError.self) {
+            try registry.attach(id("a"), network: network(), ports: [PortMapping(parsing: "9090:90")], containerAddresses: [address("10.10.0.2")])
+        }
+        #expect(try registry.published().first?.ports.map(\.mapping.description) == ["8080:80/tcp"])
+        #expect(firewall.calls.last == "publish 8080:80/tcp->10.10.0.2")
+    }
+
+    @Test func removingTheRulesOfABridgeKeepsThePortsOfContainersThatPublishWithoutThem() throws {
+        try registry.attach(id("ports-only"), network: network(), usesRules: false, ports: [PortMapping(parsing: "8080:80")],
+                            containerAddresses: [address("10.10.0.3")])
+        try registry.attach(id("ruled"), network: network(), ports: [], containerAddresses: [address("10.10.0.2")])
+        try registry.detach(id("ruled"))
+        #expect(firewall.calls.last == "remove br0 keeping 10.10.0.3")
+        #expect(try registry.published().map(\.attachment) == [try id("ports-only")])
     }
 
     @Test func gcDetachesEveryAttachmentOfTheNetworkButTheValidOnes() throws {

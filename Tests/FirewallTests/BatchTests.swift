@@ -84,6 +84,56 @@ struct BatchTests {
         }
         #expect(error?.code == .alreadyExists)
         #expect(error?.message.contains("8080") == true)
+        #expect(error?.message.contains("other") == true)
+    }
+
+    @Test func sharedRulesAloneAreTheTableTheMapsAndTheFixedRules() throws {
+        try firewall(transport).addSharedRules()
+        try Golden.expect(transport.batches[0], matches: "add-shared-rules")
+    }
+
+    @Test func aNetworkWithLocalhostDNATPutsItsBridgeInTheLocalnetSet() throws {
+        let host = try FakeHost(addresses: [ip("127.0.0.1")])
+        host.sysctls["net/ipv4/conf/br0/route_localnet"] = "0"
+        try firewall(transport, host: host).addNetwork(network(localhostDNAT: true))
+        try Golden.expect(transport.batches[0], matches: "add-network-localhost-dnat")
+    }
+
+    @Test func publishingOnEveryAddressOfALocalhostDNATNetworkAlsoFillsTheLoopbackMaps() throws {
+        try firewall(transport).publish([PublishedPort(parsing: "8080:80", containerAddress: ip("10.10.0.2"), owner: "c1")],
+                                        on: network(localhostDNAT: true))
+        try Golden.expect(transport.batches[0], matches: "publish-any-address-localhost-dnat")
+    }
+
+    @Test func publishingOnOneIPv4AddressKeysTheMapsByThatAddress() throws {
+        let host = try FakeHost(addresses: [ip("192.0.2.10")])
+        try firewall(transport, host: host).publish(
+            [PublishedPort(parsing: "192.0.2.10:5353:53/udp", containerAddress: ip("10.10.0.2"), owner: "c1")], on: network())
+        try Golden.expect(transport.batches[0], matches: "publish-host-address-v4")
+    }
+
+    @Test func unpublishingAfterAConflictDeletesOnlyTheElementsStillPointingAtTheContainer() throws {
+        transport.replies = [.failure(NftablesError(message: "Error: Could not process rule: File exists")),
+                             .success(Self.listing(mappedTo: "10.10.0.2"))]
+        try firewall(transport).unpublish([PublishedPort(parsing: "8080:80", containerAddress: ip("10.10.0.2"), owner: "c1")], from: network())
+        #expect(transport.batches.count == 3) // the attempt, the listing, the deletion
+        try Golden.expect(transport.batches[2], matches: "unpublish-listed")
+    }
+
+    @Test func removingANetworkKeepsThePortsOfContainersThatPublishWithoutItsRules() throws {
+        transport.replies = [.success(Self.listing(mappedTo: "10.10.0.2", secondNetwork: true))]
+        try firewall(transport).removeNetwork(network(), keepingPortsTo: [ip("10.10.0.2")])
+        let lines = try Golden.lines(transport.batches[1])
+        #expect(!lines.contains("dnat4_any"))
+        #expect(lines.contains(#""delete":{"chain""#))
+    }
+
+    @Test func removingTheLastNetworkKeepsTheTableWhilePortsRemain() throws {
+        transport.replies = [.success(Self.listing(mappedTo: "10.10.0.2", secondNetwork: false))]
+        try firewall(transport).removeNetwork(network(), keepingPortsTo: [ip("10.10.0.2")])
+        let lines = try Golden.lines(transport.batches[1])
+        #expect(!lines.contains(#""delete":{"table""#))
+        #expect(!lines.contains("dnat4_any"))
     }
 
     @Test func aHostAddressNotOnThisHostIsRefusedBeforeAnythingIsSent() throws {
@@ -157,6 +207,12 @@ struct BatchTests {
         let state = try FirewallState(networks: [.init(network()), .init(network())])
         #expect(throws: NetworkError.self) { try firewall(transport).reload(state) }
         #expect(transport.batches.isEmpty)
+    }
+
+    @Test func aRefusalCarriesLibnftablesOwnMessage() throws {
+        transport.replies = [.failure(NftablesError(message: "internal:0:0-0: Error: Could not process rule: Operation not permitted\n"))]
+        let error = #expect(throws: NetworkError.self) { try firewall(transport).addNetwork(network()) }
+        #expect(error.map { "\($0)" }?.contains("Could not process rule: Operation not permitted") == true)
     }
 
     @Test func libnftablesMessagesLoseTheirMeaninglessPrefix() {
