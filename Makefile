@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 BUILD_LOG := .build/build.log
 
-.PHONY: all deps build build-tests test demo bench install clean
+.PHONY: all deps build build-tests test demo bench install clean static-libdir
 
 all: build
 
@@ -29,13 +29,21 @@ demo: build
 
 # Benchmarks are built with the static Swift runtime, as the CNI plugins are installed, so
 # exec'd rows measure what a runtime pays. `make bench BENCH="firewall proxy"` runs only those.
-bench: deps
-	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-netlink
-	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-firewall
-	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product bench-cni
-	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl-cni
-	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl
-	NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product netctl-proxy
+STATIC_LIBDIR := $(CURDIR)/.build-static/link
+STATIC_BUILD = NETCTL_STATIC_LINK=1 NETCTL_STATIC_LIBDIR=$(STATIC_LIBDIR) $(SWIFT) build -c release \
+	--static-swift-stdlib --disable-local-rpath --scratch-path .build-static
+
+# A linker script that makes the Swift runtime's -lstdc++ link libstdc++.a (see Package.swift);
+# without a static libstdc++ on the machine the build links the shared one.
+static-libdir:
+	@mkdir -p $(STATIC_LIBDIR)
+	@archive=$$($${CC:-cc} -print-file-name=libstdc++.a 2>/dev/null); \
+	    if [ "$${archive#/}" != "$$archive" ]; then echo "INPUT($$archive)" > $(STATIC_LIBDIR)/libstdc++.so; \
+	    else rm -f $(STATIC_LIBDIR)/libstdc++.so; fi
+
+bench: deps static-libdir
+	for product in bench-netlink bench-firewall bench-cni netctl-cni netctl netctl-proxy; do \
+	    $(STATIC_BUILD) --product $$product || exit 1; done
 	scripts/sandbox.sh bench/run.sh .build-static/release $(BENCH)
 
 # The CNI plugins go in a directory of their own (never over another package's plugins),
@@ -44,15 +52,13 @@ CNI_PLUGINS := bridge macvlan host-local portmap loopback
 CNI_DIR := $(DESTDIR)$(PREFIX)/lib/netctl/cni
 
 # netctl, netctl-proxy and cnitool are static too: every call is an exec.
-install: build
-	for product in netctl-cni netctl-proxy netctl cnitool; do \
-	    NETCTL_STATIC_LINK=1 $(SWIFT) build -c release --static-swift-stdlib --product $$product --scratch-path .build-static || exit 1; done
+install: build static-libdir
+	for product in netctl-cni netctl-proxy netctl cnitool; do $(STATIC_BUILD) --product $$product || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/bin $(CNI_DIR)
 	install -m 0755 .build/release/netlink-demo $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl .build-static/release/netctl-proxy .build-static/release/cnitool $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl-cni $(CNI_DIR)/netctl-cni
 	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done
-	# portmap and ipMasq start the userland proxy from the directory above the plugins.
 	install -m 0755 .build-static/release/netctl-proxy $(CNI_DIR)/../netctl-proxy
 
 clean:

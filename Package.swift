@@ -3,6 +3,16 @@ import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
+/// The static builds (`NETCTL_STATIC_LINK=1`, set by `make install` and `make bench`) of the
+/// executables that are exec'd once per call. `NETCTL_STATIC_LIBDIR` names a directory where
+/// the Makefile puts a linker script `libstdc++.so` that points at `libstdc++.a`: the Swift
+/// runtime's `-lstdc++` then links statically, and start-up no longer loads and relocates the
+/// shared libstdc++ (a fifth of a `VERSION` call's time here).
+let staticLink = Context.environment["NETCTL_STATIC_LINK"] == "1"
+let execLinkerSettings: [LinkerSetting] = staticLink
+    ? [.unsafeFlags(Context.environment["NETCTL_STATIC_LIBDIR"].map { ["-L", $0] } ?? [])]
+    : []
+
 let package = Package(
     name: "netctl",
     products: [
@@ -46,7 +56,7 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["NetCore", "Namespaces", "CNetlink"], swiftSettings: strict),
         .target(name: "Store", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),
         .target(name: "IPAM", dependencies: ["NetCore", "Store"], swiftSettings: strict),
-        .target(name: "Firewall", dependencies: ["NetCore", "Namespaces", "Netlink", "CNftables"], swiftSettings: strict),
+        .target(name: "Firewall", dependencies: ["NetCore", "Namespaces", "Netlink", "CNetlink", "CNftables"], swiftSettings: strict),
         // `swift run -c release bench-firewall` (in the sandbox): add+remove one mapping against the mapping count.
         .executableTarget(
             name: "bench-firewall",
@@ -76,12 +86,12 @@ let package = Package(
             dependencies: ["NetctlModel", "NetCore", "Namespaces", "CNetlink", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
-        .executableTarget(name: "netctl", dependencies: ["NetctlCommands"], swiftSettings: strict),
+        .executableTarget(name: "netctl", dependencies: ["NetctlCommands"], swiftSettings: strict, linkerSettings: execLinkerSettings),
         // splice, pipe2, accept4, epoll and signalfd, which the Glibc module hides or lacks.
         .target(name: "CPortProxy"),
         .target(name: "PortProxy", dependencies: ["NetCore", "CPortProxy"], swiftSettings: strict),
         // The userland TCP/UDP port proxy: one process per endpoint, started by ProxyProcess.
-        .executableTarget(name: "netctl-proxy", dependencies: ["PortProxy"], swiftSettings: strict),
+        .executableTarget(name: "netctl-proxy", dependencies: ["PortProxy"], swiftSettings: strict, linkerSettings: execLinkerSettings),
         // The CNI plugins: one multi-call binary, installed under each plugin's name.
         .executableTarget(
             name: "netctl-cni",
@@ -94,7 +104,7 @@ let package = Package(
             // page faults and ~0.6 MiB less memory. The reference plugins (Go) are not PIE either.
             // Only for the static builds (NETCTL_STATIC_LINK=1, set by the Makefile): against the
             // shared Swift runtime the linker warns that it may break pointer equality.
-            linkerSettings: Context.environment["NETCTL_STATIC_LINK"] == "1" ? [.unsafeFlags(["-Xclang-linker", "-no-pie"])] : []
+            linkerSettings: staticLink ? execLinkerSettings + [.unsafeFlags(["-Xclang-linker", "-no-pie"])] : []
         ),
         // `make bench`: our netlink layer against `ip -batch` on the same work.
         .executableTarget(
@@ -104,7 +114,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // `cnitool add|del|check|status|gc NET NETNS`: runs a network list through the CNI runtime.
-        .executableTarget(name: "cnitool", dependencies: ["CNI", "NetCore"], swiftSettings: strict),
+        .executableTarget(name: "cnitool", dependencies: ["CNI", "NetCore"], swiftSettings: strict, linkerSettings: execLinkerSettings),
         // `make bench BENCH=cni`: the CNI plugins against the reference plugins, exec'd as a runtime does.
         .executableTarget(
             name: "bench-cni",

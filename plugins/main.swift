@@ -7,6 +7,7 @@ import Glibc
 import Musl
 #endif
 import CNI
+import Firewall
 
 /// The last component of `path`. Top-level closures are main-actor isolated, and calling one
 /// from `map` makes the runtime check the executor, which loads the concurrency runtime and
@@ -60,4 +61,6 @@ do {
     writeStandardOutput(CNIError(.ioFailure, "cannot read stdin", details: "\(error)").json(cniVersion: .current).serialized(pretty: true) + "\n")
     exit(1)
 }
-exit(PluginMain.run(plugin, environment: environment, stdin: input, write: writeStandardOutput))
+let status = PluginMain.run(plugin, environment: environment, stdin: input, write: writeStandardOutput)
+if environment["CNI_COMMAND"] != "VERSION" { NetfilterSocketRelease.handOffBeforeExit() }
+exit(status)

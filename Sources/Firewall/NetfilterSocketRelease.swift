@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CNetlink
+
+/// Lets a short-lived process exit without waiting for nftables to reclaim memory.
+///
+/// After a ruleset change the kernel frees the old objects once an RCU grace period has
+/// passed, and releasing a netfilter netlink socket waits for that (10–15 ms here). A CNI
+/// plugin releases its sockets when it exits, so its runtime would wait too, although the
+/// rules took effect at commit. ``handOffBeforeExit()`` gives the sockets to a child that
+/// closes every other descriptor (stdout first, so the runtime sees the end of the result)
+/// and exits on its own: the wait moves out of the runtime's way and changes nothing else.
+public enum NetfilterSocketRelease {
+    /// Call right before `exit`, after everything has been written. Does nothing when the
+    /// process holds no netfilter socket, or when `fork` fails (the exit then waits as usual).
+    public static func handOffBeforeExit() {
+        let descriptors = openDescriptors()
+        let netfilter = descriptors.filter(isNetfilterSocket)
+        guard !netfilter.isEmpty else { return }
+        let others = descriptors.filter { !netfilter.contains($0) }
+        guard fork() == 0 else { return }
+        // The child: only system calls from here on.
+        for descriptor in others { close(descriptor) }
+        _exit(0)
+    }
+
+    /// The descriptors open in this process, from `/proc/self/fd`.
+    static func openDescriptors() -> [Int32] {
+        guard let directory = opendir("/proc/self/fd") else { return [] }
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        var result: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let descriptor = Int32(name), descriptor != own { result.append(descriptor) }
+        }
+        return result
+    }
+
+    /// Whether `descriptor` is an `AF_NETLINK` socket of protocol `NETLINK_NETFILTER`.
+    static func isNetfilterSocket(_ descriptor: Int32) -> Bool {
+        func option(_ name: Int32) -> Int32? {
+            var value: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            return getsockopt(descriptor, SOL_SOCKET, name, &value, &length) == 0 ? value : nil
+        }
+        return option(SO_DOMAIN) == AF_NETLINK && option(SO_PROTOCOL) == NETLINK_NETFILTER
+    }
+}
