@@ -13,12 +13,28 @@ enum PluginFirewall {
     /// No userland proxy: runtimes such as podman hold the published host ports with sockets
     /// of their own, which a proxy listening on them would collide with. Loopback is served
     /// by DNAT on the bridge instead, as the reference `portmap` does (with the guard rule).
+    ///
+    /// One per process, kept until exit on purpose: closing a netfilter socket after a commit
+    /// waits for the kernel's reclaim, which ``NetfilterSocketRelease`` moves out of the
+    /// runtime's way only for sockets still open at exit.
     static func registry() throws -> FirewallRegistry {
-        FirewallRegistry(store: try StateStore(), firewall: try NftablesFirewall.open(), proxyExecutable: nil)
+        if let registry = shared.registry { return registry }
+        let registry = FirewallRegistry(store: try StateStore(), firewall: try NftablesFirewall.open(), proxyExecutable: nil)
+        shared.registry = registry
+        return registry
     }
 
-    /// The `macspoofchk` rules, in the host namespace.
-    static func spoofGuard() throws -> MACSpoofGuard { MACSpoofGuard(transport: try LibNftables()) }
+    /// The `macspoofchk` rules, in the host namespace; also kept until exit.
+    static func spoofGuard() throws -> MACSpoofGuard {
+        if let spoofGuard = shared.spoofGuard { return spoofGuard }
+        let spoofGuard = MACSpoofGuard(transport: try LibNftables())
+        shared.spoofGuard = spoofGuard
+        return spoofGuard
+    }
+
+    /// What ``registry()`` and ``spoofGuard()`` opened. `nonisolated(unsafe)`: a plugin
+    /// process runs its one command on the main thread, and nothing else touches these.
+    nonisolated(unsafe) private static var shared: (registry: FirewallRegistry?, spoofGuard: MACSpoofGuard?) = (nil, nil)
 
     /// Whether the store and libnftables are usable (for `STATUS`).
     static func status() throws {

@@ -22,6 +22,8 @@ public final class FirewallRegistry {
     private let firewall: any FirewallDriver
     private let proxyExecutable: String?
     private let namespace: NetNamespace?
+    /// Opened on the first UDP mapping.
+    private var conntrack: ConntrackSocket?
     /// Where what went wrong after an operation took effect is told (stderr by default).
     public var warn: (String) -> Void = { message in writeStandardError("warning: \(message)\n") }
 
@@ -246,7 +248,10 @@ public final class FirewallRegistry {
         }
         guard !filters.isEmpty else { return }
         do {
-            let conntrack = try namespace.map(ConntrackSocket.open(in:)) ?? ConntrackSocket.open()
+            let conntrack = try self.conntrack ?? namespace.map(ConntrackSocket.open(in:)) ?? ConntrackSocket.open()
+            // Kept with the registry: a netfilter socket closed right after a commit waits
+            // for the kernel's reclaim (see `NetfilterSocketRelease`).
+            self.conntrack = conntrack
             _ = try conntrack.deleteFlows(matchingAny: filters)
         } catch {
             warn("cannot flush the UDP conntrack entries of \(mappings.map(\.description).joined(separator: ", ")): \(error)")
