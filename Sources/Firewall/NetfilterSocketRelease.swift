@@ -10,17 +10,20 @@ import CNetlink
 /// After a ruleset change the kernel frees the old objects once an RCU grace period has
 /// passed, and releasing a netfilter netlink socket waits for that (10–15 ms here). A CNI
 /// plugin releases its sockets when it exits, so its runtime would wait too, although the
-/// rules took effect at commit. ``handOffBeforeExit()`` gives the sockets to a child that
-/// closes every other descriptor (stdout first, so the runtime sees the end of the result)
-/// and exits on its own: the wait moves out of the runtime's way and changes nothing else.
+/// rules took effect at commit. ``handOffBeforeExit()`` closes stdin, stdout and stderr, then
+/// gives the sockets to a child that closes every other descriptor and exits on its own: the
+/// wait moves out of the runtime's way and changes nothing else.
 public enum NetfilterSocketRelease {
     /// Call right before `exit`, after everything has been written. Does nothing when the
-    /// process holds no netfilter socket, or when `fork` fails (the exit then waits as usual).
+    /// process holds no netfilter socket; when `fork` fails the exit waits as usual.
     public static func handOffBeforeExit() {
         let descriptors = openDescriptors()
         let netfilter = descriptors.filter(isNetfilterSocket)
         guard !netfilter.isEmpty else { return }
-        let others = descriptors.filter { !netfilter.contains($0) }
+        // Everything is written: the runtime sees the end of stdout when this process exits,
+        // however long the child takes.
+        for standard: Int32 in 0...2 { close(standard) }
+        let others = descriptors.filter { $0 > 2 && !netfilter.contains($0) }
         guard fork() == 0 else { return }
         // The child: only system calls from here on.
         for descriptor in others { close(descriptor) }
