@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Drivers
 import Firewall
 import IPAM
@@ -41,22 +46,27 @@ extension Netctl {
             case .null, .host:
                 break
             case .bridge, .macvlan:
-                try UndoStack.transaction { undo in
-                    endpoint = try attach(network, sandbox, interface, request, endpoint, undo: &undo)
-                    try tables.update(endpoint)
+                let namespace = try NetNamespace.open(path: sandbox.path)
+                try Self.whileLocking(namespace) {
+                    try UndoStack.transaction { undo in
+                        endpoint = try attach(network, sandbox, namespace, interface, request, endpoint, undo: &undo)
+                        try tables.update(endpoint)
+                    }
                 }
             case .cni(let type):
                 let cni = CNINetwork(network: network, type: type)
                 let made = cni.linksToMake()
                 defer { try? recordCreatedLinks(made(), of: network) }
-                do {
-                    let attached = try cni.add(sandbox, interface: interface.rawValue, request: request)
-                    endpoint.addresses = attached.addresses
-                    endpoint.mac = attached.mac ?? request.mac?.description
-                    try tables.update(endpoint)
-                } catch {
-                    try? cni.delete(sandbox, interface: interface.rawValue)
-                    throw error
+                try Self.whileLocking(try NetNamespace.open(path: sandbox.path)) {
+                    do {
+                        let attached = try cni.add(sandbox, interface: interface.rawValue, request: request)
+                        endpoint.addresses = attached.addresses
+                        endpoint.mac = attached.mac ?? request.mac?.description
+                        try tables.update(endpoint)
+                    } catch {
+                        try? cni.delete(sandbox, interface: interface.rawValue)
+                        throw error
+                    }
                 }
             }
         } catch {
@@ -164,11 +174,24 @@ extension Netctl {
 
     // MARK: Drivers
 
-    private func attach(_ network: NetworkRecord, _ sandbox: SandboxRecord, _ interface: InterfaceName, _ request: ConnectRequest,
-                        _ endpoint: EndpointRecord, undo: inout UndoStack) throws -> EndpointRecord {
+    /// Runs `body` holding an exclusive `flock` on the namespace itself (its nsfs inode, the
+    /// same whatever the path), so connects into one namespace set up one at a time: each sees
+    /// the default routes of those before it.
+    static func whileLocking<T>(_ namespace: NetNamespace, _ body: () throws -> T) throws -> T {
+        while flock(namespace.descriptor, LOCK_EX) != 0 {
+            let error = Errno.current
+            guard error == .interrupted else {
+                throw NetworkError(code: .system, message: "cannot lock network namespace \"\(namespace.path)\"", cause: error)
+            }
+        }
+        defer { flock(namespace.descriptor, LOCK_UN) }
+        return try body()
+    }
+
+    private func attach(_ network: NetworkRecord, _ sandbox: SandboxRecord, _ namespace: NetNamespace, _ interface: InterfaceName,
+                        _ request: ConnectRequest, _ endpoint: EndpointRecord, undo: inout UndoStack) throws -> EndpointRecord {
         var endpoint = endpoint
         let key = Self.stateKey(network.name)
-        let namespace = try NetNamespace.open(path: sandbox.path)
         let leaseKey = try LeaseKey(network: key, containerID: sandbox.id, interface: interface)
         let allocator = try allocator()
         let leases = try allocator.allocate(key: leaseKey, rangeSets: rangeSets(network), requested: request.addresses)
@@ -176,9 +199,18 @@ extension Netctl {
         endpoint.addresses = leases.map(\.address)
         let id = AttachmentID(network: key, containerID: sandbox.id, interface: interface)
         var ip = IPConfiguration(assignments: leases.map { IPConfiguration.Assignment(address: $0.address, gateway: $0.gateway) })
+        // The default route of each family comes from the first endpoint that has a gateway of
+        // it, as in Docker: a second one would clash with it (EEXIST). So the drivers are asked
+        // for none, and the routes are given explicitly where the namespace has none yet.
+        if !network.isInternal {
+            var families = try RouteSocket.open(in: namespace).defaultRouteFamilies()
+            for gateway in leases.compactMap(\.gateway) where families.insert(gateway.family).inserted {
+                ip.routes.append(.defaultRoute(via: gateway))
+            }
+        }
         switch network.driver {
         case .bridge:
-            let driver = try bridgeDriver(network)
+            let driver = try bridgeDriver(network, defaultGateway: false)
             let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: request.mac)
             undo.push("detach \(id)") { try driver.detach(id, namespace: namespace) }
             endpoint.mac = attached.container.mac?.description
@@ -188,8 +220,8 @@ extension Netctl {
                 undo.push("unpublish ports of \(id)") { try self.firewall().detach(id) }
             }
         case .macvlan:
-            // The driver routes through each gateway it is given: an internal network has no way out.
-            if network.isInternal { ip.assignments = ip.assignments.map { .init(address: $0.address) } }
+            // The driver routes through each gateway it is given: the routes above are all it gets.
+            ip.assignments = ip.assignments.map { .init(address: $0.address) }
             let driver = try macvlanDriver(network)
             let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: request.mac)
             undo.push("detach \(id)") { try driver.detach(id, namespace: namespace) }
@@ -199,11 +231,13 @@ extension Netctl {
         return endpoint
     }
 
-    func bridgeDriver(_ network: NetworkRecord) throws -> BridgeDriver {
+    /// The network's bridge driver; `defaultGateway: false` leaves the default route to the
+    /// caller (``attach``), which knows what the namespace has already.
+    func bridgeDriver(_ network: NetworkRecord, defaultGateway: Bool = true) throws -> BridgeDriver {
         let options = BridgeOptions(
             bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
             mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init),
-            isGateway: true, isDefaultGateway: !network.isInternal, hairpin: true)
+            isGateway: true, isDefaultGateway: defaultGateway && !network.isInternal, hairpin: true)
         return BridgeDriver(options: options, host: try RouteSocket.open(), hostNamespace: try NetNamespace.current())
     }
 
@@ -277,5 +311,16 @@ extension Netctl {
         var index = 0
         while used.contains("eth\(index)") { index += 1 }
         return try InterfaceName("eth\(index)")
+    }
+}
+
+extension RouteSocket {
+    /// The families this socket's namespace has a default route of (main table).
+    func defaultRouteFamilies() throws -> Set<IPAddress.Family> {
+        var families: Set<IPAddress.Family> = []
+        for family in [IPAddress.Family.v4, .v6] where try routes(family: family).contains(where: \.isDefault) {
+            families.insert(family)
+        }
+        return families
     }
 }
