@@ -2,7 +2,8 @@
 # The demo `make demo` runs inside the sandbox (its own network namespace plays the host):
 # a bridge network, two sandboxes connected to it with `-p 8080:80` on one, HTTP served in
 # that one and fetched from an "outside" namespace, from the host's loopback and from the
-# other sandbox; then everything removed and shown gone.
+# other sandbox; then everything removed, shown gone, and checked: the demo fails if a
+# network, sandbox, namespace, netctl nftables table or link is left.
 # `ip` and `nft` here only set up the outside namespace and show what netctl did.
 set -euo pipefail
 bin="${1:-.build/release}"
@@ -16,10 +17,13 @@ cleanup() {
     [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
     "$netctl" sandbox rm -f web1 web2 >/dev/null 2>&1 || true
     "$netctl" network rm -f demo >/dev/null 2>&1 || true
+    ip link delete uplink0 2>/dev/null || true
     ip netns delete outside 2>/dev/null || true
     rm -rf "$www"
 }
 trap cleanup EXIT
+
+links_before="$(ip -br link | awk '{print $1}' | sort | tr '\n' ' ')"
 
 step "an \"outside\" host at 192.0.2.2, wired to this host's 192.0.2.1"
 ip netns add outside
@@ -62,11 +66,28 @@ kill "$server"; wait "$server" 2>/dev/null || true; server=
 "$netctl" sandbox rm web1 web2
 "$netctl" network rm demo
 "$netctl" network rm demo   # again: success
+ip link delete uplink0      # the demo's own wiring (its peer goes with it)
 ip netns delete outside
 
 step "what is left"
-echo "networks: $("$netctl" network ls --format json | tr -d ' \n')"
-echo "sandboxes: $("$netctl" sandbox ls --format json | tr -d ' \n')"
-echo "links: $(ip -br link | awk '{print $1}' | tr '\n' ' ')"
-echo "namespaces: $(ip netns list | wc -l)"
-echo "nftables tables: $(nft list tables | wc -l)"
+networks="$("$netctl" network ls --format json | tr -d ' \n')"
+sandboxes="$("$netctl" sandbox ls --format json | tr -d ' \n')"
+links="$(ip -br link | awk '{print $1}' | sort | tr '\n' ' ')"
+namespaces="$(ip netns list | awk '{print $1}' | tr '\n' ' ')"
+tables="$(nft list tables | grep -w netctl | tr '\n' ' ' || true)"
+echo "networks: $networks"
+echo "sandboxes: $sandboxes"
+echo "links: $links"
+echo "namespaces: ${namespaces:-none}"
+echo "netctl nftables tables: ${tables:-none}"
+left=()
+[ "$networks" = "[]" ] || left+=("networks $networks")
+[ "$sandboxes" = "[]" ] || left+=("sandboxes $sandboxes")
+[ "$links" = "$links_before" ] || left+=("links $links (before: $links_before)")
+[ -z "$namespaces" ] || left+=("namespaces $namespaces")
+[ -z "$tables" ] || left+=("nftables tables $tables")
+if [ "${#left[@]}" -gt 0 ]; then
+    printf 'demo: left behind: %s\n' "${left[@]}" >&2
+    exit 1
+fi
+echo "nothing left"

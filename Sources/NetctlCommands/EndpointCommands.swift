@@ -9,14 +9,21 @@ struct Connect: ParsableCommand {
             Publishing: -p [HOSTIP:]HOSTPORT[-END]:CONTAINERPORT[-END][/tcp|udp|sctp], repeatable. \
             Without a host IP the port is published on every host address by DNAT, and on \
             127.0.0.1 and ::1 by the userland proxy (one process for all the endpoint's ports).
+            On a cni:<type> network, --ip/--ip6 go to the plugin as the `ips` capability and \
+            --mac as `mac`; a plugin that does not honour them fails the connect (exit 7).
+            A sandbox of the host's namespace (--network host) joins only host and null \
+            networks: a bridge, macvlan or cni: network would put an interface into the host \
+            namespace (exit 7). Connecting twice is refused (exit 4).
             """)
 
     @Argument(help: "The network.") var network: String
     @Argument(help: "A sandbox name, or a network namespace path such as /run/netns/NAME or /proc/PID/ns/net.") var sandbox: String
-    @Option(name: .long, help: "The IPv4 address to use.") var ip: String?
-    @Option(name: .long, help: "The IPv6 address to use.") var ip6: String?
+    @Option(name: .long, help: "The IPv4 address to use (inside one of the network's subnets).") var ip: String?
+    @Option(name: .long, help: "The IPv6 address to use (inside one of the network's subnets).") var ip6: String?
     @Option(name: .long, help: "The interface's MAC address.") var mac: String?
-    @Option(name: .long, help: "A name the endpoint is known by on the network (repeatable).") var alias: [String] = []
+    @Option(name: .long, help: ArgumentHelp(
+        "A DNS name for the endpoint (repeatable). For now it only labels the endpoint (shown by inspect); nothing resolves it yet.",
+        valueName: "name")) var alias: [String] = []
     @Option(name: [.customShort("p"), .customLong("publish")], help: "Publish a port (repeatable).") var publish: [String] = []
     @OptionGroup var output: OutputOptions
 
@@ -119,7 +126,7 @@ struct Completion: ParsableCommand {
 
     func run() throws {
         guard let kind = CompletionShell(rawValue: shell) else {
-            throw CommandFailure(NetworkError.invalid("shell", shell, "must be bash, zsh or fish"))
+            throw CommandFailure(NetworkError.invalid("completion shell", shell, "must be bash, zsh or fish"))
         }
         print(NetctlCommand.completionScript(for: kind))
     }

@@ -25,11 +25,11 @@ struct Exec: ParsableCommand {
             return try model.sandbox(sandbox).path
         }
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw CommandFailure(NetworkError(code: .notFound, message: "cannot open network namespace \"\(path)\"", cause: Errno.current))
-        }
+        guard descriptor >= 0 else { throw CommandFailure(Self.openError(path, Errno.current)) }
         guard cnetlink_setns(descriptor, CNETLINK_CLONE_NEWNET) == 0 else {
-            throw CommandFailure(NetworkError(code: .permissionDenied, message: "cannot join network namespace \"\(path)\"", cause: Errno.current))
+            let error = Errno.current
+            close(descriptor)
+            throw CommandFailure(Self.joinError(path, error))
         }
         close(descriptor)
         // The command gets a clean slate: the Swift runtime's threads may have blocked or
@@ -44,5 +44,28 @@ struct Exec: ParsableCommand {
         let error = Errno.current
         throw CommandFailure(NetworkError(code: error == .noSuchFileOrDirectory ? .notFound : .system,
                                           message: "cannot run \"\(program)\"", cause: error))
+    }
+
+    /// Why the namespace file could not be opened, as the exit status tells it.
+    static func openError(_ path: String, _ error: Errno) -> NetworkError {
+        let code: NetworkError.Code = switch error {
+        case .noSuchFileOrDirectory, Errno(rawValue: ENOTDIR): .notFound
+        case .permissionDenied, .notPermitted: .permissionDenied
+        default: .system
+        }
+        return NetworkError(code: code, message: "cannot open network namespace \"\(path)\"", cause: error)
+    }
+
+    /// Why `setns` refused: EINVAL is a file that is not a network namespace (a bad value,
+    /// exit 2), EPERM a lack of privilege (77); anything else is a system error.
+    static func joinError(_ path: String, _ error: Errno) -> NetworkError {
+        switch error {
+        case .invalidArgument:
+            NetworkError(code: .invalidArgument, message: "invalid network namespace path \"\(path)\": is not a network namespace", cause: error)
+        case .notPermitted, .permissionDenied:
+            NetworkError(code: .permissionDenied, message: "cannot join network namespace \"\(path)\" (needs CAP_SYS_ADMIN)", cause: error)
+        default:
+            NetworkError(code: .system, message: "cannot join network namespace \"\(path)\"", cause: error)
+        }
     }
 }

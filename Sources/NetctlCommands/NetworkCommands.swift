@@ -13,15 +13,20 @@ struct NetworkCommand: ParsableCommand {
             discussion: """
                 Drivers: bridge (default; a Linux bridge, NAT to the outside, isolated from other \
                 networks), macvlan (endpoints on the parent's link; needs --subnet), null (no \
-                interface), host (the host's namespace).
+                interface), host (the host's namespace), cni:<type> (any CNI plugin of that type \
+                found in $CNI_PATH, or where netctl's plugins and the reference plugins are installed; \
+                each connect is an ADD of a list of that plugin, host-local IPAM over --subnet, and \
+                portmap for -p; `network rm` deletes a bridge the plugin made).
                 Options (-o): bridge: com.docker.network.bridge.name, com.docker.network.driver.mtu, \
                 localhost_dnat=true (serve 127.0.0.1 ports by DNAT instead of the userland proxy); \
                 macvlan: parent (default: the interface of the default route), macvlan_mode \
-                (bridge, private, vepa, passthru), com.docker.network.driver.mtu.
+                (bridge, private, vepa, passthru), com.docker.network.driver.mtu; cni:<type>: any \
+                key of the plugin's config, the value as JSON when it parses as JSON (-o bridge=cni1, \
+                -o isGateway=true, -o ipam='{...}').
                 """)
 
         @Argument(help: "The network's name.") var name: String
-        @Option(name: [.short, .long], help: "null, host, bridge or macvlan.") var driver = "bridge"
+        @Option(name: [.short, .long], help: "null, host, bridge, macvlan or cni:<type> (a CNI plugin from $CNI_PATH).") var driver = "bridge"
         @Option(name: .long, help: "A subnet in CIDR form (repeatable; IPv6 needs --ipv6). Default: a free /16 or /24 from Docker's pools.")
         var subnet: [String] = []
         @Option(name: .customLong("ip-range"), help: "Hand out addresses only from this CIDR inside a subnet (repeatable).")
@@ -68,21 +73,50 @@ struct NetworkCommand: ParsableCommand {
     }
 
     struct Inspect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show networks in detail, with their endpoints (JSON).")
+        static let configuration = CommandConfiguration(
+            abstract: "Show networks in detail, with their endpoints.",
+            discussion: "--format table (default): fields and an endpoint table for each network; --format json: an array of objects, as `docker network inspect`.")
         @Argument(help: "Network names or IDs.") var names: [String]
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let details: [JSON] = try withModel { model in
+            let details = try withModel { model in
                 try names.map { name in
                     let network = try model.network(name)
-                    guard case .object(var object) = network.json else { return network.json }
-                    object["Containers"] = .array(try model.endpoints(network: network.name).map(\.json))
-                    if case .bridge = network.driver { object["Bridge"] = .string(network.bridgeName) }
-                    return .object(object)
+                    return (network, try model.endpoints(network: network.name))
                 }
             }
-            printJSON(.array(details))
+            if output.format == .json {
+                return printJSON(.array(details.map { network, endpoints in
+                    guard case .object(var object) = network.json else { return network.json }
+                    object["Containers"] = .array(endpoints.map(\.json))
+                    if case .bridge = network.driver { object["Bridge"] = .string(network.bridgeName) }
+                    return .object(object)
+                }))
+            }
+            for (index, (network, endpoints)) in details.enumerated() {
+                if index > 0 { print("") }
+                var fields: [(key: String, values: [String])] = [
+                    ("Name", [network.name]), ("Id", [network.id]), ("Driver", [network.driver.description]),
+                ]
+                if case .bridge = network.driver { fields.append(("Bridge", [network.bridgeName])) }
+                fields += [
+                    ("Created", [timestamp(network.created)]),
+                    ("Subnets", network.subnets.map { spec in
+                        ([spec.subnet.description] + (spec.gateway.map { ["gateway \($0)"] } ?? [])
+                            + (spec.ipRange.map { ["range \($0)"] } ?? [])).joined(separator: "  ")
+                    }),
+                    ("Aux addresses", network.auxAddresses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }),
+                    ("Options", network.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }),
+                    ("Labels", network.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }),
+                    ("Internal", [network.isInternal ? "yes" : "no"]),
+                    ("IPv6", [network.ipv6 ? "yes" : "no"]),
+                    ("Endpoints", endpoints.isEmpty ? ["none"] : tableLines(
+                        ["SANDBOX", "INTERFACE", "ADDRESSES", "MAC", "ALIASES", "PORTS"],
+                        endpoints.map { endpointCells($0, first: $0.sandbox) })),
+                ]
+                printFields(fields)
+            }
         }
     }
 
@@ -109,6 +143,13 @@ struct NetworkCommand: ParsableCommand {
             for name in removed { print(name) }
         }
     }
+}
+
+/// An endpoint's row in an inspect table, after its first cell.
+func endpointCells(_ endpoint: EndpointRecord, first: String) -> [String] {
+    func list(_ items: [String]) -> String { items.isEmpty ? "-" : items.joined(separator: ",") }
+    return [first, endpoint.interface, list(endpoint.addresses.map(\.description)), endpoint.mac ?? "-",
+            list(endpoint.aliases), list(endpoint.ports.map(\.description))]
 }
 
 /// Runs a parser of user input, turning its error into a command failure.

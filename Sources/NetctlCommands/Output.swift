@@ -7,16 +7,43 @@ import NetCore
 
 /// A plain table: a header and rows, columns padded to their widest cell.
 func printTable(_ header: [String], _ rows: [[String]]) {
+    for line in tableLines(header, rows) { print(line) }
+}
+
+/// The lines of ``printTable(_:_:)``.
+func tableLines(_ header: [String], _ rows: [[String]]) -> [String] {
     var widths = header.map(\.count)
     for row in rows {
         for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
     }
-    for row in [header] + rows {
-        let line = row.enumerated().map { index, cell in
-            index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count + 3)
+    return ([header] + rows).map { row in
+        row.enumerated().map { index, cell in
+            index == row.count - 1 || index >= widths.count ? cell : cell + String(repeating: " ", count: widths[index] - cell.count + 3)
         }.joined()
-        print(line)
     }
+}
+
+/// `Key:   value` lines, the values aligned; a key with several values gets one line each
+/// (the key on the first), one with none gets `-`.
+func printFields(_ fields: [(key: String, values: [String])]) {
+    let width = (fields.map(\.key.count).max() ?? 0) + 2
+    for (key, values) in fields {
+        for (index, value) in (values.isEmpty ? ["-"] : values).enumerated() {
+            let label = index == 0 ? key + ":" : ""
+            print(label + String(repeating: " ", count: width - label.count) + value)
+        }
+    }
+}
+
+/// Seconds since the epoch as `2024-05-01 12:00:00 UTC`.
+func timestamp(_ seconds: Int64) -> String {
+    var time = time_t(seconds)
+    var parts = tm()
+    guard gmtime_r(&time, &parts) != nil else { return "\(seconds)" }
+    var buffer = [CChar](repeating: 0, count: 64)
+    let count = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S UTC", &parts)
+    guard count > 0 else { return "\(seconds)" }
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 func printJSON(_ json: JSON) {

@@ -10,8 +10,10 @@ public struct NetctlCommand: ParsableCommand {
         commandName: "netctl",
         abstract: "Container networks, sandboxes and endpoints for any runtime, through a netns path.",
         discussion: """
-            Networks use the null, host, bridge or macvlan driver. A sandbox is a network namespace: \
-            one netctl makes (`sandbox create`) or any path a runtime made (/run/netns/NAME, \
+            Networks use the null, host, bridge or macvlan driver, or cni:<type> for any CNI \
+            plugin in $CNI_PATH (run through the CNI runtime, with host-local IPAM and portmap). \
+            A sandbox is a network namespace: one netctl makes (`sandbox create`), the one netctl \
+            runs in (`--network host`), or any path a runtime made (/run/netns/NAME, \
             /proc/PID/ns/net). State lives in $NETCTL_STATE_DIR (default /var/lib/netctl).
 
             Exit status: 0 success; 1 a system error; 2 a bad flag or value (64 for a usage \

@@ -10,7 +10,7 @@ struct SandboxCommand: ParsableCommand {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a sandbox and print its namespace path (give it to the runtime).",
-            discussion: "--network none (default): a new namespace at /run/netns/NAME with only lo up; host: the host's namespace; container:<sandbox>: share another sandbox's namespace, its interfaces and localhost.")
+            discussion: "--network none (default): a new namespace at /run/netns/NAME with only lo up; host: the namespace netctl runs in (recorded as /proc/self/ns/net; it joins host networks only, never bridge, macvlan or cni: ones); container:<sandbox>: share another sandbox's namespace, its interfaces and localhost.")
         @Argument(help: "The sandbox's name (default: sb- and 12 hex digits).") var name: String?
         @Option(name: .long, help: "none, host or container:<sandbox>.") var network = "none"
         @OptionGroup var output: OutputOptions
@@ -36,20 +36,41 @@ struct SandboxCommand: ParsableCommand {
     }
 
     struct Inspect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show sandboxes in detail, with their endpoints (JSON).")
+        static let configuration = CommandConfiguration(
+            abstract: "Show sandboxes in detail, with their endpoints.",
+            discussion: "--format table (default): fields and an endpoint table for each sandbox; --format json: an array of objects.")
         @Argument(help: "Sandbox names, IDs or paths.") var names: [String]
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let details: [JSON] = try withModel { model in
+            let details = try withModel { model in
                 try names.map { name in
                     let sandbox = try model.sandbox(name)
-                    guard case .object(var object) = sandbox.json else { return sandbox.json }
-                    object["Endpoints"] = .array(try model.endpoints(sandbox: sandbox.name).map(\.json))
-                    return .object(object)
+                    return (sandbox, try model.endpoints(sandbox: sandbox.name))
                 }
             }
-            printJSON(.array(details))
+            if output.format == .json {
+                return printJSON(.array(details.map { sandbox, endpoints in
+                    guard case .object(var object) = sandbox.json else { return sandbox.json }
+                    object["Endpoints"] = .array(endpoints.map(\.json))
+                    return .object(object)
+                }))
+            }
+            for (index, (sandbox, endpoints)) in details.enumerated() {
+                if index > 0 { print("") }
+                var fields: [(key: String, values: [String])] = [
+                    ("Name", [sandbox.name]), ("Id", [sandbox.id]), ("Path", [sandbox.path]),
+                    ("Owned", [sandbox.isOwned ? "yes (netctl removes the namespace with it)" : "no"]),
+                ]
+                if let other = sandbox.sharesWith { fields.append(("Shares with", [other])) }
+                fields += [
+                    ("Created", [timestamp(sandbox.created)]),
+                    ("Endpoints", endpoints.isEmpty ? ["none"] : tableLines(
+                        ["NETWORK", "INTERFACE", "ADDRESSES", "MAC", "ALIASES", "PORTS"],
+                        endpoints.map { endpointCells($0, first: $0.network) })),
+                ]
+                printFields(fields)
+            }
         }
     }
 

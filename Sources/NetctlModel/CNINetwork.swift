@@ -5,6 +5,7 @@ import Musl
 #endif
 import CNI
 import NetCore
+import Netlink
 
 /// The `cni:<type>` driver, libnetwork's "remote driver" done with CNI: a network is a
 /// conflist made from the network's settings, and an endpoint is an ADD of that list through
@@ -22,14 +23,35 @@ struct CNINetwork {
     let type: String
     let runtime = CNIRuntime(pluginDirectories: pluginDirectories)
 
-    /// The list: the plugin with every `-o key=value` (values that parse as JSON are taken as
-    /// JSON, the rest as strings), `host-local` IPAM over the network's subnets, and `portmap`
-    /// when it is installed, so `-p` works.
-    func configList() throws -> NetworkConfigList {
+    /// The capabilities `connect` fills in: `--ip`/`--ip6` as `ips` (host-local and the
+    /// reference IPAM plugins honour it) and `--mac` as `mac` (bridge, macvlan).
+    static let connectCapabilities = ["ips", "mac"]
+
+    /// The plugin's own config: every `-o key=value` (values that parse as JSON are taken as
+    /// JSON, the rest as strings).
+    var pluginOptions: JSONObject {
         var plugin: JSONObject = ["type": .string(type)]
         for (key, value) in network.options.sorted(by: { $0.key < $1.key }) {
             plugin[key] = (try? JSON(parsing: value)) ?? .string(value)
         }
+        return plugin
+    }
+
+    /// The host bridge the plugin puts endpoints on: `bridge`'s `bridge` key, `cni0` by
+    /// default as the reference plugin has it; `nil` for plugins that make no host bridge.
+    var hostBridge: InterfaceName? {
+        guard type == "bridge" else { return nil }
+        return try? InterfaceName(pluginOptions["bridge"]?.stringValue ?? "cni0")
+    }
+
+    /// The list: the plugin (declaring the `ips` and `mac` capabilities besides any given with
+    /// `-o capabilities=…`), `host-local` IPAM over the network's subnets, and `portmap` when
+    /// it is installed, so `-p` works.
+    func configList() throws -> NetworkConfigList {
+        var plugin = pluginOptions
+        var capabilities = plugin["capabilities"]?.objectValue ?? JSONObject()
+        for capability in Self.connectCapabilities where capabilities[capability] == nil { capabilities[capability] = true }
+        plugin["capabilities"] = .object(capabilities)
         if plugin["ipam"] == nil, !network.subnets.isEmpty {
             plugin["ipam"] = ["type": "host-local", "ranges": .array(network.subnets.map { spec in
                 var range: JSONObject = ["subnet": .string(spec.subnet.description)]
@@ -53,10 +75,10 @@ struct CNINetwork {
         }
     }
 
-    func attachment(_ sandbox: SandboxRecord, interface: String, ports: [PortMapping] = []) -> NetworkAttachment {
+    func attachment(_ sandbox: SandboxRecord, interface: String, request: ConnectRequest = ConnectRequest()) -> NetworkAttachment {
         var capabilities = JSONObject()
-        if !ports.isEmpty {
-            capabilities["portMappings"] = .array(ports.flatMap { mapping in
+        if !request.ports.isEmpty {
+            capabilities["portMappings"] = .array(request.ports.flatMap { mapping in
                 mapping.hostPorts.map { hostPort -> JSON in
                     var entry: JSONObject = ["hostPort": .int(Int64(hostPort)), "containerPort": .int(Int64(mapping.containerPort(for: hostPort))),
                                              "protocol": .string(mapping.transport.rawValue)]
@@ -65,16 +87,58 @@ struct CNINetwork {
                 }
             })
         }
+        if !request.addresses.isEmpty {
+            // The convention's form is address/prefix; the prefix is the subnet's when netctl knows it.
+            capabilities["ips"] = .array(request.addresses.map { address in
+                let prefix = network.subnets.first { $0.subnet.contains(address) }?.subnet.prefixLength
+                return .string(prefix.map { "\(address)/\($0)" } ?? address.description)
+            })
+        }
+        if let mac = request.mac { capabilities["mac"] = .string(mac.description) }
         return NetworkAttachment(containerID: sandbox.id, netns: sandbox.path, ifName: interface, capabilityArgs: capabilities)
     }
 
-    /// ADD; the endpoint's addresses are what the chain's result says.
-    func add(_ sandbox: SandboxRecord, interface: String, ports: [PortMapping]) throws -> [CIDR] {
-        try cniErrors { try runtime.add(configList(), attachment(sandbox, interface: interface, ports: ports)).ips.map(\.address) }
+    /// What ADD gave the endpoint.
+    struct Attached {
+        var addresses: [CIDR]
+        var mac: String?
+    }
+
+    /// ADD; the endpoint's addresses and MAC are what the chain's result says, and what
+    /// `connect` asked for must be in it: a plugin that ignored `ips` or `mac` is an error
+    /// (the caller DELs).
+    func add(_ sandbox: SandboxRecord, interface: String, request: ConnectRequest) throws -> Attached {
+        let result = try cniErrors { try runtime.add(configList(), attachment(sandbox, interface: interface, request: request)) }
+        let addresses = result.ips.map(\.address)
+        let mac = result.interfaces.first { $0.name == interface && $0.sandbox != nil }?.mac
+        for address in request.addresses where !addresses.contains(where: { $0.address == address }) {
+            throw NetworkError(code: .unsupported, message:
+                "\(address.family == .v4 ? "--ip" : "--ip6") \(address): CNI plugin \(type) of network \"\(network.name)\" gave \(addresses.map(\.description).joined(separator: ", ")) instead (its IPAM does not honour the ips capability)")
+        }
+        if let wanted = request.mac, let mac, MACAddress(mac) != wanted {
+            throw NetworkError(code: .unsupported, message:
+                "--mac \(wanted): CNI plugin \(type) of network \"\(network.name)\" gave \(mac) instead (it does not honour the mac capability)")
+        }
+        return Attached(addresses: addresses, mac: mac)
     }
 
     func delete(_ sandbox: SandboxRecord, interface: String) throws {
         try cniErrors { try runtime.delete(configList(), attachment(sandbox, interface: interface)) }
+    }
+
+    /// GC with no valid attachment: DEL for what the result cache still holds of this network
+    /// and GC to each plugin, as when the network goes.
+    func collectAll() throws {
+        try cniErrors { try runtime.gc(configList(), validAttachments: []) }
+    }
+
+    /// Call before the first ADD: afterwards, the returned closure names the host links
+    /// (the plugin's bridge) that were not there before and are now.
+    func linksToMake() -> () -> [String] {
+        guard let bridge = hostBridge, let host = try? RouteSocket.open(), (try? host.link(named: bridge)) == .some(nil) else {
+            return { [] }
+        }
+        return { ((try? host.link(named: bridge)) ?? nil) != nil ? [bridge.rawValue] : [] }
     }
 
     /// A plugin's CNI error as netctl's, with the plugin's message and details.

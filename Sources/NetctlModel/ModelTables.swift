@@ -22,6 +22,12 @@ struct ModelTables {
                   .text(network.json.serialized()), .integer(network.created)])
     }
 
+    /// Rewrites a network's definition (its name and ID stay).
+    func update(_ network: NetworkRecord) throws {
+        try database.statement("UPDATE networks SET definition = ? WHERE name = ? AND id = ?")
+            .run([.text(network.json.serialized()), .text(network.name), .text(network.id)])
+    }
+
     func deleteNetwork(_ name: String) throws {
         try database.statement("DELETE FROM networks WHERE name = ?").run([.text(name)])
     }
@@ -63,9 +69,16 @@ struct ModelTables {
         }
     }
 
+    /// A new endpoint row; one of the same network and sandbox is a constraint error.
     func insert(_ endpoint: EndpointRecord) throws {
-        try database.statement("INSERT OR REPLACE INTO endpoints (network, sandbox, interface, definition) VALUES (?, ?, ?, ?)")
+        try database.statement("INSERT INTO endpoints (network, sandbox, interface, definition) VALUES (?, ?, ?, ?)")
             .run([.text(endpoint.network), .text(endpoint.sandbox), .text(endpoint.interface), .text(endpoint.json.serialized())])
+    }
+
+    /// Rewrites the row `insert` reserved, once the endpoint is set up.
+    func update(_ endpoint: EndpointRecord) throws {
+        try database.statement("UPDATE endpoints SET interface = ?, definition = ? WHERE network = ? AND sandbox = ?")
+            .run([.text(endpoint.interface), .text(endpoint.json.serialized()), .text(endpoint.network), .text(endpoint.sandbox)])
     }
 
     func deleteEndpoint(network: String, sandbox: String) throws {

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Drivers
 import Firewall
 import IPAM
@@ -23,44 +28,112 @@ extension Netctl {
     /// Attaches a sandbox (by name, or any netns path) to a network: an interface with
     /// addresses from the network's pools, routes, and the published ports. All or nothing.
     ///
+    /// The endpoint row, with its interface name, is reserved first in one store transaction:
+    /// of concurrent connects of one sandbox to one network exactly one goes on, and concurrent
+    /// connects of one sandbox to several networks get distinct interfaces.
+    ///
     /// - Throws: ``NetworkError``: `.alreadyExists` when already connected, `.invalidArgument`
-    ///   naming a bad address or port, `.unsupported` for ports on a driver without them.
+    ///   naming a bad address, alias or port, `.unsupported` for ports on a driver without them
+    ///   and for an interface into the host's namespace (a `--network host` sandbox).
     public func connect(network name: String, sandbox nameOrPath: String, _ request: ConnectRequest = ConnectRequest()) throws -> EndpointRecord {
         let network = try network(name)
-        let sandbox = try sandbox(forConnecting: nameOrPath)
-        if try tables.endpoint(network: network.name, sandbox: sandbox.name) != nil {
-            throw NetworkError(code: .alreadyExists, message: "sandbox \"\(sandbox.name)\" is already connected to network \"\(network.name)\"")
-        }
         try validate(request, for: network)
-        let interface = try nextInterface(in: sandbox)
-        var endpoint = EndpointRecord(network: network.name, sandbox: sandbox.name, interface: interface.rawValue,
-                                      addresses: [], mac: request.mac?.description, aliases: request.aliases, ports: request.ports)
+        let sandbox = try sandbox(forConnecting: nameOrPath) { path in try checkNamespace(path, named: nameOrPath, for: network) }
+        var endpoint = try reserveEndpoint(network, sandbox, request)
+        let interface = try InterfaceName(endpoint.interface)
+        do {
+            switch network.driver {
+            case .null, .host:
+                break
+            case .bridge, .macvlan:
+                let namespace = try NetNamespace.open(path: sandbox.path)
+                try Self.whileLocking(namespace) {
+                    try UndoStack.transaction { undo in
+                        endpoint = try attach(network, sandbox, namespace, interface, request, endpoint, undo: &undo)
+                        try tables.update(endpoint)
+                    }
+                }
+            case .cni(let type):
+                let cni = CNINetwork(network: network, type: type)
+                let made = cni.linksToMake()
+                defer { try? recordCreatedLinks(made(), of: network) }
+                try Self.whileLocking(try NetNamespace.open(path: sandbox.path)) {
+                    do {
+                        let attached = try cni.add(sandbox, interface: interface.rawValue, request: request)
+                        endpoint.addresses = attached.addresses
+                        endpoint.mac = attached.mac ?? request.mac?.description
+                        try tables.update(endpoint)
+                    } catch {
+                        try? cni.delete(sandbox, interface: interface.rawValue)
+                        throw error
+                    }
+                }
+            }
+        } catch {
+            try? tables.deleteEndpoint(network: network.name, sandbox: sandbox.name)
+            throw error
+        }
+        return endpoint
+    }
+
+    /// Refuses an interface into the host's namespace, and a host network for a sandbox of
+    /// its own namespace.
+    private func checkNamespace(_ path: String, named sandbox: String, for network: NetworkRecord) throws {
         switch network.driver {
-        case .null, .host:
-            if network.driver == .host, sandbox.path != Self.hostNamespacePath {
-                throw NetworkError.invalid("sandbox", sandbox.name, "has a namespace of its own; only a sandbox made with --network host joins the host network")
+        case .null:
+            return
+        case .host:
+            guard try Self.isHostNamespace(path) else {
+                throw NetworkError.invalid("sandbox", sandbox, "has a namespace of its own; only a sandbox made with --network host joins the host network")
             }
-        case .bridge, .macvlan:
-            try UndoStack.transaction { undo in
-                endpoint = try attach(network, sandbox, interface, request, endpoint, undo: &undo)
-                try tables.insert(endpoint)
+        case .bridge, .macvlan, .cni:
+            if try Self.isHostNamespace(path) {
+                throw NetworkError(code: .unsupported, message:
+                    "sandbox \"\(sandbox)\" is in the host's network namespace (--network host): connecting it to \(network.driver) network \"\(network.name)\" would put an interface into the host namespace")
             }
-            return endpoint
-        case .cni(let type):
-            let cni = CNINetwork(network: network, type: type)
-            try tables.insert(endpoint) // first: a concurrent connect cannot take the same interface
-            do {
-                endpoint.addresses = try cni.add(sandbox, interface: interface.rawValue, ports: request.ports)
-                try tables.insert(endpoint)
-            } catch {
-                try? cni.delete(sandbox, interface: interface.rawValue)
-                try? tables.deleteEndpoint(network: network.name, sandbox: sandbox.name)
-                throw error
+        }
+    }
+
+    /// Inserts the endpoint row with the first free interface name, in one transaction with
+    /// the "already connected" check; the row is updated once the driver has done its work.
+    private func reserveEndpoint(_ network: NetworkRecord, _ sandbox: SandboxRecord, _ request: ConnectRequest) throws -> EndpointRecord {
+        let present = presentLinks(in: sandbox, for: network)
+        return try store.database.immediateTransaction {
+            guard let current = try tables.network(network.name), current.id == network.id else { throw Self.notFound("network", network.name) }
+            guard try tables.sandbox(sandbox.name) != nil else { throw Self.notFound("sandbox", sandbox.name) }
+            if try tables.endpoint(network: network.name, sandbox: sandbox.name) != nil {
+                throw NetworkError(code: .alreadyExists, message: "sandbox \"\(sandbox.name)\" is already connected to network \"\(network.name)\"")
             }
+            let interface = try nextInterface(in: sandbox, skipping: present)
+            let endpoint = EndpointRecord(network: network.name, sandbox: sandbox.name, interface: interface.rawValue,
+                                          addresses: [], mac: request.mac?.description, aliases: request.aliases, ports: request.ports)
+            try tables.insert(endpoint)
             return endpoint
         }
-        try tables.insert(endpoint)
-        return endpoint
+    }
+
+    /// The links already in the sandbox's namespace, which a new interface must not take the
+    /// name of; none for drivers that add no interface, or when the namespace cannot be read.
+    private func presentLinks(in sandbox: SandboxRecord, for network: NetworkRecord) -> Set<String> {
+        switch network.driver {
+        case .null, .host: return []
+        case .bridge, .macvlan, .cni: break
+        }
+        guard let namespace = try? NetNamespace.open(path: sandbox.path),
+              let links = try? RouteSocket.open(in: namespace).links() else { return [] }
+        return Set(links.map(\.name))
+    }
+
+    /// Adds links a CNI plugin made to the network's record, so `network rm` removes them.
+    private func recordCreatedLinks(_ links: [String], of network: NetworkRecord) throws {
+        guard !links.isEmpty else { return }
+        try store.database.immediateTransaction {
+            guard var current = try tables.network(network.name), current.id == network.id else { return }
+            let missing = links.filter { !current.createdLinks.contains($0) }
+            guard !missing.isEmpty else { return }
+            current.createdLinks += missing
+            try tables.update(current)
+        }
     }
 
     /// Detaches a sandbox from a network: ports, interface, addresses. Not connected is success.
@@ -101,11 +174,24 @@ extension Netctl {
 
     // MARK: Drivers
 
-    private func attach(_ network: NetworkRecord, _ sandbox: SandboxRecord, _ interface: InterfaceName, _ request: ConnectRequest,
-                        _ endpoint: EndpointRecord, undo: inout UndoStack) throws -> EndpointRecord {
+    /// Runs `body` holding an exclusive `flock` on the namespace itself (its nsfs inode, the
+    /// same whatever the path), so connects into one namespace set up one at a time: each sees
+    /// the default routes of those before it.
+    static func whileLocking<T>(_ namespace: NetNamespace, _ body: () throws -> T) throws -> T {
+        while flock(namespace.descriptor, LOCK_EX) != 0 {
+            let error = Errno.current
+            guard error == .interrupted else {
+                throw NetworkError(code: .system, message: "cannot lock network namespace \"\(namespace.path)\"", cause: error)
+            }
+        }
+        defer { flock(namespace.descriptor, LOCK_UN) }
+        return try body()
+    }
+
+    private func attach(_ network: NetworkRecord, _ sandbox: SandboxRecord, _ namespace: NetNamespace, _ interface: InterfaceName,
+                        _ request: ConnectRequest, _ endpoint: EndpointRecord, undo: inout UndoStack) throws -> EndpointRecord {
         var endpoint = endpoint
         let key = Self.stateKey(network.name)
-        let namespace = try NetNamespace.open(path: sandbox.path)
         let leaseKey = try LeaseKey(network: key, containerID: sandbox.id, interface: interface)
         let allocator = try allocator()
         let leases = try allocator.allocate(key: leaseKey, rangeSets: rangeSets(network), requested: request.addresses)
@@ -113,9 +199,18 @@ extension Netctl {
         endpoint.addresses = leases.map(\.address)
         let id = AttachmentID(network: key, containerID: sandbox.id, interface: interface)
         var ip = IPConfiguration(assignments: leases.map { IPConfiguration.Assignment(address: $0.address, gateway: $0.gateway) })
+        // The default route of each family comes from the first endpoint that has a gateway of
+        // it, as in Docker: a second one would clash with it (EEXIST). So the drivers are asked
+        // for none, and the routes are given explicitly where the namespace has none yet.
+        if !network.isInternal {
+            var families = try RouteSocket.open(in: namespace).defaultRouteFamilies()
+            for gateway in leases.compactMap(\.gateway) where families.insert(gateway.family).inserted {
+                ip.routes.append(.defaultRoute(via: gateway))
+            }
+        }
         switch network.driver {
         case .bridge:
-            let driver = try bridgeDriver(network)
+            let driver = try bridgeDriver(network, defaultGateway: false)
             let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: request.mac)
             undo.push("detach \(id)") { try driver.detach(id, namespace: namespace) }
             endpoint.mac = attached.container.mac?.description
@@ -125,8 +220,8 @@ extension Netctl {
                 undo.push("unpublish ports of \(id)") { try self.firewall().detach(id) }
             }
         case .macvlan:
-            // The driver routes through each gateway it is given: an internal network has no way out.
-            if network.isInternal { ip.assignments = ip.assignments.map { .init(address: $0.address) } }
+            // The driver routes through each gateway it is given: the routes above are all it gets.
+            ip.assignments = ip.assignments.map { .init(address: $0.address) }
             let driver = try macvlanDriver(network)
             let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: request.mac)
             undo.push("detach \(id)") { try driver.detach(id, namespace: namespace) }
@@ -136,11 +231,13 @@ extension Netctl {
         return endpoint
     }
 
-    func bridgeDriver(_ network: NetworkRecord) throws -> BridgeDriver {
+    /// The network's bridge driver; `defaultGateway: false` leaves the default route to the
+    /// caller (``attach``), which knows what the namespace has already.
+    func bridgeDriver(_ network: NetworkRecord, defaultGateway: Bool = true) throws -> BridgeDriver {
         let options = BridgeOptions(
             bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
             mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init),
-            isGateway: true, isDefaultGateway: !network.isInternal, hairpin: true)
+            isGateway: true, isDefaultGateway: defaultGateway && !network.isInternal, hairpin: true)
         return BridgeDriver(options: options, host: try RouteSocket.open(), hostNamespace: try NetNamespace.current())
     }
 
@@ -153,10 +250,23 @@ extension Netctl {
     }
 
     private func validate(_ request: ConnectRequest, for network: NetworkRecord) throws {
-        for address in request.addresses where !network.subnets.contains(where: { $0.subnet.contains(address) }) {
+        // A CNI network without subnets of netctl's has its addresses in its own IPAM options:
+        // the plugin judges the address.
+        let checksSubnets: Bool
+        if case .cni = network.driver { checksSubnets = !network.subnets.isEmpty } else { checksSubnets = true }
+        for address in request.addresses where checksSubnets && !network.subnets.contains(where: { $0.subnet.contains(address) }) {
             throw NetworkError.invalid(address.family == .v4 ? "--ip" : "--ip6", address.description,
                                        "is in none of network \"\(network.name)\"'s subnets (\(network.subnets.map(\.subnet.description).joined(separator: ", ")))")
         }
+        if !request.addresses.isEmpty || request.mac != nil {
+            switch network.driver {
+            case .null, .host:
+                let flag = request.addresses.first.map { $0.family == .v4 ? "--ip" : "--ip6" } ?? "--mac"
+                throw NetworkError(code: .unsupported, message: "\(flag): the \(network.driver) driver adds no interface to give an address to")
+            case .bridge, .macvlan, .cni: break
+            }
+        }
+        for alias in request.aliases { try Self.validateAlias(alias) }
         if !request.ports.isEmpty {
             switch network.driver {
             case .bridge:
@@ -171,13 +281,46 @@ extension Netctl {
         }
     }
 
-    /// `eth0`, `eth1`, …: the first name no endpoint of the sandbox (or of a sandbox sharing
-    /// its namespace) uses.
-    private func nextInterface(in sandbox: SandboxRecord) throws -> InterfaceName {
-        let sharing = try tables.sandboxes().filter { $0.path == sandbox.path }.map(\.name)
-        let used = Set(try sharing.flatMap { try tables.endpoints(sandbox: $0) }.map(\.interface))
+    /// An alias is a DNS name: dot-separated labels of 1-63 letters, digits and hyphens, not
+    /// starting or ending with a hyphen, 253 characters at most. For now it only labels the
+    /// endpoint; nothing resolves it yet.
+    static func validateAlias(_ alias: String) throws {
+        func isLabel(_ label: Substring) -> Bool {
+            !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
+                && label.utf8.allSatisfy { byte in
+                    (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                        || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
+                }
+        }
+        guard alias.utf8.count <= 253, alias.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isLabel) else {
+            throw NetworkError.invalid("--alias", alias,
+                                       "must be a DNS name: dot-separated labels of 1-63 letters, digits and hyphens, not starting or ending with a hyphen")
+        }
+    }
+
+    /// `eth0`, `eth1`, …: the first name that no endpoint of a sandbox in the same namespace
+    /// (compared by device and inode, whatever the paths) uses and no link there has.
+    private func nextInterface(in sandbox: SandboxRecord, skipping present: Set<String>) throws -> InterfaceName {
+        let identity = try? NetNamespace.open(path: sandbox.path).identity
+        let sharing = try tables.sandboxes().filter { other in
+            if other.name == sandbox.name || other.path == sandbox.path { return true }
+            guard let identity else { return false }
+            return (try? NetNamespace.open(path: other.path).identity) == identity
+        }
+        let used = Set(try sharing.flatMap { try tables.endpoints(sandbox: $0.name) }.map(\.interface)).union(present)
         var index = 0
         while used.contains("eth\(index)") { index += 1 }
         return try InterfaceName("eth\(index)")
+    }
+}
+
+extension RouteSocket {
+    /// The families this socket's namespace has a default route of (main table).
+    func defaultRouteFamilies() throws -> Set<IPAddress.Family> {
+        var families: Set<IPAddress.Family> = []
+        for family in [IPAddress.Family.v4, .v6] where try routes(family: family).contains(where: \.isDefault) {
+            families.insert(family)
+        }
+        return families
     }
 }

@@ -68,22 +68,28 @@ extension Netctl {
             try removeSandbox(sandbox.name, force: true)
             report.sandboxes.append(sandbox.name)
         }
-        let sandboxes = try tables.sandboxes()
         for network in try tables.networks() {
-            let key = Self.stateKey(network.name)
-            var valid = Set<AttachmentID>()
-            var leases = Set<LeaseKey>()
-            for endpoint in try tables.endpoints(network: network.name) {
-                guard let sandbox = sandboxes.first(where: { $0.name == endpoint.sandbox }),
-                      let interface = try? InterfaceName(endpoint.interface) else { continue }
-                valid.insert(AttachmentID(network: key, containerID: sandbox.id, interface: interface))
-                if let lease = try? LeaseKey(network: key, containerID: sandbox.id, interface: interface) { leases.insert(lease) }
-            }
-            if case .bridge = network.driver {
-                report.firewallRecords += try firewall().gc(network: key, keep: valid).map(\.description)
-            }
-            report.leases += try allocator().gc(network: key, valid: leases).map(\.description)
+            // Endpoints read and stale state removed in one transaction: a connect reserves its
+            // endpoint row before it takes a lease, so no lease of a connect under way is stale.
+            try store.database.immediateTransaction { try collect(network, into: &report) }
         }
         return report
+    }
+
+    private func collect(_ network: NetworkRecord, into report: inout GCReport) throws {
+        let sandboxes = try tables.sandboxes()
+        let key = Self.stateKey(network.name)
+        var valid = Set<AttachmentID>()
+        var leases = Set<LeaseKey>()
+        for endpoint in try tables.endpoints(network: network.name) {
+            guard let sandbox = sandboxes.first(where: { $0.name == endpoint.sandbox }),
+                  let interface = try? InterfaceName(endpoint.interface) else { continue }
+            valid.insert(AttachmentID(network: key, containerID: sandbox.id, interface: interface))
+            if let lease = try? LeaseKey(network: key, containerID: sandbox.id, interface: interface) { leases.insert(lease) }
+        }
+        if case .bridge = network.driver {
+            report.firewallRecords += try firewall().gc(network: key, keep: valid).map(\.description)
+        }
+        report.leases += try allocator().gc(network: key, valid: leases).map(\.description)
     }
 }

@@ -78,27 +78,68 @@ extension Netctl {
     /// Removes a network. With endpoints attached it is refused unless `force`, which
     /// disconnects them first. A network that does not exist is success.
     ///
+    /// A bridge network's bridge and rules go with it; a `cni:` network gets a CNI GC with no
+    /// valid attachment, and the host links its plugin made (``NetworkRecord/createdLinks``)
+    /// are deleted unless something else uses them.
+    ///
     /// - Returns: whether there was a network to remove.
     @discardableResult
     public func removeNetwork(_ name: String, force: Bool = false) throws -> Bool {
         guard let network = try tables.network(name) else { return false }
         let endpoints = try tables.endpoints(network: network.name)
         if !endpoints.isEmpty {
-            guard force else {
-                throw NetworkError(code: .busy, message: "network \"\(network.name)\" has \(endpoints.count) endpoint(s) (\(endpoints.map(\.sandbox).joined(separator: ", "))); disconnect them or use --force")
-            }
+            guard force else { throw Self.inUse(network, endpoints) }
             for endpoint in endpoints { try disconnect(network: network.name, sandbox: endpoint.sandbox, force: true) }
         }
-        if case .bridge = network.driver {
-            try firewall().removeNetwork(name: Self.stateKey(network.name))
-            let host = try RouteSocket.open()
-            if let bridge = try? InterfaceName(network.bridgeName), let link = try host.link(named: bridge), link.kind == "bridge" {
-                try host.deleteLink(.index(link.index))
-            }
+        if case .cni(let type) = network.driver {
+            // Outside the transaction: the plugins open the same store. Best effort: every
+            // endpoint had its DEL, and a plugin without GC must not keep the network alive.
+            try? CNINetwork(network: network, type: type).collectAll()
         }
-        _ = try allocator().gc(network: Self.stateKey(network.name), valid: [])
-        try tables.deleteNetwork(network.name)
+        // In one transaction with the check, so no connect reserves an endpoint meanwhile.
+        try store.database.immediateTransaction {
+            // As it is now: a connect may have recorded links its plugin made meanwhile.
+            guard let network = try tables.network(network.name) else { return }
+            let endpoints = try tables.endpoints(network: network.name)
+            guard endpoints.isEmpty else { throw Self.inUse(network, endpoints) }
+            switch network.driver {
+            case .bridge:
+                try firewall().removeNetwork(name: Self.stateKey(network.name))
+                let host = try RouteSocket.open()
+                if let bridge = try? InterfaceName(network.bridgeName), let link = try host.link(named: bridge), link.kind == "bridge" {
+                    try host.deleteLink(.index(link.index))
+                }
+            case .cni:
+                try removeLinksThePluginMade(network)
+            case .null, .host, .macvlan:
+                break
+            }
+            _ = try allocator().gc(network: Self.stateKey(network.name), valid: [])
+            try tables.deleteNetwork(network.name)
+        }
         return true
+    }
+
+    private static func inUse(_ network: NetworkRecord, _ endpoints: [EndpointRecord]) -> NetworkError {
+        NetworkError(code: .busy, message: "network \"\(network.name)\" has \(endpoints.count) endpoint(s) (\(endpoints.map(\.sandbox).joined(separator: ", "))); disconnect them or use --force")
+    }
+
+    /// The host links a `cni:` network's plugin made, unless another network names them or a
+    /// port (anyone's) is still on them.
+    private func removeLinksThePluginMade(_ network: NetworkRecord) throws {
+        guard !network.createdLinks.isEmpty else { return }
+        let others = try tables.networks().filter { $0.name != network.name }
+        let host = try RouteSocket.open()
+        let links = try host.links()
+        for name in network.createdLinks {
+            let namedElsewhere = others.contains { other in
+                guard case .cni(let otherType) = other.driver else { return other.driver == .bridge && other.bridgeName == name }
+                return other.createdLinks.contains(name) || CNINetwork(network: other, type: otherType).hostBridge?.rawValue == name
+            }
+            guard !namedElsewhere, let link = links.first(where: { $0.name == name }), link.kind == "bridge",
+                  !links.contains(where: { $0.masterIndex == link.index }) else { continue }
+            try host.deleteLink(.index(link.index))
+        }
     }
 
     /// Removes every network without endpoints; returns their names.

@@ -30,8 +30,22 @@ public enum SandboxMode: Sendable, Hashable {
 }
 
 extension Netctl {
-    /// Where a sandbox of the host's namespace points.
-    static let hostNamespacePath = "/proc/1/ns/net"
+    /// Where a sandbox of the host's namespace points: the namespace of whichever process opens
+    /// it, netctl's own (or, handed to a runtime, the runtime's). "The host" is the namespace
+    /// netctl runs in, never PID 1's, which may be another one altogether (a container, a
+    /// test sandbox made with `unshare --net`).
+    static let hostNamespacePath = "/proc/self/ns/net"
+
+    /// The namespace netctl runs in, opened now.
+    static func hostNamespace() throws -> NetNamespace {
+        try NetNamespace.open(path: hostNamespacePath)
+    }
+
+    /// Whether the namespace at `path` is the one netctl runs in, by device and inode: paths
+    /// differ (`/proc/self/ns/net`, `/proc/PID/ns/net`, a bind mount) for one namespace.
+    static func isHostNamespace(_ path: String) throws -> Bool {
+        try NetNamespace.open(path: path).identity == hostNamespace().identity
+    }
 
     public func sandboxes() throws -> [SandboxRecord] { try tables.sandboxes() }
 
@@ -80,19 +94,27 @@ extension Netctl {
     }
 
     /// The sandbox named `nameOrPath`, or for a path that no sandbox has, a new record of that
-    /// namespace (a runtime's; netctl will not delete it).
-    func sandbox(forConnecting nameOrPath: String) throws -> SandboxRecord {
-        if let known = try tables.sandbox(nameOrPath) { return known }
+    /// namespace (a runtime's; netctl will not delete it). `check` sees the namespace path
+    /// first, so a refused connect leaves no new record behind.
+    func sandbox(forConnecting nameOrPath: String, check: (String) throws -> Void = { _ in }) throws -> SandboxRecord {
+        if let known = try tables.sandbox(nameOrPath) {
+            try check(known.path)
+            return known
+        }
         guard nameOrPath.contains("/") else { throw Self.notFound("sandbox", nameOrPath) }
         _ = try NetNamespace.open(path: nameOrPath) // refuse what is not a network namespace
-        let id = Self.newID()
-        let base = nameOrPath.split(separator: "/").last.map(String.init) ?? "netns"
-        var name = base
-        let taken = try tables.sandbox(name) != nil
-        if (try? Self.validateName(name, field: "")) == nil || taken { name = "ns-" + id.prefix(12) }
-        let record = SandboxRecord(name: name, id: id, path: nameOrPath, isOwned: false, sharesWith: nil, created: Self.now())
-        try tables.insert(record)
-        return record
+        try check(nameOrPath)
+        return try store.database.immediateTransaction {
+            if let known = try tables.sandbox(nameOrPath) { return known } // a concurrent connect made it
+            let id = Self.newID()
+            let base = nameOrPath.split(separator: "/").last.map(String.init) ?? "netns"
+            var name = base
+            let taken = try tables.sandbox(name) != nil
+            if (try? Self.validateName(name, field: "")) == nil || taken { name = "ns-" + id.prefix(12) }
+            let record = SandboxRecord(name: name, id: id, path: nameOrPath, isOwned: false, sharesWith: nil, created: Self.now())
+            try tables.insert(record)
+            return record
+        }
     }
 
     /// Removes a sandbox: refused while it has endpoints or others share its namespace,

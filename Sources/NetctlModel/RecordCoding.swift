@@ -3,7 +3,7 @@ import NetCore
 /// The `definition` column of each model table: JSON, also what `inspect --format json` prints.
 extension NetworkRecord {
     public var json: JSON {
-        ["Name": .string(name), "Id": .string(id), "Driver": .string(driver.description),
+        var object: JSONObject = ["Name": .string(name), "Id": .string(id), "Driver": .string(driver.description),
          "Created": .int(created),
          "IPAM": ["Config": .array(subnets.map { subnet in
              var config: JSONObject = ["Subnet": .string(subnet.subnet.description)]
@@ -15,6 +15,8 @@ extension NetworkRecord {
          "Options": .object(JSONObject(options.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
          "Labels": .object(JSONObject(labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
          "Internal": .bool(isInternal), "EnableIPv6": .bool(ipv6)]
+        if !createdLinks.isEmpty { object["CreatedLinks"] = .array(createdLinks.map(JSON.string)) }
+        return .object(object)
     }
 
     init(json: JSON) throws {
@@ -30,7 +32,8 @@ extension NetworkRecord {
             auxAddresses: try strings(json["AuxiliaryAddresses"]).mapValues { try IPAddress(parsing: $0, field: "stored aux address") },
             options: strings(json["Options"]), labels: strings(json["Labels"]),
             isInternal: json["Internal"]?.boolValue ?? false, ipv6: json["EnableIPv6"]?.boolValue ?? false,
-            created: json["Created"]?.intValue ?? 0)
+            created: json["Created"]?.intValue ?? 0,
+            createdLinks: (json["CreatedLinks"]?.arrayValue ?? []).compactMap(\.stringValue))
     }
 }
 

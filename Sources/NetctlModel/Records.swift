@@ -64,6 +64,9 @@ public struct NetworkRecord: Sendable, Hashable {
     public var isInternal: Bool
     public var ipv6: Bool
     public var created: Int64
+    /// Host links a `cni:` network's plugin made with its first endpoints (a bridge that did
+    /// not exist before): `network rm` deletes them when nothing else uses them.
+    public var createdLinks: [String] = []
 
     /// The Linux bridge of a bridge network: `com.docker.network.bridge.name`, or `br-` and
     /// twelve digits of the ID as Docker names it.

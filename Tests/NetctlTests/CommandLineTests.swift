@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import NetCore
 @testable import NetctlCommands
 import Testing
 
@@ -30,13 +32,75 @@ struct CommandLineTests {
         #expect(error?.exitCode == 2)
     }
 
-    @Test func everySubcommandHasHelp() throws {
-        for path in [["network", "create"], ["network", "rm"], ["sandbox", "create"], ["connect"], ["disconnect"], ["exec"],
-                     ["port", "ls"], ["firewall", "reload"], ["gc"], ["version"], ["completion"]] {
-            let help = NetctlCommand.helpMessage(for: try #require(NetctlCommand.subcommand(path)))
-            #expect(help.contains("USAGE"), "\(path)")
+    /// Every command the root help lists, reached through its parent.
+    static let commandPaths: [[String]] = [
+        [], ["network"], ["network", "create"], ["network", "ls"], ["network", "inspect"], ["network", "rm"], ["network", "prune"],
+        ["sandbox"], ["sandbox", "create"], ["sandbox", "ls"], ["sandbox", "inspect"], ["sandbox", "rm"],
+        ["connect"], ["disconnect"], ["exec"], ["port"], ["port", "ls"], ["firewall"], ["firewall", "reload"],
+        ["gc"], ["version"], ["completion"],
+    ]
+
+    @Test func everySubcommandAndEveryOptionAndArgumentHasHelp() throws {
+        // The tree as `--experimental-dump-help` prints it: every command with each argument's help.
+        let dump = try #require(try JSONSerialization.jsonObject(with: Data(NetctlCommand._dumpHelp().utf8)) as? [String: Any])
+        var commands: [[String]: [String: Any]] = [:]
+        func walk(_ command: [String: Any], path: [String]) {
+            commands[path] = command
+            for sub in command["subcommands"] as? [[String: Any]] ?? [] {
+                guard let name = sub["commandName"] as? String, name != "help" else { continue }
+                walk(sub, path: path + [name])
+            }
         }
-        #expect(NetctlCommand.completionScript(for: .bash).contains("netctl"))
+        walk(try #require(dump["command"] as? [String: Any]), path: [])
+        #expect(Set(commands.keys) == Set(Self.commandPaths), "\(commands.keys.sorted { $0.joined(separator: " ") < $1.joined(separator: " ") })")
+        for path in Self.commandPaths {
+            let command = try #require(commands[path], "\(path)")
+            #expect(!((command["abstract"] as? String) ?? "").isEmpty, "\(path) has no abstract")
+            for argument in command["arguments"] as? [[String: Any]] ?? [] where argument["shouldDisplay"] as? Bool != false {
+                let names = (argument["names"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+                let label = names.first ?? (argument["valueName"] as? String) ?? "?"
+                let help = ((argument["abstract"] as? String) ?? "").trimmingCharacters(in: .whitespaces)
+                #expect(!help.isEmpty, "netctl \(path.joined(separator: " ")): \(label) has no help text")
+            }
+            let type = try #require(NetctlCommand.subcommand(path), "\(path)")
+            #expect(NetctlCommand.helpMessage(for: type).contains("USAGE"), "\(path)")
+        }
+        for shell in [CompletionShell.bash, .zsh, .fish] {
+            let script = NetctlCommand.completionScript(for: shell)
+            #expect(script.contains("netctl") && script.contains("connect"), "\(shell)")
+        }
+    }
+
+    @Test func theHelpNamesTheCNIDriverAndWhatAnAliasIsFor() throws {
+        let root = NetctlCommand.helpMessage(for: NetctlCommand.self, columns: 400)
+        #expect(root.contains("cni:<type>"))
+        let create = NetctlCommand.helpMessage(for: try #require(NetctlCommand.subcommand(["network", "create"])), columns: 400)
+        #expect(create.contains("cni:<type>"))
+        let driverLine = try #require(create.split(separator: "\n").first { $0.contains("--driver") && $0.contains("macvlan") })
+        #expect(driverLine.contains("cni:<type>"), "\(driverLine)")
+        let connect = NetctlCommand.helpMessage(for: try #require(NetctlCommand.subcommand(["connect"])), columns: 400)
+        let aliasLine = try #require(connect.split(separator: "\n").first { $0.contains("--alias") && $0.contains("DNS") })
+        #expect(aliasLine.contains("only labels") && aliasLine.contains("nothing resolves it yet"), "\(aliasLine)")
+    }
+
+    @Test func aFailedSetnsExitsByItsErrno() {
+        let notANamespace = CommandFailure(Exec.joinError("/etc/hostname", .invalidArgument))
+        #expect(notANamespace.exitCode == 2)
+        #expect(notANamespace.description.contains("/etc/hostname"))
+        #expect(CommandFailure(Exec.joinError("/run/netns/x", .notPermitted)).exitCode == 77)
+        #expect(CommandFailure(Exec.joinError("/run/netns/x", .permissionDenied)).exitCode == 77)
+        #expect(CommandFailure(Exec.joinError("/run/netns/x", .noSpace)).exitCode == 1)
+        #expect(CommandFailure(Exec.openError("/run/netns/x", .noSuchFileOrDirectory)).exitCode == 3)
+        #expect(CommandFailure(Exec.openError("/run/netns/x", .permissionDenied)).exitCode == 77)
+    }
+
+    @Test func inspectTablesAreFieldsAndTablesAreAligned() {
+        #expect(tableLines(["A", "LONGER"], [["wide cell", "x"]]) == ["A           LONGER", "wide cell   x"])
+        #expect(timestamp(0) == "1970-01-01 00:00:00 UTC")
+        let network = try? NetctlCommand.parseAsRoot(["network", "inspect", "web", "--format", "table"])
+        #expect((network as? NetworkCommand.Inspect)?.output.format == .table)
+        let sandbox = try? NetctlCommand.parseAsRoot(["sandbox", "inspect", "web", "--format", "json"])
+        #expect((sandbox as? SandboxCommand.Inspect)?.output.format == .json)
     }
 }
 

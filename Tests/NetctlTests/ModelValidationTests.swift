@@ -85,10 +85,101 @@ struct ModelValidationTests {
                                     subnets: [SubnetSpec(subnet: try CIDR(parsing: "10.7.0.0/24"), ipRange: try CIDR(parsing: "10.7.0.0/25"),
                                                          gateway: try IPAddress(parsing: "10.7.0.1", field: "t"))],
                                     auxAddresses: ["a": try IPAddress(parsing: "10.7.0.9", field: "t")], options: ["k": "v"],
-                                    labels: ["l": "m"], isInternal: true, ipv6: false, created: 42)
+                                    labels: ["l": "m"], isInternal: true, ipv6: false, created: 42, createdLinks: ["cni7"])
         #expect(try NetworkRecord(json: network.json) == network)
         let endpoint = EndpointRecord(network: "n", sandbox: "s", interface: "eth0", addresses: [try CIDR(parsing: "10.7.0.2/24")],
                                       mac: "02:00:00:00:00:01", aliases: ["web"], ports: [try PortMapping(parsing: "127.0.0.1:8080-8081:80-81/udp")])
         #expect(try EndpointRecord(json: endpoint.json) == endpoint)
+    }
+
+    // MARK: Endpoints that need no namespace of their own
+
+    @Test func aliasesMustBeDNSNamesAndTheRefusalNamesThem() throws {
+        _ = try model.createNetwork(NetworkRequest(name: "none1", driver: .null))
+        _ = try model.createSandbox(name: "hostsb", mode: .host)
+        for alias in ["bad_alias", "-web", "web-", "", "a..b", String(repeating: "x", count: 64), "web site"] {
+            var request = ConnectRequest()
+            request.aliases = ["ok", alias]
+            let error = #expect(throws: NetworkError.self) { try model.connect(network: "none1", sandbox: "hostsb", request) }
+            #expect(error?.code == .invalidArgument, "\(alias)")
+            #expect(error?.message.contains("--alias") == true && error?.message.contains("\"\(alias)\"") == true, "\(String(describing: error))")
+        }
+        #expect(try model.endpoints().isEmpty)
+        var request = ConnectRequest()
+        request.aliases = ["web", "db.internal", "a-1", "x", String(repeating: "y", count: 63)]
+        let endpoint = try model.connect(network: "none1", sandbox: "hostsb", request)
+        #expect(endpoint.aliases == request.aliases)
+        #expect(try model.endpoints(network: "none1").first?.aliases == request.aliases)
+    }
+
+    @Test func theHostIsTheNamespaceNetctlRunsInComparedByIdentity() throws {
+        let host = try model.createSandbox(name: "hostsb", mode: .host)
+        #expect(host.path == "/proc/self/ns/net")
+        #expect(host.path != "/proc/1/ns/net")
+        #expect(try Netctl.isHostNamespace(host.path))
+        #expect(try Netctl.isHostNamespace("/proc/\(getpid())/ns/net")) // another path, the same namespace
+        #expect(try Netctl.isHostNamespace("/proc/thread-self/ns/net"))
+    }
+
+    @Test func aHostSandboxGetsNoInterfaceOfABridgeMacvlanOrCNINetwork() throws {
+        _ = try model.createSandbox(name: "hostsb", mode: .host)
+        _ = try model.createNetwork(try request { $0.name = "mv"; $0.subnets = [try CIDR(parsing: "10.1.0.0/24")]; $0.options = ["parent": "eth9"] })
+        let sandboxes = try model.sandboxes().count
+        for target in ["hostsb", "/proc/self/ns/net", "/proc/\(getpid())/ns/net"] {
+            let error = #expect(throws: NetworkError.self) { try model.connect(network: "mv", sandbox: target) }
+            #expect(error?.code == .unsupported, "\(target): \(String(describing: error))")
+            #expect(error?.message.contains("host") == true)
+        }
+        #expect(try model.endpoints().isEmpty)
+        #expect(try model.sandboxes().count == sandboxes) // a refused path leaves no record
+        // The host network is the other way round.
+        _ = try model.createNetwork(NetworkRequest(name: "hostnet", driver: .host))
+        #expect(try model.connect(network: "hostnet", sandbox: "hostsb").network == "hostnet")
+    }
+
+    @Test func oneNamespaceUnderTwoPathsGetsDistinctInterfacesAndAConnectIsOnce() throws {
+        _ = try model.createNetwork(NetworkRequest(name: "none1", driver: .null))
+        _ = try model.createNetwork(NetworkRequest(name: "none2", driver: .null))
+        _ = try model.createSandbox(name: "hostsb", mode: .host)
+        #expect(try model.connect(network: "none1", sandbox: "hostsb").interface == "eth0")
+        let again = #expect(throws: NetworkError.self) { try model.connect(network: "none1", sandbox: "hostsb") }
+        #expect(again?.code == .alreadyExists)
+        #expect(again?.message.contains("already connected") == true)
+        // The same namespace by another path: a sandbox record of its own, the next interface.
+        #expect(try model.connect(network: "none2", sandbox: "/proc/\(getpid())/ns/net").interface == "eth1")
+    }
+
+    @Test func addressesAndMACOnANetworkWithoutInterfacesAreRefused() throws {
+        _ = try model.createNetwork(NetworkRequest(name: "none1", driver: .null))
+        _ = try model.createSandbox(name: "hostsb", mode: .host)
+        var request = ConnectRequest()
+        request.mac = try MACAddress(parsing: "02:00:00:00:00:01")
+        let error = #expect(throws: NetworkError.self) { try model.connect(network: "none1", sandbox: "hostsb", request) }
+        #expect(error?.code == .unsupported && error?.message.contains("--mac") == true, "\(String(describing: error))")
+    }
+
+    @Test func aCNINetworkSendsIPsAndMACAsCapabilitiesThroughTheRuntime() throws {
+        let network = NetworkRecord(name: "c", id: "abc", driver: .cni("bridge"),
+                                    subnets: [SubnetSpec(subnet: try CIDR(parsing: "10.7.0.0/24")), SubnetSpec(subnet: try CIDR(parsing: "fd07::/64"))],
+                                    auxAddresses: [:], options: ["bridge": "cni7"], labels: [:], isInternal: false, ipv6: true, created: 0)
+        let cni = CNINetwork(network: network, type: "bridge")
+        #expect(cni.hostBridge?.rawValue == "cni7")
+        #expect(CNINetwork(network: NetworkRecord(name: "d", id: "d", driver: .cni("bridge"), subnets: [], auxAddresses: [:], options: [:],
+                                                  labels: [:], isInternal: false, ipv6: false, created: 0), type: "bridge").hostBridge?.rawValue == "cni0")
+        #expect(CNINetwork(network: network, type: "ptp").hostBridge == nil)
+        let list = try cni.configList()
+        let plugin = try #require(list.plugins.first)
+        #expect(plugin["capabilities"]?["ips"] == true && plugin["capabilities"]?["mac"] == true)
+        var request = ConnectRequest()
+        request.addresses = [try IPAddress(parsing: "10.7.0.9", field: "t"), try IPAddress(parsing: "fd07::9", field: "t")]
+        request.mac = try MACAddress(parsing: "02:00:00:00:00:07")
+        let sandbox = SandboxRecord(name: "s", id: "0123", path: "/run/netns/s", isOwned: true, sharesWith: nil, created: 0)
+        let config = cni.runtime.requestConfig(plugin, of: list, cni.attachment(sandbox, interface: "eth1", request: request), prevResult: nil)
+        #expect(config["runtimeConfig"]?["ips"] == ["10.7.0.9/24", "fd07::9/64"])
+        #expect(config["runtimeConfig"]?["mac"] == "02:00:00:00:00:07")
+        #expect(config["capabilities"] == nil) // for the runtime only
+        // Nothing asked, nothing sent.
+        let plain = cni.runtime.requestConfig(plugin, of: list, cni.attachment(sandbox, interface: "eth1"), prevResult: nil)
+        #expect(plain["runtimeConfig"] == nil)
     }
 }
