@@ -244,18 +244,30 @@ struct NetctlEndToEndTests {
         #expect(try leaseCount(network: "e2edup") == 1)
     }
 
+    /// Runs in a host namespace (and state) of its own: flushing the ruleset of the shared
+    /// one would break the isolation and ports the other tests check at the same moment.
     @Test func firewallReloadRestoresPublishedPortsAfterAFlush() throws {
-        #expect(try netctl("network", "create", "e2ereload", "--subnet", "10.197.0.0/24").status == 0)
-        #expect(try netctl("sandbox", "create", "e2ereload1").status == 0)
-        defer { _ = try? netctl("sandbox", "rm", "-f", "e2ereload1"); _ = try? netctl("network", "rm", "-f", "e2ereload") }
-        #expect(try netctl("connect", "e2ereload", "e2ereload1", "-p", "8590:80").status == 0)
+        let host = try ScratchNamespace("reload-host")
+        let state = NSTemporaryDirectory() + "netctl-reload-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        func hostNetctl(_ arguments: String...) throws -> (status: Int32, text: String) {
+            // nsenter, not `ip netns exec`: that runs in a mount namespace of its own, where the
+            // sandboxes netctl mounts under /run/netns would not outlive the command.
+            try runCommand(["nsenter", "--net=\(host.path)", "env", "NETCTL_STATE_DIR=\(state)",
+                            productsDirectory.appendingPathComponent("netctl").path] + arguments)
+        }
+        #expect(try runCommand(["ip", "-n", host.name, "link", "set", "lo", "up"]).status == 0)
+        #expect(try hostNetctl("network", "create", "e2ereload", "--subnet", "10.197.0.0/24").status == 0)
+        #expect(try hostNetctl("sandbox", "create", "e2ereload1").status == 0)
+        defer { _ = try? hostNetctl("sandbox", "rm", "-f", "e2ereload1"); _ = try? hostNetctl("network", "rm", "-f", "e2ereload") }
+        #expect(try hostNetctl("connect", "e2ereload", "e2ereload1", "-p", "8590:80").status == 0)
         let server = try HTTPServer(in: ScratchNamespace(adopting: "e2ereload1"), port: 80, body: "reloaded")
         defer { server.stop() }
-        #expect(try fetch(from: nil, "http://10.197.0.1:8590/") == "reloaded")
-        try runCommand(["nft", "delete", "table", "inet", "netctl"]) // what `nft flush ruleset` does to our table
-        #expect(try fetch(from: nil, "http://10.197.0.1:8590/", timeout: 1) == nil)
-        #expect(try netctl("firewall", "reload").status == 0)
-        #expect(try fetch(from: nil, "http://10.197.0.1:8590/") == "reloaded")
+        #expect(try fetch(from: host.name, "http://10.197.0.1:8590/") == "reloaded")
+        #expect(try runCommand(["ip", "netns", "exec", host.name, "nft", "flush", "ruleset"]).status == 0)
+        #expect(try fetch(from: host.name, "http://10.197.0.1:8590/", timeout: 1) == nil)
+        #expect(try hostNetctl("firewall", "reload").status == 0)
+        #expect(try fetch(from: host.name, "http://10.197.0.1:8590/") == "reloaded")
     }
 
     @Test func aCNIDriverNetworkRunsThePluginChainAndPublishesPorts() throws {
