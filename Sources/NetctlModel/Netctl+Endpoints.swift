@@ -125,8 +125,9 @@ extension Netctl {
                 undo.push("unpublish ports of \(id)") { try self.firewall().detach(id) }
             }
         case .macvlan:
-            // The driver routes through each gateway it is given: an internal network has no way out.
+            // A default route through each gateway; an internal network has no way out.
             if network.isInternal { ip.assignments = ip.assignments.map { .init(address: $0.address) } }
+            ip.routes = ip.defaultRoutesViaGateways
             let driver = try macvlanDriver(network)
             let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: request.mac)
             undo.push("detach \(id)") { try driver.detach(id, namespace: namespace) }
