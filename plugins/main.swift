@@ -60,4 +60,4 @@ do {
     writeStandardOutput(CNIError(.ioFailure, "cannot read stdin", details: "\(error)").json(cniVersion: .current).serialized(pretty: true) + "\n")
     exit(1)
 }
-exit(PluginMain.run(plugin, environment: environment, stdin: input, write: writeStandardOutput))
+exit(PluginMain.run(StoreAwarePlugin(plugin: plugin), environment: environment, stdin: input, write: writeStandardOutput))
