@@ -66,10 +66,11 @@ final class RunningPlugin {
 /// Starts plugin `name` as a runtime does: the CNI variables in the environment, the config
 /// on stdin (written and closed before this returns). With `hostNamespace` the plugin runs
 /// in that namespace (`ip netns exec`), which is then its "host": its bridge, its nftables
-/// ruleset, none of it shared with other tests.
+/// ruleset, none of it shared with other tests. `launcher` is a command the plugin runs under
+/// (`setpriv ... --`).
 func startPlugin(_ name: String, command: String, containerID: String? = "c0ffee", netns: String? = nil,
                  ifname: String? = "eth0", args: String? = nil, config: String, extraEnvironment: [String: String] = [:],
-                 hostNamespace: String? = nil) throws -> RunningPlugin {
+                 hostNamespace: String? = nil, launcher: [String] = []) throws -> RunningPlugin {
     var environment = ["CNI_COMMAND": command, "CNI_PATH": pluginDirectory.path, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
     environment["CNI_CONTAINERID"] = containerID
     environment["CNI_NETNS"] = netns
@@ -78,9 +79,10 @@ func startPlugin(_ name: String, command: String, containerID: String? = "c0ffee
     environment.merge(extraEnvironment) { $1 }
     let process = Process()
     let executable = pluginDirectory.appendingPathComponent(name)
-    if let hostNamespace {
+    let prefix = (hostNamespace.map { ["ip", "netns", "exec", $0] } ?? []) + launcher
+    if !prefix.isEmpty {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip", "netns", "exec", hostNamespace, executable.path]
+        process.arguments = prefix + [executable.path]
     } else {
         process.executableURL = executable
     }
@@ -98,9 +100,9 @@ func startPlugin(_ name: String, command: String, containerID: String? = "c0ffee
 /// Execs plugin `name` as a runtime does and waits for it (see ``startPlugin``).
 func execPlugin(_ name: String, command: String, containerID: String? = "c0ffee", netns: String? = nil,
                 ifname: String? = "eth0", args: String? = nil, config: String, extraEnvironment: [String: String] = [:],
-                hostNamespace: String? = nil) throws -> PluginOutput {
+                hostNamespace: String? = nil, launcher: [String] = []) throws -> PluginOutput {
     try startPlugin(name, command: command, containerID: containerID, netns: netns, ifname: ifname, args: args,
-                    config: config, extraEnvironment: extraEnvironment, hostNamespace: hostNamespace).wait()
+                    config: config, extraEnvironment: extraEnvironment, hostNamespace: hostNamespace, launcher: launcher).wait()
 }
 
 /// `config` (a JSON object's text) with `members` (`"key":value,...`) added at its end.

@@ -18,29 +18,29 @@ struct RouteAndDNSTests {
         let suffix = String(UInt16.random(in: 0...9999))
         try runCommand(["ip", "link", "add", "e2efar" + suffix, "type", "veth", "peer", "name", "eth0", "netns", far.name])
         defer { _ = try? runCommand(["ip", "link", "delete", "e2efar" + suffix]) }
-        for command in [["ip", "addr", "add", "198.51.100.1/24", "dev", "e2efar" + suffix],
+        for command in [["ip", "addr", "add", "203.0.113.1/24", "dev", "e2efar" + suffix],
                         ["ip", "link", "set", "e2efar" + suffix, "up"],
-                        ["ip", "-n", far.name, "addr", "add", "198.51.100.2/24", "dev", "eth0"],
+                        ["ip", "-n", far.name, "addr", "add", "203.0.113.2/24", "dev", "eth0"],
                         ["ip", "-n", far.name, "link", "set", "eth0", "up"],
-                        ["ip", "-n", far.name, "route", "add", "default", "via", "198.51.100.1"]] {
+                        ["ip", "-n", far.name, "route", "add", "default", "via", "203.0.113.1"]] {
             #expect(try runCommand(command).status == 0, "\(command)")
         }
         let container = try ScratchNamespace("gw")
         let dataDir = NSTemporaryDirectory() + "e2e-ipam-\(UUID().uuidString)"
         let config = #"""
             {"cniVersion":"1.1.0","name":"gwnet","type":"bridge","bridge":"gwbr0","isGateway":true,
-             "ipam":{"type":"host-local","dataDir":"\#(dataDir)","ranges":[[{"subnet":"10.150.0.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}]}}
+             "ipam":{"type":"host-local","dataDir":"\#(dataDir)","ranges":[[{"subnet":"10.175.0.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}]}}
             """#
         let add = try execPlugin("bridge", command: "ADD", containerID: "gw1", netns: container.path, config: config)
         #expect(add.status == 0, "\(add.stdout)")
         defer { _ = try? execPlugin("bridge", command: "DEL", containerID: "gw1", netns: container.path, config: config) }
-        #expect(try defaultGateway(container) == "10.150.0.1")
+        #expect(try defaultGateway(container) == "10.175.0.1")
         let route = try container.ip("-4", "route", "show", "default").first
         #expect(route?["dev"] as? String == "eth0")
         #expect((route?["scope"] as? String).map { $0 != "link" } ?? true) // not on-link
         // The result keeps IPAM's route as it was given.
         #expect(add.json?["routes"] == [["dst": "0.0.0.0/0"]])
-        #expect(try container.exec("ping", "-c", "2", "-i", "0.2", "-W", "1", "198.51.100.2").status == 0)
+        #expect(try container.exec("ping", "-c", "2", "-i", "0.2", "-W", "1", "203.0.113.2").status == 0)
 
         let check = try execPlugin("bridge", command: "CHECK", containerID: "gw1", netns: container.path,
                                    config: adding(#""prevResult":\#(add.stdout)"#, to: config))
@@ -81,7 +81,7 @@ struct RouteAndDNSTests {
         let resolvConf = NSTemporaryDirectory() + "e2e-resolv-\(UUID().uuidString)"
         try "nameserver 192.0.2.53\nsearch ipam.example\n".write(toFile: resolvConf, atomically: true, encoding: .utf8)
         let dataDir = NSTemporaryDirectory() + "e2e-ipam-\(UUID().uuidString)"
-        let subnet = plugin == "bridge" ? "10.151.0.0/24" : "10.152.0.0/24"
+        let subnet = plugin == "bridge" ? "10.176.0.0/24" : "10.177.0.0/24"
         let base = #"""
             {"cniVersion":"1.1.0","name":"dns-\#(plugin)","type":"\#(plugin)","bridge":"dnsbr0","master":"\#(parent)",
              "ipam":{"type":"host-local","dataDir":"\#(dataDir)","resolvConf":"\#(resolvConf)","ranges":[[{"subnet":"\#(subnet)"}]]}}
