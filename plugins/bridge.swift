@@ -12,6 +12,7 @@ struct BridgePlugin: CNIPlugin {
 
     func options(_ request: CNIRequest) throws -> BridgeOptions {
         try request.config.rejectUnimplemented(Self.unimplemented)
+        try request.config.requireNftablesBackend("ipMasqBackend")
         try request.arguments.validate(known: CNIRequest.knownArguments)
         let name = try request.config.string("bridge") ?? "cni0"
         let bridge: InterfaceName
@@ -41,6 +42,7 @@ struct BridgePlugin: CNIPlugin {
         let namespace = try openNamespace(netns)
         let id = try request.attachmentID()
         let mac = try request.requestedMAC()
+        let dns = try request.configuredDNS()
         return try request.withAddresses { addresses in
             var ip = addresses?.ipConfiguration ?? IPConfiguration()
             // The driver adds the default route itself when it is the default gateway.
@@ -52,9 +54,12 @@ struct BridgePlugin: CNIPlugin {
                     guard let mac = attached.container.mac else {
                         throw CNIError(.internal, "macspoofchk: the container interface of \(id) has no MAC address")
                     }
-                    try PluginFirewall.spoofGuard().guardPort(id.hostInterfaceName, mac: mac)
+                    try PluginFirewall.spoofGuard().guardPort(id.hostInterfaceName, mac: mac, owner: id.network)
                 }
             } catch {
+                // Undo in reverse: the firewall record (and the rules it holds), then the links.
+                if (try? ipMasq(request)) == true { try? PluginFirewall.registry().detach(scoped(id)) }
+                if (try? macSpoofCheck(request)) == true { try? PluginFirewall.spoofGuard().releasePort(id.hostInterfaceName) }
                 try? driver.detach(id, namespace: namespace)
                 throw error
             }
@@ -65,7 +70,7 @@ struct BridgePlugin: CNIPlugin {
                 }
             }
             let interfaces = attached.hostSide.map { CNIResult.Interface($0) } + [CNIResult.Interface(attached.container, sandbox: netns)]
-            return CNIResult(interfaces: interfaces, addresses: addresses, extraRoutes: defaults)
+            return CNIResult(interfaces: interfaces, addresses: addresses, extraRoutes: defaults, dns: dns)
         }
     }
 
@@ -85,58 +90,83 @@ struct BridgePlugin: CNIPlugin {
         } catch {
             failures.append(error)
         }
-        if let first = failures.first { throw first }
+        try throwAll(failures, "DEL of \(try request.attachmentID())")
     }
 
+    /// The links, addresses and routes of `prevResult`, the MAC, the leases, and with
+    /// `ipMasq` or `macspoofchk` the live nftables rules (not only the store's record of them).
     func check(_ request: CNIRequest) throws {
         guard let previous = request.config.prevResult else {
             throw CNIError(.invalidConfig, "CHECK needs \"prevResult\"")
         }
         let result = try CNIResult(json: previous)
         let id = try request.attachmentID()
+        let driver = try driver(request)
         let namespace = try openNamespace(try request.requireNetns())
-        let mac = result.interfaces.first { $0.name == id.interface.rawValue && $0.sandbox != nil }?.mac.flatMap(MACAddress.init)
-        try driver(request).check(id, namespace: namespace, ip: result.containerConfiguration(interface: id.interface.rawValue), mac: mac)
+        let mac = try request.previousMAC(result)
+        let ip = result.containerConfiguration(interface: id.interface.rawValue)
+        try driver.check(id, namespace: namespace, ip: ip, mac: mac)
         try request.ipamBackend()?.check(request)
         if try ipMasq(request) {
             let attachment = scoped(id)
             guard try PluginFirewall.registry().published().contains(where: { $0.attachment == attachment }) else {
                 throw CNIError(.internal, "the masquerade rules of \(id) are missing", details: "ipMasq is on but the firewall has no record of it")
             }
+            let network = FirewallNetwork(name: id.network, bridge: driver.options.bridge, subnets: ip.assignments.map(\.address.network))
+            let missing = try PluginFirewall.nftables().missingRules(of: network)
+            if !missing.isEmpty {
+                throw CNIError(.internal, "the masquerade rules of \(id) are missing from nftables: \(missing.joined(separator: "; "))")
+            }
+        }
+        if try macSpoofCheck(request), let problem = try PluginFirewall.spoofGuard().missing(id.hostInterfaceName, mac: mac) {
+            throw CNIError(.internal, "the macspoofchk rules of \(id) are missing: \(problem)")
         }
     }
 
-    /// Deletes the host ends this network made for attachments that are no longer valid, then
-    /// lets IPAM release their addresses.
+    /// Deletes the host ends this network made for attachments that are no longer valid, the
+    /// MAC guards of those attachments (listed from the guard's table, since their links may
+    /// have gone with their namespaces), their masquerade records, and lets IPAM release their
+    /// addresses. Goes on past errors and reports them all.
     func gc(_ request: CNIRequest, validAttachments: [GCAttachment]) throws {
         guard let network = request.config.name else { return }
         let valid = Set(validAttachments)
+        let validIDs = Set(validAttachments.compactMap { attachment in
+            (try? InterfaceName(attachment.interface)).map { AttachmentID(network: network, containerID: attachment.containerID, interface: $0) }
+        })
         let host = try RouteSocket.open()
         var failures: [any Error] = []
+        var stalePorts = Set<InterfaceName>()
         for link in try host.links() {
             guard let alias = link.alias, let id = AttachmentID(alias: alias), id.network == network,
                   !valid.contains(GCAttachment(containerID: id.containerID, interface: id.interface.rawValue))
             else { continue }
             do { try host.deleteLink(.index(link.index)) } catch { failures.append(error) }
-            if try macSpoofCheck(request) {
-                do { try PluginFirewall.spoofGuard().releasePort(id.hostInterfaceName) } catch { failures.append(error) }
+            stalePorts.insert(id.hostInterfaceName)
+        }
+        if try macSpoofCheck(request) {
+            do {
+                let guardian = try PluginFirewall.spoofGuard()
+                let keep = Set(validIDs.map(\.hostInterfaceName))
+                stalePorts.formUnion(try guardian.guardedPorts(owner: network).filter { !keep.contains($0) })
+                for port in stalePorts.sorted(by: { $0.rawValue < $1.rawValue }) {
+                    do { try guardian.releasePort(port) } catch { failures.append(error) }
+                }
+            } catch {
+                failures.append(error)
             }
         }
         if try ipMasq(request) {
-            let keep = Set(validAttachments.compactMap { attachment in
-                (try? InterfaceName(attachment.interface)).map {
-                    AttachmentID(network: PluginFirewall.network("bridge", network), containerID: attachment.containerID, interface: $0)
-                }
-            })
-            do { _ = try PluginFirewall.registry().gc(network: PluginFirewall.network("bridge", network), keep: keep) } catch { failures.append(error) }
+            do { _ = try PluginFirewall.registry().gc(network: PluginFirewall.network("bridge", network), keep: Set(validIDs.map(scoped))) } catch { failures.append(error) }
         }
         do { try request.ipamBackend()?.gc(request, validAttachments: validAttachments) } catch { failures.append(error) }
-        if let first = failures.first { throw first }
+        try throwAll(failures, "GC of network \"\(network)\"")
     }
 
+    /// IPAM's readiness first (code 50 when it cannot lease), then with `ipMasq` or
+    /// `macspoofchk` the store and nftables (50, or 51 when only nftables is unusable).
     func status(_ request: CNIRequest) throws {
-        if try ipMasq(request) || macSpoofCheck(request) { try PluginFirewall.status() }
         try request.ipamBackend()?.status(request)
+        if try ipMasq(request) || macSpoofCheck(request) { try PluginFirewall.status() }
     }
 
     // MARK: ipMasq

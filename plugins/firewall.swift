@@ -36,7 +36,13 @@ enum PluginFirewall {
     /// process runs its one command on the main thread, and nothing else touches these.
     nonisolated(unsafe) private static var shared: (registry: FirewallRegistry?, spoofGuard: MACSpoofGuard?) = (nil, nil)
 
-    /// Whether the store and libnftables are usable (for `STATUS`).
+    /// libnftables in the host namespace, for CHECK to read the live ruleset.
+    static func nftables() throws -> NftablesFirewall { try NftablesFirewall.open() }
+
+    /// Whether the store and libnftables are usable (for `STATUS`). Without the store no ADD
+    /// can work: code 50. Without nftables the rules of the containers already attached
+    /// cannot be kept or repaired either (a flushed ruleset stays flushed), so their
+    /// masquerade and published ports may be gone: code 51, "limited connectivity".
     static func status() throws {
         do {
             _ = try StateStore()
@@ -44,7 +50,8 @@ enum PluginFirewall {
             throw CNIError(.notAvailable, "the state store cannot be opened", details: "\(error)")
         }
         guard (try? NftablesFirewall.open())?.isAvailable() == true else {
-            throw CNIError(.notAvailable, "nftables is not usable", details: "libnftables cannot list the ruleset")
+            throw CNIError(.limitedConnectivity, "nftables is not usable",
+                           details: "libnftables cannot list the ruleset; existing containers may have lost their masquerade, MAC guard or published ports")
         }
     }
 
@@ -55,5 +62,17 @@ enum PluginFirewall {
     /// Container addresses of `interface` (`CNI_IFNAME`) in a previous result.
     static func containerAddresses(_ result: CNIResult, interface: String) -> [IPAddress] {
         result.containerConfiguration(interface: interface).assignments.map(\.address.address)
+    }
+}
+
+extension PluginConfig {
+    /// The backend key (bridge `ipMasqBackend`, portmap `backend`) absent or `"nftables"`:
+    /// the reference plugins' `"iptables"`, or anything else, is not silently ignored.
+    ///
+    /// - Throws: ``CNIError`` code 2 naming the key and the value.
+    func requireNftablesBackend(_ key: String) throws {
+        guard let value = raw[key], !value.isNull, value != .string("nftables") else { return }
+        throw CNIError(.unsupportedField, "unsupported \"\(key)\": \(value.serialized())",
+                       details: "only the nftables backend exists here: leave \"\(key)\" out or set it to \"nftables\"")
     }
 }

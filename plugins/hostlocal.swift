@@ -82,6 +82,8 @@ struct HostLocalIPAM: IPAMBackend, CNIPlugin {
             return try AddressAllocator(store: StateStore(directory: config.dataDirectory))
         } catch let error as NetworkError {
             throw error
+        } catch let error as SQLiteError where error.isBusy {
+            throw storeBusy(error)
         } catch {
             throw CNIError(.ioFailure, "cannot open the address store in \(config.dataDirectory ?? StateStore.configuredDirectory)", details: "\(error)")
         }
@@ -140,22 +142,35 @@ struct HostLocalIPAM: IPAMBackend, CNIPlugin {
         return try AddressRange(subnet: subnet.network, start: address("rangeStart"), end: address("rangeEnd"), gateway: address("gateway"))
     }
 
-    /// Requested addresses: `runtimeConfig.ips`, then `args.cni.ips`, then `CNI_ARGS IP=`.
+    /// Requested addresses from all three places a runtime may put them, merged as the
+    /// reference host-local does: `CNI_ARGS IP=` (comma-separated), `args.cni.ips` and
+    /// `runtimeConfig.ips`, each address once. The allocator takes at most one per range set,
+    /// so an IPv4 from one source and an IPv6 from another combine; two for one set are refused.
     static func requestedAddresses(_ request: CNIRequest) throws -> [IPAddress] {
-        var texts: [String] = []
-        if let ips = request.config.runtimeConfig["ips"]?.arrayValue, !ips.isEmpty {
-            texts = ips.compactMap(\.stringValue)
-        } else if let ips = request.config.raw["args"]?["cni"]?["ips"]?.arrayValue, !ips.isEmpty {
-            texts = ips.compactMap(\.stringValue)
-        } else if let ip = request.arguments["IP"] {
-            texts = ip.split(separator: ",").map(String.init)
+        var texts: [(source: String, text: String)] = []
+        if let ip = request.arguments["IP"] {
+            texts += ip.split(separator: ",").map { ("CNI_ARGS IP", String($0)) }
         }
-        return try texts.map { text in
-            let bare = text.split(separator: "/").first.map(String.init) ?? text
-            guard let address = IPAddress(bare) else {
-                throw CNIError(.invalidConfig, "invalid requested IP \"\(text)\"")
+        for (source, value) in [("args.cni.ips", request.config.raw["args"]?["cni"]?["ips"]), ("runtimeConfig.ips", request.config.runtimeConfig["ips"])] {
+            guard let value, !value.isNull else { continue }
+            guard let entries = value.arrayValue else {
+                throw CNIError(.invalidConfig, "invalid \"\(source)\": \(value.serialized())", details: "expected an array of addresses")
             }
-            return address
+            for entry in entries {
+                guard let text = entry.stringValue else {
+                    throw CNIError(.invalidConfig, "invalid \"\(source)\" entry: \(entry.serialized())", details: "expected an address")
+                }
+                texts.append((source, text))
+            }
+        }
+        var seen = Set<IPAddress>()
+        return try texts.compactMap { source, text in
+            let trimmed = text.trimmingWhitespace
+            let bare = trimmed.split(separator: "/").first.map(String.init) ?? trimmed
+            guard let address = IPAddress(bare) else {
+                throw CNIError(.invalidConfig, "invalid requested IP \"\(text)\" in \(source)")
+            }
+            return seen.insert(address).inserted ? address : nil
         }
     }
 
@@ -182,5 +197,47 @@ struct HostLocalIPAM: IPAMBackend, CNIPlugin {
             }
         }
         return dns
+    }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+}
+
+/// SQLite still busy after the store's timeout: another process held the lock that long.
+/// The spec's "try again later" (code 11), not an internal error.
+func storeBusy(_ error: SQLiteError) -> CNIError {
+    CNIError(.tryAgainLater, "the state store is busy: another process holds its lock", details: error.description)
+}
+
+/// `error` as the CNI error the runtime sees, with a busy store (also as the cause of a
+/// ``NetworkError``) as code 11.
+func cniError(_ error: any Error) -> CNIError {
+    if let busy = error as? SQLiteError ?? (error as? NetworkError)?.cause as? SQLiteError, busy.isBusy {
+        return storeBusy(busy)
+    }
+    return CNIError(error)
+}
+
+/// A plugin whose errors go through ``cniError(_:)`` before ``PluginMain`` prints them.
+struct StoreAwarePlugin: CNIPlugin {
+    let plugin: any CNIPlugin
+
+    func add(_ request: CNIRequest) throws -> CNIResult { try mapped { try plugin.add(request) } }
+    func delete(_ request: CNIRequest) throws { try mapped { try plugin.delete(request) } }
+    func check(_ request: CNIRequest) throws { try mapped { try plugin.check(request) } }
+    func gc(_ request: CNIRequest, validAttachments: [GCAttachment]) throws {
+        try mapped { try plugin.gc(request, validAttachments: validAttachments) }
+    }
+    func status(_ request: CNIRequest) throws { try mapped { try plugin.status(request) } }
+
+    private func mapped<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw cniError(error)
+        }
     }
 }

@@ -41,6 +41,38 @@ extension CNIRequest {
         return UInt32(value)
     }
 
+    /// The config's well-known `dns` key when it sets anything; the result's DNS then comes
+    /// from it rather than from IPAM, as the reference plugins do.
+    ///
+    /// - Throws: ``CNIError`` code 7 naming a member of the wrong type.
+    func configuredDNS() throws -> CNIResult.DNS? {
+        guard let object = try config.object("dns") else { return nil }
+        func strings(_ key: String) throws -> [String] {
+            guard let value = object[key], !value.isNull else { return [] }
+            guard let values = value.arrayValue, case let texts = values.compactMap(\.stringValue), texts.count == values.count else {
+                throw CNIError(.invalidConfig, "invalid \"dns.\(key)\": \(value.serialized())", details: "expected an array of strings")
+            }
+            return texts
+        }
+        var dns = CNIResult.DNS()
+        dns.nameservers = try strings("nameservers")
+        dns.search = try strings("search")
+        dns.options = try strings("options")
+        if let value = object["domain"], !value.isNull {
+            guard let domain = value.stringValue else {
+                throw CNIError(.invalidConfig, "invalid \"dns.domain\": \(value.serialized())", details: "expected a string")
+            }
+            dns.domain = domain.isEmpty ? nil : domain
+        }
+        return dns.isEmpty ? nil : dns
+    }
+
+    /// The container's MAC in a previous result (the interface `CNI_IFNAME` in the sandbox).
+    func previousMAC(_ result: CNIResult) throws -> MACAddress? {
+        let id = try attachmentID()
+        return result.interfaces.first { $0.name == id.interface.rawValue && $0.sandbox != nil }?.mac.flatMap(MACAddress.init)
+    }
+
     /// Runs IPAM's ADD, then `body` with its addresses; if either fails, IPAM's DEL releases
     /// what was taken before the error goes back to the runtime.
     func withAddresses(_ body: (CNIResult?) throws -> CNIResult) throws -> CNIResult {
@@ -58,7 +90,7 @@ extension CNIRequest {
 extension CNIResult {
     /// The result of an interface plugin: `interfaces` as given, IPAM's addresses pointing at
     /// the container interface (the last one), its routes and DNS.
-    init(interfaces: [Interface], addresses: CNIResult?, extraRoutes: [Route] = []) {
+    init(interfaces: [Interface], addresses: CNIResult?, extraRoutes: [Route] = [], dns configured: DNS? = nil) {
         self.init()
         self.interfaces = interfaces
         let containerIndex = interfaces.count - 1
@@ -68,14 +100,16 @@ extension CNIResult {
             return ip
         }
         routes = (addresses?.routes ?? []) + extraRoutes.filter { route in !(addresses?.routes ?? []).contains(route) }
-        dns = addresses?.dns ?? DNS()
+        dns = configured ?? addresses?.dns ?? DNS()
     }
 
-    /// The addresses of `prevResult` that belong to the container interface `name`.
+    /// The addresses of `prevResult` that belong to the container interface `name`, and the
+    /// result's routes (which name no interface; an interface plugin put them on its own).
     func containerConfiguration(interface name: String) -> IPConfiguration {
         let index = interfaces.firstIndex { $0.name == name && $0.sandbox != nil }
         let own = ips.filter { $0.interface == nil || $0.interface == index }
-        return IPConfiguration(assignments: own.map { IPConfiguration.Assignment(address: $0.address, gateway: $0.gateway) })
+        return IPConfiguration(assignments: own.map { IPConfiguration.Assignment(address: $0.address, gateway: $0.gateway) },
+                               routes: ipConfiguration.routes)
     }
 }
 
@@ -83,4 +117,14 @@ extension CNIResult.Interface {
     init(_ link: Link, sandbox: String? = nil) {
         self.init(name: link.name, mac: link.mac?.description, mtu: sandbox == nil ? nil : Int(link.mtu), sandbox: sandbox)
     }
+}
+
+/// Nothing when `failures` is empty, the error itself when there is one, and otherwise one
+/// error with the first one's code that lists them all (teardown reports every failure).
+func throwAll(_ failures: [any Error], _ what: String) throws {
+    guard let first = failures.first else { return }
+    guard failures.count > 1 else { throw first }
+    let errors = failures.map(cniError)
+    throw CNIError(errors[0].code, "\(what) failed \(errors.count) times: \(errors[0].message)",
+                   details: errors.map(\.description).joined(separator: "; "))
 }

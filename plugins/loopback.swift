@@ -24,10 +24,17 @@ struct LoopbackPlugin: CNIPlugin {
         try RouteSocket.open(in: namespace).setLink("lo", up: false)
     }
 
+    /// `lo` must be up with the addresses of `prevResult` (127.0.0.1/8 without one).
     func check(_ request: CNIRequest) throws {
         let netns = try request.requireNetns()
-        guard let lo = try RouteSocket.open(in: try openNamespace(netns)).link(named: InterfaceName("lo")), lo.isUp else {
+        let socket = try RouteSocket.open(in: try openNamespace(netns))
+        guard let lo = try socket.link(named: InterfaceName("lo")), lo.isUp else {
             throw CNIError(.internal, "lo is not up in \(netns)")
+        }
+        let expected = try request.config.prevResult.map { try CNIResult(json: $0).ips.map(\.address) } ?? ["127.0.0.1/8"].compactMap(CIDR.init)
+        let present = Set(try socket.addresses(of: .index(lo.index)).map(\.address))
+        for address in expected where !present.contains(address) {
+            throw CNIError(.internal, "lo lacks address \(address) in \(netns)")
         }
     }
 
@@ -36,3 +43,4 @@ struct LoopbackPlugin: CNIPlugin {
 
     func status(_ request: CNIRequest) throws {}
 }
+

@@ -30,9 +30,10 @@ struct MacvlanPlugin: CNIPlugin {
         let namespace = try openNamespace(netns)
         let id = try request.attachmentID()
         let mac = try request.requestedMAC(configKey: "mac")
+        let dns = try request.configuredDNS()
         return try request.withAddresses { addresses in
             let attached = try driver.attach(id, namespace: namespace, ip: addresses?.ipConfiguration ?? IPConfiguration(), mac: mac)
-            return CNIResult(interfaces: [CNIResult.Interface(attached.container, sandbox: netns)], addresses: addresses)
+            return CNIResult(interfaces: [CNIResult.Interface(attached.container, sandbox: netns)], addresses: addresses, dns: dns)
         }
     }
 
@@ -44,9 +45,10 @@ struct MacvlanPlugin: CNIPlugin {
         } catch {
             failures.append(error)
         }
-        if let first = failures.first { throw first }
+        try throwAll(failures, "DEL of \(try request.attachmentID())")
     }
 
+    /// The macvlan of `prevResult` with its MAC, addresses and routes, and the leases.
     func check(_ request: CNIRequest) throws {
         guard let previous = request.config.prevResult else {
             throw CNIError(.invalidConfig, "CHECK needs \"prevResult\"")
@@ -54,7 +56,7 @@ struct MacvlanPlugin: CNIPlugin {
         let id = try request.attachmentID()
         let result = try CNIResult(json: previous)
         try driver(request).check(id, namespace: try openNamespace(try request.requireNetns()),
-                                  ip: result.containerConfiguration(interface: id.interface.rawValue))
+                                  ip: result.containerConfiguration(interface: id.interface.rawValue), mac: try request.previousMAC(result))
         try request.ipamBackend()?.check(request)
     }
 

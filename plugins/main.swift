@@ -61,6 +61,6 @@ do {
     writeStandardOutput(CNIError(.ioFailure, "cannot read stdin", details: "\(error)").json(cniVersion: .current).serialized(pretty: true) + "\n")
     exit(1)
 }
-let status = PluginMain.run(plugin, environment: environment, stdin: input, write: writeStandardOutput)
+let status = PluginMain.run(StoreAwarePlugin(plugin: plugin), environment: environment, stdin: input, write: writeStandardOutput)
 if environment["CNI_COMMAND"] != "VERSION" { NetfilterSocketRelease.handOffBeforeExit() }
 exit(status)

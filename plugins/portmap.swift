@@ -27,17 +27,25 @@ struct PortmapPlugin: CNIPlugin {
         try PluginFirewall.registry().detach(try scoped(request.attachmentID()))
     }
 
+    /// Every mapping of `runtimeConfig.portMappings` must be in the store's record and its
+    /// DNAT map elements in the live ruleset (with the hairpin rules when `snat` is on).
     func check(_ request: CNIRequest) throws {
         let (previous, mappings) = try parse(request)
+        guard !mappings.isEmpty else { return }
         let id = try request.attachmentID()
         let published = try PluginFirewall.registry().published().first { $0.attachment == scoped(id) }
         let want = Set(mappings.map(\.description))
         let have = Set((published?.ports ?? []).map(\.mapping.description))
-        guard want.isSubset(of: have) || mappings.isEmpty else {
+        guard let published, want.isSubset(of: have) else {
             throw CNIError(.internal, "port mappings of \(id) are not published",
                            details: "missing: \(want.subtracting(have).sorted().joined(separator: ", "))")
         }
-        _ = previous
+        let (network, usesRules) = try firewallNetwork(request, previous)
+        let firewall = try PluginFirewall.nftables()
+        let missing = try firewall.missingPorts(published.ports, on: network) + (usesRules ? try firewall.missingRules(of: network) : [])
+        if !missing.isEmpty {
+            throw CNIError(.internal, "port mappings of \(id) are missing from nftables: \(missing.joined(separator: "; "))")
+        }
     }
 
     func gc(_ request: CNIRequest, validAttachments: [GCAttachment]) throws {
@@ -62,6 +70,7 @@ struct PortmapPlugin: CNIPlugin {
 
     private func parse(_ request: CNIRequest) throws -> (CNIResult, [PortMapping]) {
         try request.config.rejectUnimplemented(Self.unimplemented)
+        try request.config.requireNftablesBackend("backend")
         guard let previous = request.config.prevResult else {
             throw CNIError(.invalidConfig, "portmap must be chained after an interface plugin: \"prevResult\" is missing")
         }

@@ -12,7 +12,8 @@ public enum CNICommand: String, Sendable, CaseIterable {
         switch self {
         case .add, .check: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"]
         case .delete: ["CNI_CONTAINERID", "CNI_IFNAME"]
-        case .gc, .status, .version: []
+        case .gc: ["CNI_PATH"]
+        case .status, .version: []
         }
     }
 }

@@ -80,6 +80,10 @@ public struct CNIRequest: Sendable {
         if command == .check, !version.supportsCheck {
             throw CNIError(.incompatibleVersion, "config version \(version) does not support CHECK", details: "CHECK needs 0.4.0 or later")
         }
+        if command == .gc || command == .status, !version.supportsGCAndStatus {
+            throw CNIError(.incompatibleVersion, "config version \(version) does not support \(command.rawValue)",
+                           details: "\(command.rawValue) needs 1.1.0 or later")
+        }
     }
 }
 

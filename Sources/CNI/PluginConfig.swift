@@ -91,12 +91,17 @@ public struct GCAttachment: Hashable, Sendable {
 }
 
 extension PluginConfig {
-    /// GC's `cni.dev/valid-attachments`, or the legacy `cni.dev/attachments`.
+    /// GC's `cni.dev/valid-attachments`, or the legacy `cni.dev/attachments`. An empty list
+    /// means that nothing is valid; neither key means the runtime said nothing, which must not
+    /// be taken as "collect everything".
     ///
-    /// - Throws: ``CNIError`` code 7 for a malformed list, naming it.
+    /// - Throws: ``CNIError`` code 7 for a malformed or missing list, naming it.
     public func validAttachments() throws -> [GCAttachment] {
-        let key = raw["cni.dev/valid-attachments"] != nil ? "cni.dev/valid-attachments" : "cni.dev/attachments"
-        guard let list = try array(key) else { return [] }
+        let key = raw["cni.dev/valid-attachments"].map { !$0.isNull } == true ? "cni.dev/valid-attachments" : "cni.dev/attachments"
+        guard let list = try array(key) else {
+            throw CNIError(.invalidConfig, "GC needs \"cni.dev/valid-attachments\"",
+                           details: "neither \"cni.dev/valid-attachments\" nor the legacy \"cni.dev/attachments\" is in the config; an empty list collects everything")
+        }
         return try list.map { entry in
             guard let containerID = entry["containerID"]?.stringValue, let interface = entry["ifname"]?.stringValue else {
                 throw CNIError(.invalidConfig, "invalid \"\(key)\" entry: \(entry.serialized())", details: "expected {\"containerID\", \"ifname\"}")

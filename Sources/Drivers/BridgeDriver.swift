@@ -149,6 +149,8 @@ public struct BridgeDriver: Sendable {
     }
 
     /// Inside the container: the interface up, its addresses, the default and extra routes.
+    /// A route without a gateway goes via the gateway of its family (see
+    /// ``IPConfiguration/containerRoutes(device:)``).
     private func configureContainer(_ container: RouteSocket, interface: InterfaceName, ip: IPConfiguration) throws {
         let link = LinkReference.name(interface)
         if !options.disableContainerInterface { try container.setLink(link, up: true) }
@@ -156,17 +158,23 @@ public struct BridgeDriver: Sendable {
             try container.addAddress(assignment.address, to: link, skipDuplicateDetection: !options.duplicateDetection)
         }
         guard !options.disableContainerInterface else { return }
+        guard let index = try container.link(named: interface)?.index else {
+            throw NetworkError(code: .internalError, message: "interface \"\(interface)\" vanished during setup")
+        }
+        try container.addRoutes(routes(ip, device: index), deviceIndex: index)
+    }
+
+    /// The routes the container interface `device` gets: the default route via each family's
+    /// gateway when this is the default gateway, then the extra routes.
+    private func routes(_ ip: IPConfiguration, device: Int32) -> [Route] {
+        var routes: [Route] = []
         if options.isDefaultGateway {
-            var families: Set<IPAddress.Family> = []
-            for assignment in ip.assignments {
-                guard let gateway = assignment.gateway, families.insert(gateway.family).inserted else { continue }
-                try container.addRoute(.defaultRoute(via: gateway, device: link))
+            for var route in ip.defaultRoutesViaGateways {
+                route.device = .index(device)
+                routes.append(route)
             }
         }
-        for var route in ip.routes {
-            route.device = route.device ?? link
-            try container.addRoute(route)
-        }
+        return routes + ip.containerRoutes(device: device)
     }
 
     // MARK: Detach
@@ -220,13 +228,8 @@ public struct BridgeDriver: Sendable {
         for assignment in ip.assignments where !present.contains(assignment.address) {
             throw NetworkError.mismatch("interface \"\(id.interface)\" lacks address \(assignment.address)")
         }
-        if options.isDefaultGateway {
-            for gateway in Set(ip.assignments.compactMap(\.gateway)) {
-                let routes = try container.routes(family: gateway.family)
-                guard routes.contains(where: { $0.isDefault && $0.gateway == gateway }) else {
-                    throw NetworkError.mismatch("no default route via \(gateway) in \(namespace.path)")
-                }
-            }
+        if !options.disableContainerInterface, let route = try container.missingRoute(routes(ip, device: inside.index), deviceIndex: inside.index) {
+            throw NetworkError.mismatch("route \(route.summary) is missing from interface \"\(id.interface)\" in \(namespace.path)")
         }
     }
 }

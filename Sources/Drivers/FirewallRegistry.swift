@@ -109,13 +109,22 @@ public final class FirewallRegistry {
     }
 
     /// Detaches every attachment of `network` whose container and interface are not in
-    /// `keep` (CNI GC's valid attachments), and returns them.
+    /// `keep` (CNI GC's valid attachments), and returns them. Goes on past an attachment
+    /// that cannot be detached (its record stays for the next GC) and then reports them all.
     public func gc(network: String, keep: Set<AttachmentID>) throws -> [AttachmentID] {
         let kept = Set(keep.map(Key.init))
         var removed: [AttachmentID] = []
+        var failures: [(name: String, error: any Error)] = []
         for row in try rows.all(network: network) where !row.key.isNetwork && !kept.contains(row.key) {
-            try detach(row.key)
-            if let id = row.key.attachmentID { removed.append(id) }
+            do {
+                try detach(row.key)
+                if let id = row.key.attachmentID { removed.append(id) }
+            } catch {
+                failures.append(("\(row.key)", error))
+            }
+        }
+        if !failures.isEmpty {
+            throw NetworkError.teardown("collecting the firewall state of network \"\(network)\"", failures: failures)
         }
         return removed
     }

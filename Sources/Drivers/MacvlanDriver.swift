@@ -68,18 +68,13 @@ public struct MacvlanDriver: Sendable {
             for assignment in ip.assignments {
                 try container.addAddress(assignment.address, to: .name(id.interface), skipDuplicateDetection: !options.duplicateDetection)
             }
-            var families: Set<IPAddress.Family> = []
-            for assignment in ip.assignments {
-                guard let gateway = assignment.gateway, families.insert(gateway.family).inserted else { continue }
-                try container.addRoute(.defaultRoute(via: gateway, device: .name(id.interface)))
-            }
-            for var route in ip.routes {
-                route.device = route.device ?? .name(id.interface)
-                try container.addRoute(route)
-            }
             guard let link = try container.link(named: id.interface) else {
                 throw NetworkError(code: .internalError, message: "interface \"\(id.interface)\" vanished during setup")
             }
+            // Only the routes given, as the reference macvlan (IPAM's routes): a default route
+            // is one of them when the network wants one. A route without a gateway goes via
+            // the gateway of its family.
+            try container.addRoutes(ip.containerRoutes(device: link.index), deviceIndex: link.index)
             return AttachedInterfaces(hostSide: options.parentInContainer ? [] : [parent], container: link)
         }
     }
@@ -90,15 +85,23 @@ public struct MacvlanDriver: Sendable {
         try RouteSocket.open(in: namespace).deleteLink(.name(id.interface))
     }
 
-    /// Verifies the macvlan exists in `namespace` with its addresses.
-    public func check(_ id: AttachmentID, namespace: NetNamespace, ip: IPConfiguration) throws {
+    /// Verifies the macvlan exists in `namespace` with its MAC (when given), addresses and routes.
+    ///
+    /// - Throws: ``NetworkError`` naming the first thing missing or different.
+    public func check(_ id: AttachmentID, namespace: NetNamespace, ip: IPConfiguration, mac: MACAddress? = nil) throws {
         let container = try RouteSocket.open(in: namespace)
         guard let link = try container.link(named: id.interface), link.kind == "macvlan" else {
             throw NetworkError.mismatch("macvlan \"\(id.interface)\" is missing in \(namespace.path)")
         }
+        if let mac, link.mac != mac {
+            throw NetworkError.mismatch("interface \"\(id.interface)\" has MAC \(link.mac?.description ?? "none"), expected \(mac)")
+        }
         let present = try container.addresses(of: .index(link.index)).map(\.address)
         for assignment in ip.assignments where !present.contains(assignment.address) {
             throw NetworkError.mismatch("interface \"\(id.interface)\" lacks address \(assignment.address)")
+        }
+        if let route = try container.missingRoute(ip.containerRoutes(device: link.index), deviceIndex: link.index) {
+            throw NetworkError.mismatch("route \(route.summary) is missing from interface \"\(id.interface)\" in \(namespace.path)")
         }
     }
 }

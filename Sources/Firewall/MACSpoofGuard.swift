@@ -23,7 +23,11 @@ public final class MACSpoofGuard {
     }
 
     /// Lets frames from `port` through only with source `mac`; guarding again replaces the MAC.
-    public func guardPort(_ port: InterfaceName, mac: MACAddress) throws {
+    ///
+    /// - Parameter owner: kept as the port's element comment (cut to 128 bytes), so
+    ///   ``guardedPorts(owner:)`` can list the ports of one network even after their links
+    ///   went away with the container's namespace.
+    public func guardPort(_ port: InterfaceName, mac: MACAddress, owner: String? = nil) throws {
         let chain = Self.chain(port)
         var batch = Nftables.Batch(table: Self.table, commands: Self.declarations)
         batch.append(.flush(.chain(Self.prerouting)))
@@ -31,8 +35,37 @@ public final class MACSpoofGuard {
         batch.append(.add(.chain(chain)))
         batch.append(.flush(.chain(chain)))
         batch.append(.add(.rule(.init(chain: chain.name, [.notEqual(.payload(protocol: "ether", field: "saddr"), .symbol(mac.description)), .drop]))))
-        batch.append(.add(.elements(Self.ports.name, [Self.element(port)])))
+        batch.append(.add(.elements(Self.ports.name, [Self.element(port, comment: owner.map(Self.comment))])))
         try apply(batch, "guard the source MAC of \(port)")
+    }
+
+    /// The ports guarded for `owner` (as given to ``guardPort(_:mac:owner:)``), read from the
+    /// table itself; none when the table does not exist.
+    public func guardedPorts(owner: String) throws -> [InterfaceName] {
+        let wanted = Self.comment(owner)
+        return try listing()?.elements(of: Self.ports.name).compactMap { element in
+            guard element.comment == wanted, let name = element.key.stringValue else { return nil }
+            return try? InterfaceName(name)
+        } ?? []
+    }
+
+    /// What of `port`'s guard is not in the live table: its map element, its chain, or the rule
+    /// that lets only `mac` through (not looked for when `mac` is `nil`); `nil` when all is there.
+    public func missing(_ port: InterfaceName, mac: MACAddress?) throws -> String? {
+        guard let listing = try listing() else { return "table bridge \(Self.table.name) does not exist" }
+        let chain = Self.chain(port).name
+        guard listing.chains.contains(Self.prerouting.name), listing.rules[Self.prerouting.name]?.isEmpty == false else {
+            return "chain \(Self.prerouting.name) of table bridge \(Self.table.name) is missing or empty"
+        }
+        guard let element = listing.elements(of: Self.ports.name).first(where: { $0.key.stringValue == port.rawValue }),
+              element.data?["jump"]?["target"]?.stringValue == chain else {
+            return "port \(port) has no element in map \(Self.ports.name)"
+        }
+        guard listing.chains.contains(chain) else { return "chain \(chain) is missing" }
+        if let mac, !(listing.rules[chain] ?? []).contains(where: { Self.mentions($0, mac.description) }) {
+            return "chain \(chain) has no rule for source MAC \(mac)"
+        }
+        return nil
     }
 
     /// Stops guarding `port`; a port that is not guarded is success.
@@ -53,8 +86,38 @@ public final class MACSpoofGuard {
 
     private static func chain(_ port: InterfaceName) -> Nftables.Chain { Nftables.Chain(name: "port-" + port.rawValue) }
 
-    private static func element(_ port: InterfaceName) -> Nftables.Element {
-        Nftables.Element(key: .symbol(port.rawValue), data: .verdict(.jump(chain(port).name)))
+    private static func element(_ port: InterfaceName, comment: String? = nil) -> Nftables.Element {
+        Nftables.Element(key: .symbol(port.rawValue), data: .verdict(.jump(chain(port).name)), comment: comment)
+    }
+
+    /// `owner` cut to what an element comment holds.
+    private static func comment(_ owner: String) -> String {
+        var text = owner
+        while text.utf8.count > Nftables.Element.maximumCommentLength { text.removeLast() }
+        return text
+    }
+
+    /// Whether `json` holds the string `text` anywhere (nftables prints MACs in lower case).
+    private static func mentions(_ json: JSON, _ text: String) -> Bool {
+        switch json {
+        case .string(let value): value.lowercased() == text.lowercased()
+        case .array(let values): values.contains { mentions($0, text) }
+        case .object(let object): object.contains { mentions($0.value, text) }
+        default: false
+        }
+    }
+
+    /// The table as it is now, or `nil` when it does not exist.
+    private func listing() throws -> TableListing? {
+        let request: JSON = ["nftables": [["list": ["table": ["family": .string(Self.table.family.rawValue),
+                                                                "name": .string(Self.table.name)]]]]]
+        do {
+            return try TableListing(parsing: transport.run(request.serialized()))
+        } catch let error as NftablesError where error.isNotFound {
+            return nil
+        } catch let error as NftablesError {
+            throw NetworkError(code: .system, message: "cannot list nftables table bridge \(Self.table.name)", cause: error)
+        }
     }
 
     private func apply(_ batch: Nftables.Batch, _ operation: String) throws {

@@ -13,6 +13,8 @@ struct TableListing: Sendable {
 
     var chains: Set<String> = []
     var elements: [String: [Element]] = [:]
+    /// The `expr` array of every rule, by chain.
+    var rules: [String: [JSON]] = [:]
 
     /// Parses libnftables' JSON output.
     ///
@@ -30,6 +32,9 @@ struct TableListing: Sendable {
         for object in objects {
             if let chain = object["chain"], let name = chain["name"]?.stringValue {
                 chains.insert(name)
+            }
+            if let rule = object["rule"], let chain = rule["chain"]?.stringValue {
+                rules[chain, default: []].append(rule["expr"] ?? .array([]))
             }
             for kind in ["set", "map"] {
                 guard let set = object[kind], let name = set["name"]?.stringValue else { continue }

@@ -97,6 +97,40 @@ import Testing
         }
     }
 
+    @Test func gcWithoutAValidSetIsCode7NamingTheKeyAndAnEmptyListIsNothingValid() throws {
+        let request = try CNIRequest(environment: ["CNI_COMMAND": "GC", "CNI_PATH": "/x"], stdin: Array(#"{"cniVersion":"1.1.0","name":"n"}"#.utf8))
+        #expect { _ = try request.config.validAttachments() } throws: { error in
+            (error as? CNIError)?.code == .invalidConfig && (error as? CNIError)?.message.contains("cni.dev/valid-attachments") == true
+        }
+        let null = try CNIRequest(environment: ["CNI_COMMAND": "GC", "CNI_PATH": "/x"],
+                                  stdin: Array(#"{"cniVersion":"1.1.0","name":"n","cni.dev/valid-attachments":null}"#.utf8))
+        #expect(throws: CNIError.self) { try null.config.validAttachments() }
+        for key in ["cni.dev/valid-attachments", "cni.dev/attachments"] {
+            let empty = try CNIRequest(environment: ["CNI_COMMAND": "GC", "CNI_PATH": "/x"],
+                                       stdin: Array(#"{"cniVersion":"1.1.0","name":"n","\#(key)":[]}"#.utf8))
+            #expect(try empty.config.validAttachments().isEmpty)
+        }
+    }
+
+    @Test(arguments: ["GC", "STATUS"])
+    func gcAndStatusNeed110(command: String) throws {
+        for version in ["0.4.0", "1.0.0"] {
+            let failure = error(environment(command), stdin: Array(#"{"cniVersion":"\#(version)","name":"n"}"#.utf8))
+            #expect(failure?.code == .incompatibleVersion)
+            #expect(failure?.message.contains(command) == true)
+        }
+        let request = try CNIRequest(environment: environment(command), stdin: Array(#"{"cniVersion":"1.1.0","name":"n"}"#.utf8))
+        #expect(request.command.rawValue == command)
+    }
+
+    @Test func gcNeedsCNIPathAndStatusDoesNot() throws {
+        let stdin = Array(#"{"cniVersion":"1.1.0","name":"n"}"#.utf8)
+        let failure = error(["CNI_COMMAND": "GC"], stdin: stdin)
+        #expect(failure?.code == .invalidEnvironment)
+        #expect(failure?.message.contains("CNI_PATH") == true)
+        _ = try CNIRequest(environment: ["CNI_COMMAND": "STATUS"], stdin: stdin)
+    }
+
     @Test func cniArgsAreParsedAndUnknownKeysRefusedUnlessIgnored() throws {
         let arguments = try CNIArguments(parsing: "K8S_POD_NAME=web;IP=10.0.0.5")
         #expect(arguments["K8S_POD_NAME"] == "web")

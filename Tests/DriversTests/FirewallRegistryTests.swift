@@ -12,6 +12,8 @@ final class RecordingFirewall: FirewallDriver {
     var refusePublish = false
     /// Mappings (`8080:80/tcp`) that `publish` refuses, as if another owner held them.
     var refusedMappings: Set<String> = []
+    /// Mappings (`8080:80/tcp`) that `unpublish` fails on, as if nftables refused the batch.
+    var stuckMappings: Set<String> = []
     var lastReload: FirewallState?
 
     func addNetwork(_ network: FirewallNetwork) throws {
@@ -28,6 +30,9 @@ final class RecordingFirewall: FirewallDriver {
         calls.append("publish " + ports.map { "\($0.mapping)->\($0.containerAddress)" }.joined(separator: " "))
     }
     func unpublish(_ ports: [PublishedPort], from network: FirewallNetwork) throws {
+        if ports.contains(where: { stuckMappings.contains($0.mapping.description) }) {
+            throw NetworkError(code: .system, message: "nftables refused the batch")
+        }
         calls.append("unpublish " + ports.map { "\($0.mapping)->\($0.containerAddress)" }.joined(separator: " "))
     }
     func reload(_ state: FirewallState) throws {
@@ -135,6 +140,24 @@ struct FirewallRegistryTests {
         let removed = try registry.gc(network: "net", keep: [id("b")])
         #expect(Set(removed) == [try id("a"), try id("c")])
         #expect(try registry.published().map(\.attachment) == [try id("b")])
+    }
+
+    @Test func gcGoesOnPastAnAttachmentItCannotDetachAndReportsIt() throws {
+        for (index, container) in ["a", "b", "c", "d"].enumerated() {
+            try registry.attach(id(container), network: network(), ports: [PortMapping(parsing: "\(8080 + index):80")],
+                                containerAddresses: [address("10.10.0.\(index + 2)")])
+        }
+        firewall.stuckMappings = ["8080:80/tcp", "8082:80/tcp"]
+        #expect {
+            _ = try registry.gc(network: "net", keep: [id("d")])
+        } throws: { error in
+            "\(error)".contains("net/a/eth0") && "\(error)".contains("net/c/eth0") && !"\(error)".contains("net/b/eth0")
+        }
+        // b went; a and c keep their records for the next GC; d is valid.
+        #expect(Set(try registry.published().map(\.attachment)) == [try id("a"), try id("c"), try id("d")])
+        firewall.stuckMappings = []
+        #expect(Set(try registry.gc(network: "net", keep: [id("d")])) == [try id("a"), try id("c")])
+        #expect(try registry.published().map(\.attachment) == [try id("d")])
     }
 
     @Test func reloadRebuildsOneNetworkPerBridgeWithAllItsPorts() throws {

@@ -163,6 +163,9 @@ struct NetctlEndToEndTests {
             #expect(try netctl("connect", "e2emv", sandbox).status == 0)
         }
         #expect(try inside("e2emva", ["ping", "-c", "2", "-i", "0.2", "-W", "1", "10.193.0.3"]).status == 0)
+        // The network's gateway is the sandbox's default route (netctl asks the driver for it).
+        let routes = try JSON(parsing: inside("e2emva", ["ip", "-j", "-4", "route", "show", "default"]).text)
+        #expect(routes.arrayValue?.first?["gateway"] == "10.193.0.1", "\(routes)")
         let ports = try netctl("connect", "e2emv", "e2emva", "-p", "80:80")
         #expect(ports.status == 7, "\(ports.status) \(ports.stderr)") // unsupported: macvlan publishes nothing
         #expect(ports.stderr.contains("-p 80:80"))
