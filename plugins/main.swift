@@ -62,5 +62,9 @@ do {
     exit(1)
 }
 let status = PluginMain.run(StoreAwarePlugin(plugin: plugin), environment: environment, stdin: input, write: writeStandardOutput)
-if environment["CNI_COMMAND"] != "VERSION" { NetfilterSocketRelease.handOffBeforeExit() }
+// The child this may leave is reparented to init or the nearest subreaper; a runtime that is a
+// subreaper and reaps only the children it knows can turn the hand-off off.
+if environment["CNI_COMMAND"] != "VERSION", environment["NETCTL_CNI_RELEASE_IN_BACKGROUND"] != "0" {
+    NetfilterSocketRelease.handOffBeforeExit()
+}
 exit(status)

@@ -78,21 +78,18 @@ public final class FirewallRegistry {
             let previous = try rows.find(key)
             if previous != nil { try tearDown(key) }
             do {
-                try UndoStack.transaction { undo in
-                    try install(network, for: key, usesRules: usesRules, undo: &undo)
-                    if !plan.dnat.isEmpty {
-                        if !usesRules { try firewall.addSharedRules() }
-                        try firewall.publish(plan.dnat, on: network)
-                        undo.push("unpublish \(plan.dnat.count) ports") { try self.firewall.unpublish(plan.dnat, from: network) }
-                    }
-                    let pid = try startProxy(plan.proxy)
-                    if let pid { undo.push("stop proxy \(pid)") { try ProxyProcess.stop(pid: pid) } }
-                    try rows.insert(Row(key: key, network: network, usesRules: usesRules, ports: plan.dnat, proxyPID: pid))
-                }
+                try establish(Row(key: key, network: network, usesRules: usesRules, ports: plan.dnat, proxyPID: nil),
+                              proxyRules: plan.proxy)
                 return nil
             } catch {
                 guard let previous else { throw error }
-                try restore(previous)
+                do {
+                    try establish(previous, proxyRules: previous.proxyPID == nil ? [] : proxyRules(for: previous))
+                } catch let restoring {
+                    // Nothing of either is left: the teardown above commits, and so does the
+                    // absence of the record.
+                    return NetworkError(code: .system, message: "\(error); putting back what \(key) had failed too: \(restoring)", cause: error)
+                }
                 return error
             }
         }
@@ -152,7 +149,7 @@ public final class FirewallRegistry {
             }
             try firewall.reload(state)
             for var row in all where row.proxyPID.map({ !ProxyProcess.isProxy(pid: $0) }) ?? false {
-                row.proxyPID = try startProxy(for: row)
+                row.proxyPID = try startProxy(proxyRules(for: row))
                 try rows.insert(row)
             }
         }
@@ -198,23 +195,27 @@ public final class FirewallRegistry {
         }
     }
 
-    /// Puts back what a row held, after a repeated attach that replaced it failed.
-    private func restore(_ row: Row) throws {
-        var row = row
-        try install(row.network, for: row.key, usesRules: row.usesRules)
-        if !row.ports.isEmpty {
-            if !row.usesRules { try firewall.addSharedRules() }
-            try firewall.publish(row.ports, on: row.network)
+    /// Installs what `row` holds (its claim on the network's rules, its DNAT ports, a proxy
+    /// for `proxyRules`) and records it, with the proxy's PID. All or nothing.
+    private func establish(_ row: Row, proxyRules: [ForwardRule]) throws {
+        try UndoStack.transaction { undo in
+            try install(row.network, for: row.key, usesRules: row.usesRules, undo: &undo)
+            if !row.ports.isEmpty {
+                if !row.usesRules { try firewall.addSharedRules() }
+                try firewall.publish(row.ports, on: row.network)
+                undo.push("unpublish \(row.ports.count) ports") { try self.firewall.unpublish(row.ports, from: row.network) }
+            }
+            var row = row
+            row.proxyPID = try startProxy(proxyRules)
+            if let pid = row.proxyPID { undo.push("stop proxy \(pid)") { try ProxyProcess.stop(pid: pid) } }
+            try rows.insert(row)
         }
-        if row.proxyPID != nil { row.proxyPID = try startProxy(for: row) }
-        try rows.insert(row)
     }
 
-    /// Starts a proxy for what the row's ports leave to it, as the attach that made it did.
-    private func startProxy(for row: Row) throws -> Int32? {
-        let plan = try PortPlan(row.ports.map(\.mapping), containerAddresses: row.ports.map(\.containerAddress),
-                                network: row.network, owner: row.key.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback())
-        return try startProxy(plan.proxy)
+    /// What the proxy serves for a row: what its ports leave to it, as the attach that made it planned.
+    private func proxyRules(for row: Row) throws -> [ForwardRule] {
+        try PortPlan(row.ports.map(\.mapping), containerAddresses: row.ports.map(\.containerAddress),
+                     network: row.network, owner: row.key.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback()).proxy
     }
 
     /// Adds the rules of `network` merged with every other claim on its bridge, when `usesRules`.

@@ -124,6 +124,17 @@ struct FirewallRegistryTests {
         #expect(firewall.calls.last == "publish 8080:80/tcp->10.10.0.2")
     }
 
+    @Test func whenPuttingBackFailsTooBothErrorsAreToldAndNoRecordIsLeft() throws {
+        try registry.attach(id("a"), network: network(), ports: [PortMapping(parsing: "8080:80")], containerAddresses: [address("10.10.0.2")])
+        firewall.refusedMappings = ["9090:90/tcp", "8080:80/tcp"]
+        let error = #expect(throws: NetworkError.self) {
+            try registry.attach(id("a"), network: network(), ports: [PortMapping(parsing: "9090:90")], containerAddresses: [address("10.10.0.2")])
+        }
+        #expect(error?.message.contains("putting back") == true)
+        #expect(try registry.published().isEmpty)
+        #expect(firewall.calls.last == "remove br0") // the rules claimed for the restore are undone
+    }
+
     @Test func removingTheRulesOfABridgeKeepsThePortsOfContainersThatPublishWithoutThem() throws {
         try registry.attach(id("ports-only"), network: network(), usesRules: false, ports: [PortMapping(parsing: "8080:80")],
                             containerAddresses: [address("10.10.0.3")])
