@@ -17,9 +17,14 @@ public final class NamespaceHost: FirewallHost {
 
     /// - Parameter namespace: the namespace to work in; `nil` for the calling thread's.
     public init(namespace: NetNamespace? = nil) throws {
-        let namespace = try namespace ?? NetNamespace.current()
-        self.namespace = namespace
-        socket = try RouteSocket.open(in: namespace)
+        if let namespace {
+            self.namespace = namespace
+            socket = try RouteSocket.open(in: namespace)
+        } else {
+            // Already here: no thread to switch namespaces on.
+            self.namespace = try NetNamespace.current()
+            socket = try RouteSocket.open()
+        }
     }
 
     public func localAddresses() throws -> [IPAddress] {
