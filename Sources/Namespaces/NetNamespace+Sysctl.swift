@@ -15,7 +15,7 @@ extension NetNamespace {
     /// - Throws: ``NetworkError`` naming the key.
     public func writeSysctl(_ key: String, _ value: String) throws {
         let path = try Self.sysctlPath(key)
-        try run {
+        try inside {
             let descriptor = Glibc.open(path, O_WRONLY | O_CLOEXEC)
             guard descriptor >= 0 else { throw Self.sysctlError(key, Errno.current) }
             defer { close(descriptor) }
@@ -28,7 +28,7 @@ extension NetNamespace {
     /// Reads a sysctl inside this namespace, without the trailing newline.
     public func readSysctl(_ key: String) throws -> String {
         let path = try Self.sysctlPath(key)
-        return try run {
+        return try inside {
             let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { throw Self.sysctlError(key, Errno.current) }
             defer { close(descriptor) }
@@ -39,6 +39,16 @@ extension NetNamespace {
             while text.hasSuffix("\n") { text.removeLast() }
             return text
         }
+    }
+
+    /// `/proc/sys/net` shows the namespace of whoever opens it: `body` runs on a thread in
+    /// this namespace, or right here when the calling thread is already in it.
+    private func inside<T>(_ body: () throws -> T) throws -> T {
+        var own = stat()
+        if stat("/proc/thread-self/ns/net", &own) == 0, UInt64(own.st_dev) == identity.device, UInt64(own.st_ino) == identity.inode {
+            return try body()
+        }
+        return try run(body)
     }
 
     static func sysctlPath(_ key: String) throws -> String {
