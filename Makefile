@@ -59,10 +59,6 @@ install: build static-libdir
 	install -m 0755 .build-static/release/netctl .build-static/release/netctl-proxy .build-static/release/cnitool $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl-cni $(CNI_DIR)/netctl-cni
 	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done
-	# netctl-proxy one level above the plugins is where ProxyProcess.locate looks for programs
-	# installed there. The CNI plugins never start it: portmap serves loopback by DNAT and
-	# ipMasq is rules only (plugins/firewall.swift); netctl uses the copy in bin/.
-	install -m 0755 .build-static/release/netctl-proxy $(CNI_DIR)/../netctl-proxy
 
 clean:
 	rm -rf .build .build-static

@@ -7,7 +7,8 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 /// executables that are exec'd once per call. `NETCTL_STATIC_LIBDIR` names a directory where
 /// the Makefile puts a linker script `libstdc++.so` that points at `libstdc++.a`: the Swift
 /// runtime's `-lstdc++` then links statically, and start-up no longer loads and relocates the
-/// shared libstdc++ (a fifth of a `VERSION` call's time here).
+/// shared libstdc++ (measured on the 2-core VM of BENCHMARKS.md: about a fifth of the time of
+/// a `VERSION` call).
 let staticLink = Context.environment["NETCTL_STATIC_LINK"] == "1"
 let execLinkerSettings: [LinkerSetting] = staticLink
     ? [.unsafeFlags(Context.environment["NETCTL_STATIC_LIBDIR"].map { ["-L", $0] } ?? [])]

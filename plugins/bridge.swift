@@ -74,7 +74,10 @@ struct BridgePlugin: CNIPlugin {
         }
     }
 
-    /// Releases the addresses and removes the veth pair; everything already gone is success.
+    /// Drops the masquerade record (with `ipMasq`, and the rules with the bridge's last one)
+    /// and the MAC guard of the host port (with `macspoofchk`), releases the addresses and
+    /// removes the veth pair. Everything already gone is success; each step is tried whatever
+    /// the others did, and every failure is reported.
     func delete(_ request: CNIRequest) throws {
         var failures: [any Error] = []
         if try ipMasq(request) {
@@ -125,8 +128,9 @@ struct BridgePlugin: CNIPlugin {
 
     /// Deletes the host ends this network made for attachments that are no longer valid, the
     /// MAC guards of those attachments (listed from the guard's table, since their links may
-    /// have gone with their namespaces), their masquerade records, and lets IPAM release their
-    /// addresses. Goes on past errors and reports them all.
+    /// have gone with their namespaces; never the guard of a link that could not be deleted),
+    /// their masquerade records, and lets IPAM release their addresses. Goes on past errors
+    /// and reports them all.
     func gc(_ request: CNIRequest, validAttachments: [GCAttachment]) throws {
         guard let network = request.config.name else { return }
         let valid = Set(validAttachments)
@@ -136,17 +140,27 @@ struct BridgePlugin: CNIPlugin {
         let host = try RouteSocket.open()
         var failures: [any Error] = []
         var stalePorts = Set<InterfaceName>()
+        // Attachments whose host end could not be deleted: the veth is still there, so its MAC
+        // guard and masquerade record stay with it for the next GC, and so do its addresses
+        // with the in-tree host-local (an exec'd IPAM plugin gets the runtime's list as it is).
+        var stillThere: [AttachmentID] = []
         for link in try host.links() {
             guard let alias = link.alias, let id = AttachmentID(alias: alias), id.network == network,
                   !valid.contains(GCAttachment(containerID: id.containerID, interface: id.interface.rawValue))
             else { continue }
-            do { try host.deleteLink(.index(link.index)) } catch { failures.append(error) }
-            stalePorts.insert(id.hostInterfaceName)
+            do {
+                try host.deleteLink(.index(link.index)) // a link already gone is success
+                stalePorts.insert(id.hostInterfaceName)
+            } catch {
+                failures.append(error)
+                stillThere.append(id)
+            }
         }
+        let kept = validIDs.union(stillThere)
         if try macSpoofCheck(request) {
             do {
                 let guardian = try PluginFirewall.spoofGuard()
-                let keep = Set(validIDs.map(\.hostInterfaceName))
+                let keep = Set(kept.map(\.hostInterfaceName))
                 stalePorts.formUnion(try guardian.guardedPorts(owner: network).filter { !keep.contains($0) })
                 for port in stalePorts.sorted(by: { $0.rawValue < $1.rawValue }) {
                     do { try guardian.releasePort(port) } catch { failures.append(error) }
@@ -156,9 +170,10 @@ struct BridgePlugin: CNIPlugin {
             }
         }
         if try ipMasq(request) {
-            do { _ = try PluginFirewall.registry().gc(network: PluginFirewall.network("bridge", network), keep: Set(validIDs.map(scoped))) } catch { failures.append(error) }
+            do { _ = try PluginFirewall.registry().gc(network: PluginFirewall.network("bridge", network), keep: Set(kept.map(scoped))) } catch { failures.append(error) }
         }
-        do { try request.ipamBackend()?.gc(request, validAttachments: validAttachments) } catch { failures.append(error) }
+        let ipamValid = validAttachments + stillThere.map { GCAttachment(containerID: $0.containerID, interface: $0.interface.rawValue) }
+        do { try request.ipamBackend()?.gc(request, validAttachments: ipamValid) } catch { failures.append(error) }
         try throwAll(failures, "GC of network \"\(network)\"")
     }
 

@@ -43,4 +43,3 @@ struct LoopbackPlugin: CNIPlugin {
 
     func status(_ request: CNIRequest) throws {}
 }
-

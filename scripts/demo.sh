@@ -54,8 +54,8 @@ step "fetch from sandbox web2 through the host: http://10.88.0.1:8080/"
 
 step "netctl network ls"
 "$netctl" network ls
-step "netctl network inspect demo"
-"$netctl" network inspect demo
+step "netctl network inspect demo --format table"
+"$netctl" network inspect demo --format table
 step "netctl port ls"
 "$netctl" port ls
 

@@ -221,15 +221,7 @@ public struct BridgeDriver: Sendable {
         guard let inside = try container.link(named: id.interface) else {
             throw NetworkError.mismatch("interface \"\(id.interface)\" is missing in \(namespace.path)")
         }
-        if let mac, inside.mac != mac {
-            throw NetworkError.mismatch("interface \"\(id.interface)\" has MAC \(inside.mac?.description ?? "none"), expected \(mac)")
-        }
-        let present = try container.addresses(of: .index(inside.index)).map(\.address)
-        for assignment in ip.assignments where !present.contains(assignment.address) {
-            throw NetworkError.mismatch("interface \"\(id.interface)\" lacks address \(assignment.address)")
-        }
-        if !options.disableContainerInterface, let route = try container.missingRoute(routes(ip, device: inside.index), deviceIndex: inside.index) {
-            throw NetworkError.mismatch("route \(route.summary) is missing from interface \"\(id.interface)\" in \(namespace.path)")
-        }
+        try container.checkInterface(inside, of: id, in: namespace, mac: mac, addresses: ip.assignments.map(\.address),
+                                     routes: options.disableContainerInterface ? [] : routes(ip, device: inside.index))
     }
 }

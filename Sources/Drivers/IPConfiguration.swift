@@ -1,3 +1,4 @@
+import Namespaces
 import NetCore
 import Netlink
 
@@ -81,6 +82,24 @@ extension RouteSocket {
                 let present = try self.routes(family: route.destination.family, table: route.table)
                 guard present.contains(where: { route.isSatisfied(by: $0, deviceIndex: deviceIndex) }) else { throw error }
             }
+        }
+    }
+
+    /// CHECK of a container interface, `link` in this socket's namespace: its MAC (when
+    /// `mac` is given), `addresses` and `routes` on it.
+    ///
+    /// - Throws: ``NetworkError`` naming the first thing missing or different.
+    func checkInterface(_ link: Link, of id: AttachmentID, in namespace: NetNamespace, mac: MACAddress?,
+                        addresses: [CIDR], routes: [Route]) throws {
+        if let mac, link.mac != mac {
+            throw NetworkError.mismatch("interface \"\(id.interface)\" has MAC \(link.mac?.description ?? "none"), expected \(mac)")
+        }
+        let present = try self.addresses(of: .index(link.index)).map(\.address)
+        for address in addresses where !present.contains(address) {
+            throw NetworkError.mismatch("interface \"\(id.interface)\" lacks address \(address)")
+        }
+        if let route = try missingRoute(routes, deviceIndex: link.index) {
+            throw NetworkError.mismatch("route \(route.summary) is missing from interface \"\(id.interface)\" in \(namespace.path)")
         }
     }
 

@@ -93,15 +93,7 @@ public struct MacvlanDriver: Sendable {
         guard let link = try container.link(named: id.interface), link.kind == "macvlan" else {
             throw NetworkError.mismatch("macvlan \"\(id.interface)\" is missing in \(namespace.path)")
         }
-        if let mac, link.mac != mac {
-            throw NetworkError.mismatch("interface \"\(id.interface)\" has MAC \(link.mac?.description ?? "none"), expected \(mac)")
-        }
-        let present = try container.addresses(of: .index(link.index)).map(\.address)
-        for assignment in ip.assignments where !present.contains(assignment.address) {
-            throw NetworkError.mismatch("interface \"\(id.interface)\" lacks address \(assignment.address)")
-        }
-        if let route = try container.missingRoute(ip.containerRoutes(device: link.index), deviceIndex: link.index) {
-            throw NetworkError.mismatch("route \(route.summary) is missing from interface \"\(id.interface)\" in \(namespace.path)")
-        }
+        try container.checkInterface(link, of: id, in: namespace, mac: mac, addresses: ip.assignments.map(\.address),
+                                     routes: ip.containerRoutes(device: link.index))
     }
 }

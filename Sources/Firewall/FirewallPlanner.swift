@@ -217,11 +217,11 @@ struct FirewallPlanner: Sendable {
     }
 
     private func addressElement(_ entry: PortEntry, in maps: Ruleset.PortMaps, comment: Bool) -> Element {
-        Element(key: Ruleset.key(entry, in: maps), data: .address(entry.containerAddress), comment: comment ? entry.comment : nil)
+        Element(key: Ruleset.key(entry, in: maps), data: .address(entry.containerAddress), comment: comment ? Element.fittingComment(entry.owner) : nil)
     }
 
     private func portElement(_ entry: PortEntry, in maps: Ruleset.PortMaps, comment: Bool) -> Element {
-        Element(key: Ruleset.key(entry, in: maps), data: .port(entry.containerPort), comment: comment ? entry.comment : nil)
+        Element(key: Ruleset.key(entry, in: maps), data: .port(entry.containerPort), comment: comment ? Element.fittingComment(entry.owner) : nil)
     }
 }
 

@@ -35,15 +35,15 @@ public final class MACSpoofGuard {
         batch.append(.add(.chain(chain)))
         batch.append(.flush(.chain(chain)))
         batch.append(.add(.rule(.init(chain: chain.name, [.notEqual(.payload(protocol: "ether", field: "saddr"), .symbol(mac.description)), .drop]))))
-        batch.append(.add(.elements(Self.ports.name, [Self.element(port, comment: owner.map(Self.comment))])))
+        batch.append(.add(.elements(Self.ports.name, [Self.element(port, comment: owner.map(Nftables.Element.fittingComment))])))
         try apply(batch, "guard the source MAC of \(port)")
     }
 
     /// The ports guarded for `owner` (as given to ``guardPort(_:mac:owner:)``), read from the
     /// table itself; none when the table does not exist.
     public func guardedPorts(owner: String) throws -> [InterfaceName] {
-        let wanted = Self.comment(owner)
-        return try listing()?.elements(of: Self.ports.name).compactMap { element in
+        let wanted = Nftables.Element.fittingComment(owner)
+        return try TableListing.fetch(Self.table, through: transport)?.elements(of: Self.ports.name).compactMap { element in
             guard element.comment == wanted, let name = element.key.stringValue else { return nil }
             return try? InterfaceName(name)
         } ?? []
@@ -52,7 +52,7 @@ public final class MACSpoofGuard {
     /// What of `port`'s guard is not in the live table: its map element, its chain, or the rule
     /// that lets only `mac` through (not looked for when `mac` is `nil`); `nil` when all is there.
     public func missing(_ port: InterfaceName, mac: MACAddress?) throws -> String? {
-        guard let listing = try listing() else { return "table bridge \(Self.table.name) does not exist" }
+        guard let listing = try TableListing.fetch(Self.table, through: transport) else { return "table bridge \(Self.table.name) does not exist" }
         let chain = Self.chain(port).name
         guard listing.chains.contains(Self.prerouting.name), listing.rules[Self.prerouting.name]?.isEmpty == false else {
             return "chain \(Self.prerouting.name) of table bridge \(Self.table.name) is missing or empty"
@@ -90,13 +90,6 @@ public final class MACSpoofGuard {
         Nftables.Element(key: .symbol(port.rawValue), data: .verdict(.jump(chain(port).name)), comment: comment)
     }
 
-    /// `owner` cut to what an element comment holds.
-    private static func comment(_ owner: String) -> String {
-        var text = owner
-        while text.utf8.count > Nftables.Element.maximumCommentLength { text.removeLast() }
-        return text
-    }
-
     /// Whether `json` holds the string `text` anywhere (nftables prints MACs in lower case).
     private static func mentions(_ json: JSON, _ text: String) -> Bool {
         switch json {
@@ -107,18 +100,6 @@ public final class MACSpoofGuard {
         }
     }
 
-    /// The table as it is now, or `nil` when it does not exist.
-    private func listing() throws -> TableListing? {
-        let request: JSON = ["nftables": [["list": ["table": ["family": .string(Self.table.family.rawValue),
-                                                                "name": .string(Self.table.name)]]]]]
-        do {
-            return try TableListing(parsing: transport.run(request.serialized()))
-        } catch let error as NftablesError where error.isNotFound {
-            return nil
-        } catch let error as NftablesError {
-            throw NetworkError(code: .system, message: "cannot list nftables table bridge \(Self.table.name)", cause: error)
-        }
-    }
 
     private func apply(_ batch: Nftables.Batch, _ operation: String) throws {
         do {

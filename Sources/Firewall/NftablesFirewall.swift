@@ -165,15 +165,7 @@ public final class NftablesFirewall: FirewallDriver {
 
     /// The table as it is now, or `nil` when it does not exist.
     func listTable() throws -> TableListing? {
-        let request: JSON = ["nftables": [["list": ["table": ["family": .string(Ruleset.table.family.rawValue),
-                                                                "name": .string(Ruleset.table.name)]]]]]
-        do {
-            return try TableListing(parsing: transport.run(request.serialized()))
-        } catch let error as NftablesError where error.isNotFound {
-            return nil
-        } catch let error as NftablesError {
-            throw NetworkError(code: .system, message: "cannot list nftables table \(Ruleset.table.name)", cause: error)
-        }
+        try TableListing.fetch(Ruleset.table, through: transport)
     }
 
     private func apply(_ batch: Nftables.Batch, _ operation: String) throws {

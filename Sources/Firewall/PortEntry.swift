@@ -41,11 +41,4 @@ struct PortEntry: Sendable, Hashable {
         }
         return "\(address):\(hostPort)/\(transport.rawValue)"
     }
-
-    /// The element comment: the owner, cut to what libnftables accepts.
-    var comment: String {
-        var text = owner
-        while text.utf8.count > Nftables.Element.maximumCommentLength { text.removeLast() }
-        return text
-    }
 }

@@ -43,6 +43,20 @@ struct TableListing: Sendable {
         }
     }
 
+    /// `table` as it is now, listed through `transport`, or `nil` when it does not exist.
+    ///
+    /// - Throws: ``NetworkError`` naming the table when libnftables refuses the listing.
+    static func fetch(_ table: Nftables.Table, through transport: any NftablesTransport) throws -> TableListing? {
+        let request: JSON = ["nftables": [["list": ["table": ["family": .string(table.family.rawValue), "name": .string(table.name)]]]]]
+        do {
+            return try TableListing(parsing: transport.run(request.serialized()))
+        } catch let error as NftablesError where error.isNotFound {
+            return nil
+        } catch let error as NftablesError {
+            throw NetworkError(code: .system, message: "cannot list nftables table \(table.family.rawValue) \(table.name)", cause: error)
+        }
+    }
+
     init(chains: Set<String> = [], elements: [String: [Element]] = [:]) {
         self.chains = chains
         self.elements = elements

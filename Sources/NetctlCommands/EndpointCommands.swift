@@ -94,17 +94,24 @@ struct FirewallCommand: ParsableCommand {
 struct GC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc",
-        abstract: "Remove endpoints and sandboxes whose namespace is gone, and firewall records and leases nothing refers to.")
+        abstract: "Remove endpoints and sandboxes whose namespace is gone, and firewall records and leases nothing refers to.",
+        discussion: "Goes on past what cannot be removed, prints what was, then exits 1 naming each failure (the next gc tries those again).")
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let report = try withModel { try $0.gc() }
-        let sections: [(String, [String])] = [("endpoints", report.endpoints), ("sandboxes", report.sandboxes),
+        var sections: [(String, [String])] = [("endpoints", report.endpoints), ("sandboxes", report.sandboxes),
                                               ("firewall", report.firewallRecords), ("leases", report.leases)]
         if output.format == .json {
-            return printJSON(.object(JSONObject(sections.map { ($0.0, .array($0.1.map(JSON.string))) })))
+            sections.append(("failures", report.failures))
+            printJSON(.object(JSONObject(sections.map { ($0.0, .array($0.1.map(JSON.string))) })))
+        } else {
+            for (name, items) in sections { print("\(name): \(items.isEmpty ? "none" : items.joined(separator: ", "))") }
         }
-        for (name, items) in sections { print("\(name): \(items.isEmpty ? "none" : items.joined(separator: ", "))") }
+        guard report.failures.isEmpty else {
+            throw CommandFailure(NetworkError(code: .system, message: "gc left \(report.failures.count) thing(s) in place: "
+                + report.failures.joined(separator: "; ")))
+        }
     }
 }
 

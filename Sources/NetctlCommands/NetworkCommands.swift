@@ -75,9 +75,9 @@ struct NetworkCommand: ParsableCommand {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show networks in detail, with their endpoints.",
-            discussion: "--format table (default): fields and an endpoint table for each network; --format json: an array of objects, as `docker network inspect`.")
+            discussion: "--format json (default): an array of objects, as `docker network inspect`; --format table: fields and an endpoint table for each network.")
         @Argument(help: "Network names or IDs.") var names: [String]
-        @OptionGroup var output: OutputOptions
+        @OptionGroup var output: InspectOutputOptions
 
         func run() throws {
             let details = try withModel { model in
@@ -96,27 +96,32 @@ struct NetworkCommand: ParsableCommand {
             }
             for (index, (network, endpoints)) in details.enumerated() {
                 if index > 0 { print("") }
-                var fields: [(key: String, values: [String])] = [
-                    ("Name", [network.name]), ("Id", [network.id]), ("Driver", [network.driver.description]),
-                ]
-                if case .bridge = network.driver { fields.append(("Bridge", [network.bridgeName])) }
-                fields += [
-                    ("Created", [timestamp(network.created)]),
-                    ("Subnets", network.subnets.map { spec in
-                        ([spec.subnet.description] + (spec.gateway.map { ["gateway \($0)"] } ?? [])
-                            + (spec.ipRange.map { ["range \($0)"] } ?? [])).joined(separator: "  ")
-                    }),
-                    ("Aux addresses", network.auxAddresses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }),
-                    ("Options", network.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }),
-                    ("Labels", network.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }),
-                    ("Internal", [network.isInternal ? "yes" : "no"]),
-                    ("IPv6", [network.ipv6 ? "yes" : "no"]),
-                    ("Endpoints", endpoints.isEmpty ? ["none"] : tableLines(
-                        ["SANDBOX", "INTERFACE", "ADDRESSES", "MAC", "ALIASES", "PORTS"],
-                        endpoints.map { endpointCells($0, first: $0.sandbox) })),
-                ]
-                printFields(fields)
+                printFields(Self.fields(network, endpoints))
             }
+        }
+
+        /// What `--format table` prints of one network.
+        static func fields(_ network: NetworkRecord, _ endpoints: [EndpointRecord]) -> [(key: String, values: [String])] {
+            var fields: [(key: String, values: [String])] = [
+                ("Name", [network.name]), ("Id", [network.id]), ("Driver", [network.driver.description]),
+            ]
+            if case .bridge = network.driver { fields.append(("Bridge", [network.bridgeName])) }
+            fields += [
+                ("Created", [timestamp(network.created)]),
+                ("Subnets", network.subnets.map { spec in
+                    ([spec.subnet.description] + (spec.gateway.map { ["gateway \($0)"] } ?? [])
+                        + (spec.ipRange.map { ["range \($0)"] } ?? [])).joined(separator: "  ")
+                }),
+                ("Aux addresses", network.auxAddresses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }),
+                ("Options", network.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }),
+                ("Labels", network.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }),
+                ("Internal", [network.isInternal ? "yes" : "no"]),
+                ("IPv6", [network.ipv6 ? "yes" : "no"]),
+                ("Endpoints", endpoints.isEmpty ? ["none"] : tableLines(
+                    ["SANDBOX", "INTERFACE", "ADDRESSES", "MAC", "ALIASES", "PORTS"],
+                    endpoints.map { endpointCells($0, first: $0.sandbox) })),
+            ]
+            return fields
         }
     }
 

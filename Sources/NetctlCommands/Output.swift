@@ -23,14 +23,19 @@ func tableLines(_ header: [String], _ rows: [[String]]) -> [String] {
     }
 }
 
+/// Prints ``fieldLines(_:)``.
+func printFields(_ fields: [(key: String, values: [String])]) {
+    for line in fieldLines(fields) { print(line) }
+}
+
 /// `Key:   value` lines, the values aligned; a key with several values gets one line each
 /// (the key on the first), one with none gets `-`.
-func printFields(_ fields: [(key: String, values: [String])]) {
+func fieldLines(_ fields: [(key: String, values: [String])]) -> [String] {
     let width = (fields.map(\.key.count).max() ?? 0) + 2
-    for (key, values) in fields {
-        for (index, value) in (values.isEmpty ? ["-"] : values).enumerated() {
+    return fields.flatMap { key, values in
+        (values.isEmpty ? ["-"] : values).enumerated().map { index, value in
             let label = index == 0 ? key + ":" : ""
-            print(label + String(repeating: " ", count: width - label.count) + value)
+            return label + String(repeating: " ", count: width - label.count) + value
         }
     }
 }

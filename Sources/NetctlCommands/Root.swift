@@ -34,6 +34,13 @@ struct OutputOptions: ParsableArguments {
     var format: OutputFormat = .table
 }
 
+/// The output options of `inspect`, which prints JSON unless asked for a table, as
+/// `docker inspect` does: scripts pipe it into jq.
+struct InspectOutputOptions: ParsableArguments {
+    @Option(name: .long, help: "Output format: json (default) or table.")
+    var format: OutputFormat = .json
+}
+
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, json
 }

@@ -38,9 +38,9 @@ struct SandboxCommand: ParsableCommand {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show sandboxes in detail, with their endpoints.",
-            discussion: "--format table (default): fields and an endpoint table for each sandbox; --format json: an array of objects.")
+            discussion: "--format json (default): an array of objects; --format table: fields and an endpoint table for each sandbox.")
         @Argument(help: "Sandbox names, IDs or paths.") var names: [String]
-        @OptionGroup var output: OutputOptions
+        @OptionGroup var output: InspectOutputOptions
 
         func run() throws {
             let details = try withModel { model in
@@ -58,19 +58,24 @@ struct SandboxCommand: ParsableCommand {
             }
             for (index, (sandbox, endpoints)) in details.enumerated() {
                 if index > 0 { print("") }
-                var fields: [(key: String, values: [String])] = [
-                    ("Name", [sandbox.name]), ("Id", [sandbox.id]), ("Path", [sandbox.path]),
-                    ("Owned", [sandbox.isOwned ? "yes (netctl removes the namespace with it)" : "no"]),
-                ]
-                if let other = sandbox.sharesWith { fields.append(("Shares with", [other])) }
-                fields += [
-                    ("Created", [timestamp(sandbox.created)]),
-                    ("Endpoints", endpoints.isEmpty ? ["none"] : tableLines(
-                        ["NETWORK", "INTERFACE", "ADDRESSES", "MAC", "ALIASES", "PORTS"],
-                        endpoints.map { endpointCells($0, first: $0.network) })),
-                ]
-                printFields(fields)
+                printFields(Self.fields(sandbox, endpoints))
             }
+        }
+
+        /// What `--format table` prints of one sandbox.
+        static func fields(_ sandbox: SandboxRecord, _ endpoints: [EndpointRecord]) -> [(key: String, values: [String])] {
+            var fields: [(key: String, values: [String])] = [
+                ("Name", [sandbox.name]), ("Id", [sandbox.id]), ("Path", [sandbox.path]),
+                ("Owned", [sandbox.isOwned ? "yes (netctl removes the namespace with it)" : "no"]),
+            ]
+            if let other = sandbox.sharesWith { fields.append(("Shares with", [other])) }
+            fields += [
+                ("Created", [timestamp(sandbox.created)]),
+                ("Endpoints", endpoints.isEmpty ? ["none"] : tableLines(
+                    ["NETWORK", "INTERFACE", "ADDRESSES", "MAC", "ALIASES", "PORTS"],
+                    endpoints.map { endpointCells($0, first: $0.network) })),
+            ]
+            return fields
         }
     }
 

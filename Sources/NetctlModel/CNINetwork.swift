@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CNI
+import Namespaces
 import NetCore
 import Netlink
 
@@ -21,6 +22,11 @@ struct CNINetwork {
 
     let network: NetworkRecord
     let type: String
+
+    /// The conflist's `name`, which keys the plugins' state (result cache, IPAM leases, GC):
+    /// `netctl-NAME`, so neither ADD, DEL nor GC ever touches what another runtime keeps for
+    /// a network of the same name with the same plugins and data directory.
+    var listName: String { "netctl-" + network.name }
     let runtime = CNIRuntime(pluginDirectories: pluginDirectories)
 
     /// The capabilities `connect` fills in: `--ip`/`--ip6` as `ips` (host-local and the
@@ -67,7 +73,7 @@ struct CNINetwork {
         if runtime.invoker.find("portmap", in: runtime.pluginDirectories) != nil {
             plugins.append(["type": "portmap", "capabilities": ["portMappings": true]])
         }
-        let list: JSON = ["cniVersion": "1.1.0", "name": .string(network.name), "plugins": .array(plugins)]
+        let list: JSON = ["cniVersion": "1.1.0", "name": .string(listName), "plugins": .array(plugins)]
         do {
             return try NetworkConfigList(parsing: Array(list.serialized().utf8), source: "network \(network.name)")
         } catch {
@@ -104,13 +110,15 @@ struct CNINetwork {
         var mac: String?
     }
 
-    /// ADD; the endpoint's addresses and MAC are what the chain's result says, and what
-    /// `connect` asked for must be in it: a plugin that ignored `ips` or `mac` is an error
-    /// (the caller DELs).
-    func add(_ sandbox: SandboxRecord, interface: String, request: ConnectRequest) throws -> Attached {
+    /// ADD; the endpoint's addresses are what the chain's result says, its MAC what the
+    /// result says or, when it lists none, what the interface in `namespace` has (`nil` when
+    /// neither tells: never the MAC asked for, unverified). What `connect` asked for must be
+    /// there: a plugin that ignored `ips` or `mac` is an error (the caller DELs).
+    func add(_ sandbox: SandboxRecord, namespace: NetNamespace, interface: String, request: ConnectRequest) throws -> Attached {
         let result = try cniErrors { try runtime.add(configList(), attachment(sandbox, interface: interface, request: request)) }
         let addresses = result.ips.map(\.address)
         let mac = result.interfaces.first { $0.name == interface && $0.sandbox != nil }?.mac
+            ?? Self.macAddress(of: interface, in: namespace)
         for address in request.addresses where !addresses.contains(where: { $0.address == address }) {
             throw NetworkError(code: .unsupported, message:
                 "\(address.family == .v4 ? "--ip" : "--ip6") \(address): CNI plugin \(type) of network \"\(network.name)\" gave \(addresses.map(\.description).joined(separator: ", ")) instead (its IPAM does not honour the ips capability)")
@@ -132,9 +140,16 @@ struct CNINetwork {
         try cniErrors { try runtime.gc(configList(), validAttachments: []) }
     }
 
-    /// Call before the first ADD: afterwards, the returned closure names the host links
-    /// (the plugin's bridge) that were not there before and are now.
-    func linksToMake() -> () -> [String] {
+    /// The MAC of `interface` in `namespace`, as the kernel has it; `nil` without such a link.
+    static func macAddress(of interface: String, in namespace: NetNamespace) -> String? {
+        guard let name = try? InterfaceName(interface), let link = try? RouteSocket.open(in: namespace).link(named: name) else { return nil }
+        return link.mac?.description
+    }
+
+    /// A probe of the host links the plugin makes. Call before the first ADD: afterwards, the
+    /// returned closure names the host links (the plugin's bridge) that were not there
+    /// before and are now.
+    func linksMadeProbe() -> () -> [String] {
         guard let bridge = hostBridge, let host = try? RouteSocket.open(), (try? host.link(named: bridge)) == .some(nil) else {
             return { [] }
         }

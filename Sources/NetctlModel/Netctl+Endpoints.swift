@@ -55,13 +55,14 @@ extension Netctl {
                 }
             case .cni(let type):
                 let cni = CNINetwork(network: network, type: type)
-                let made = cni.linksToMake()
-                defer { try? recordCreatedLinks(made(), of: network) }
-                try Self.whileLocking(try NetNamespace.open(path: sandbox.path)) {
+                let linksMade = cni.linksMadeProbe()
+                defer { try? recordCreatedLinks(linksMade(), of: network) }
+                let namespace = try NetNamespace.open(path: sandbox.path)
+                try Self.whileLocking(namespace) {
                     do {
-                        let attached = try cni.add(sandbox, interface: interface.rawValue, request: request)
+                        let attached = try cni.add(sandbox, namespace: namespace, interface: interface.rawValue, request: request)
                         endpoint.addresses = attached.addresses
-                        endpoint.mac = attached.mac ?? request.mac?.description
+                        endpoint.mac = attached.mac
                         try tables.update(endpoint)
                     } catch {
                         try? cni.delete(sandbox, interface: interface.rawValue)
@@ -100,6 +101,10 @@ extension Netctl {
         let present = presentLinks(in: sandbox, for: network)
         return try store.database.immediateTransaction {
             guard let current = try tables.network(network.name), current.id == network.id else { throw Self.notFound("network", network.name) }
+            guard !current.isBeingRemoved else {
+                throw NetworkError(code: .busy, message:
+                    "network \"\(network.name)\" is being removed (if no `netctl network rm` of it is under way, one did not finish: run it again)")
+            }
             guard try tables.sandbox(sandbox.name) != nil else { throw Self.notFound("sandbox", sandbox.name) }
             if try tables.endpoint(network: network.name, sandbox: sandbox.name) != nil {
                 throw NetworkError(code: .alreadyExists, message: "sandbox \"\(sandbox.name)\" is already connected to network \"\(network.name)\"")

@@ -21,12 +21,14 @@ public struct PublishedPortRow: Sendable, Hashable {
     }
 }
 
-/// What `netctl gc` removed.
+/// What `netctl gc` removed, and what it could not.
 public struct GCReport: Sendable {
     public var endpoints: [String] = []
     public var sandboxes: [String] = []
     public var firewallRecords: [String] = []
     public var leases: [String] = []
+    /// `what: error`, one for each thing left in place (the next GC tries it again).
+    public var failures: [String] = []
 }
 
 extension Netctl {
@@ -58,25 +60,75 @@ extension Netctl {
 
     /// Removes what nothing refers to any more: endpoints and sandboxes whose namespace is
     /// gone, then firewall records and leases of netctl networks without an endpoint.
+    ///
+    /// What is stale is read under a store transaction and torn down outside it, one endpoint,
+    /// sandbox, record or lease at a time: a failure leaves that one for the next GC, the rest
+    /// still goes, and every failure is in ``GCReport/failures``.
     public func gc() throws -> GCReport {
         var report = GCReport()
-        for sandbox in try tables.sandboxes() where (try? NetNamespace.open(path: sandbox.path)) == nil {
-            for endpoint in try tables.endpoints(sandbox: sandbox.name) {
-                try disconnect(network: endpoint.network, sandbox: sandbox.name, force: true)
-                report.endpoints.append("\(endpoint.network)/\(sandbox.name)")
+        func attempt(_ what: String, _ body: () throws -> Void) -> Bool {
+            do {
+                try body()
+                return true
+            } catch {
+                report.failures.append("\(what): \(error)")
+                return false
             }
-            try removeSandbox(sandbox.name, force: true)
-            report.sandboxes.append(sandbox.name)
+        }
+        for sandbox in try tables.sandboxes() where (try? NetNamespace.open(path: sandbox.path)) == nil {
+            var detached = true
+            for endpoint in try tables.endpoints(sandbox: sandbox.name) {
+                let name = "\(endpoint.network)/\(sandbox.name)"
+                if attempt("endpoint \(name)", { try disconnect(network: endpoint.network, sandbox: sandbox.name, force: true) }) {
+                    report.endpoints.append(name)
+                } else {
+                    detached = false
+                }
+            }
+            if detached, attempt("sandbox \(sandbox.name)", { try removeSandbox(sandbox.name, force: true) }) {
+                report.sandboxes.append(sandbox.name)
+            }
         }
         for network in try tables.networks() {
-            // Endpoints read and stale state removed in one transaction: a connect reserves its
-            // endpoint row before it takes a lease, so no lease of a connect under way is stale.
-            try store.database.immediateTransaction { try collect(network, into: &report) }
+            var stale = StaleState(attachments: [], leases: [])
+            guard attempt("network \(network.name)", { stale = try store.database.immediateTransaction { try staleState(of: network) } }) else {
+                continue
+            }
+            // The firewall first: a lease whose address DNAT still points at stays with it.
+            // Each record is checked again just before it goes (its removal changes the
+            // ruleset, so it cannot wait inside the store transaction with the check).
+            var kept = Set<LeaseKey>()
+            for id in stale.attachments {
+                let removed = attempt("firewall record \(id)") {
+                    guard try isStale(network: network, containerID: id.containerID, interface: id.interface.rawValue) else { return }
+                    try firewall().detach(id)
+                    report.firewallRecords.append(id.description)
+                }
+                if !removed, let key = try? LeaseKey(network: id.network, containerID: id.containerID, interface: id.interface) { kept.insert(key) }
+            }
+            for key in stale.leases where !kept.contains(key) {
+                _ = attempt("lease \(key)") {
+                    // Checked and released in one transaction: a connect reserves its endpoint
+                    // row before it takes a lease, so no lease of a connect under way goes.
+                    let released = try store.database.immediateTransaction { () throws -> [Lease] in
+                        guard try isStale(network: network, containerID: key.containerID, interface: key.interface.rawValue) else { return [] }
+                        return try allocator().release(key: key)
+                    }
+                    report.leases += released.map(\.description)
+                }
+            }
         }
         return report
     }
 
-    private func collect(_ network: NetworkRecord, into report: inout GCReport) throws {
+    /// What of a network nothing refers to: firewall records and leases of attachments that
+    /// are not an endpoint of it.
+    private struct StaleState {
+        var attachments: [AttachmentID]
+        var leases: [LeaseKey]
+    }
+
+    private func staleState(of network: NetworkRecord) throws -> StaleState {
         let sandboxes = try tables.sandboxes()
         let key = Self.stateKey(network.name)
         var valid = Set<AttachmentID>()
@@ -87,9 +139,18 @@ extension Netctl {
             valid.insert(AttachmentID(network: key, containerID: sandbox.id, interface: interface))
             if let lease = try? LeaseKey(network: key, containerID: sandbox.id, interface: interface) { leases.insert(lease) }
         }
+        var stale = StaleState(attachments: [], leases: [])
         if case .bridge = network.driver {
-            report.firewallRecords += try firewall().gc(network: key, keep: valid).map(\.description)
+            stale.attachments = try firewall().published().map(\.attachment).filter { $0.network == key && !valid.contains($0) }
         }
-        report.leases += try allocator().gc(network: key, valid: leases).map(\.description)
+        var seen = Set<LeaseKey>()
+        stale.leases = try allocator().leases(network: key).map(\.key).filter { !leases.contains($0) && seen.insert($0).inserted }
+        return stale
+    }
+
+    /// Whether no endpoint of `network` is the attachment of this container and interface now.
+    private func isStale(network: NetworkRecord, containerID: String, interface: String) throws -> Bool {
+        let sandboxes = Set(try tables.sandboxes().filter { $0.id == containerID }.map(\.name))
+        return !(try tables.endpoints(network: network.name)).contains { sandboxes.contains($0.sandbox) && $0.interface == interface }
     }
 }

@@ -85,15 +85,30 @@ extension Netctl {
     /// - Returns: whether there was a network to remove.
     @discardableResult
     public func removeNetwork(_ name: String, force: Bool = false) throws -> Bool {
-        guard let network = try tables.network(name) else { return false }
+        guard var network = try tables.network(name) else { return false }
+        if case .cni = network.driver {
+            // The plugins' GC runs outside the store transaction (they open the same store), so
+            // first, in one transaction with the endpoint check, the network is marked: no
+            // connect reserves an endpoint on it from then on, whose veth and lease GC would take.
+            let marked: NetworkRecord? = try store.database.immediateTransaction {
+                guard var current = try tables.network(network.name), current.id == network.id else { return nil }
+                let endpoints = try tables.endpoints(network: current.name)
+                guard endpoints.isEmpty || force else { throw Self.inUse(current, endpoints) }
+                current.isBeingRemoved = true
+                try tables.update(current)
+                return current
+            }
+            guard let marked else { return false } // removed meanwhile
+            network = marked
+        }
         let endpoints = try tables.endpoints(network: network.name)
         if !endpoints.isEmpty {
             guard force else { throw Self.inUse(network, endpoints) }
             for endpoint in endpoints { try disconnect(network: network.name, sandbox: endpoint.sandbox, force: true) }
         }
         if case .cni(let type) = network.driver {
-            // Outside the transaction: the plugins open the same store. Best effort: every
-            // endpoint had its DEL, and a plugin without GC must not keep the network alive.
+            // No endpoint is left and none can come. Best effort: every endpoint had its DEL,
+            // and a plugin without GC must not keep the network alive.
             try? CNINetwork(network: network, type: type).collectAll()
         }
         // In one transaction with the check, so no connect reserves an endpoint meanwhile.

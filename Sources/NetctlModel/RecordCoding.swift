@@ -16,6 +16,7 @@ extension NetworkRecord {
          "Labels": .object(JSONObject(labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
          "Internal": .bool(isInternal), "EnableIPv6": .bool(ipv6)]
         if !createdLinks.isEmpty { object["CreatedLinks"] = .array(createdLinks.map(JSON.string)) }
+        if isBeingRemoved { object["Removing"] = .bool(true) }
         return .object(object)
     }
 
@@ -33,7 +34,8 @@ extension NetworkRecord {
             options: strings(json["Options"]), labels: strings(json["Labels"]),
             isInternal: json["Internal"]?.boolValue ?? false, ipv6: json["EnableIPv6"]?.boolValue ?? false,
             created: json["Created"]?.intValue ?? 0,
-            createdLinks: (json["CreatedLinks"]?.arrayValue ?? []).compactMap(\.stringValue))
+            createdLinks: (json["CreatedLinks"]?.arrayValue ?? []).compactMap(\.stringValue),
+            isBeingRemoved: json["Removing"]?.boolValue ?? false)
     }
 }
 

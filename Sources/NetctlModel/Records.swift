@@ -67,6 +67,9 @@ public struct NetworkRecord: Sendable, Hashable {
     /// Host links a `cni:` network's plugin made with its first endpoints (a bridge that did
     /// not exist before): `network rm` deletes them when nothing else uses them.
     public var createdLinks: [String] = []
+    /// Set by `network rm` of a `cni:` network before the plugins' GC, which runs outside the
+    /// store transaction: from then on no connect reserves an endpoint on it.
+    public var isBeingRemoved = false
 
     /// The Linux bridge of a bridge network: `com.docker.network.bridge.name`, or `br-` and
     /// twelve digits of the ID as Docker names it.

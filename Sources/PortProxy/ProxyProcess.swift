@@ -235,15 +235,14 @@ public enum ProxyProcess {
 
 extension ProxyProcess {
     /// Finds `netctl-proxy` for a program installed at `program`: beside it (a build
-    /// directory, `PREFIX/bin`), one level up (the CNI plugins in `PREFIX/lib/netctl/cni`
-    /// use `PREFIX/lib/netctl/netctl-proxy`), then on `PATH`.
+    /// directory; `PREFIX/bin`, where `netctl` is installed with it), then on `PATH`. The CNI
+    /// plugins never look for it: they start no proxy (their firewall has no proxy executable).
     ///
     /// - Parameter program: the running executable; `/proc/self/exe` when `nil`.
     public static func locate(besides program: String? = nil) -> String? {
         var candidates: [String] = []
         if let program = program ?? resolvedSelf(), let slash = program.lastIndex(of: "/") {
-            let directory = String(program[..<slash])
-            candidates += [directory + "/" + executableName, directory + "/../" + executableName]
+            candidates.append(String(program[..<slash]) + "/" + executableName)
         }
         if let path = getenv("PATH") {
             candidates += String(cString: path).split(separator: ":").map { "\($0)/\(executableName)" }

@@ -128,7 +128,12 @@ import Testing
         let failure = error(["CNI_COMMAND": "GC"], stdin: stdin)
         #expect(failure?.code == .invalidEnvironment)
         #expect(failure?.message.contains("CNI_PATH") == true)
-        _ = try CNIRequest(environment: ["CNI_COMMAND": "STATUS"], stdin: stdin)
+        let status = try CNIRequest(environment: ["CNI_COMMAND": "STATUS"], stdin: stdin)
+        #expect(status.command == .status)
+        #expect(status.version == CNIVersion(1, 1, 0))
+        #expect(status.config.name == "n")
+        #expect(status.path.isEmpty)
+        #expect(status.containerID == nil && status.netns == nil && status.interface == nil)
     }
 
     @Test func cniArgsAreParsedAndUnknownKeysRefusedUnlessIgnored() throws {

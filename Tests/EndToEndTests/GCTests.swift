@@ -65,6 +65,43 @@ struct GCTests {
         #expect(try host.plugin("bridge", command: "DEL", containerID: "keep", netns: keep.path, config: config).status == 0)
     }
 
+    /// A host end that GC cannot delete is still there, so it keeps its MAC guard, its
+    /// masquerade record and its lease, and GC fails naming it. (Its alias is moved to `lo`,
+    /// which RTM_DELLINK refuses; the veth itself gets another alias, so GC does not find it.)
+    @Test func bridgeKeepsTheGuardRecordAndLeaseOfAHostEndItCannotDelete() throws {
+        let host = try PrivateHost("gck")
+        let network = "gcbr-stuck"
+        let dataDir = dataDir()
+        let config = #"""
+            {"cniVersion":"1.1.0","name":"\#(network)","type":"bridge","bridge":"gcst0","isGateway":true,"ipMasq":true,"macspoofchk":true,
+             "ipam":{"type":"host-local","dataDir":"\#(dataDir)","ranges":[[{"subnet":"10.243.0.0/24"}]]}}
+            """#
+        let container = try ScratchNamespace("stuck")
+        let add = try host.plugin("bridge", command: "ADD", containerID: "stuck", netns: container.path, config: config)
+        #expect(add.status == 0, "\(add.stdout)")
+        let veth = try hostInterface(network, "stuck")
+        let alias = try #require(try host.namespace.ip("link", "show", veth).first?["ifalias"] as? String)
+        #expect(try host.namespace.exec("ip", "link", "set", veth, "alias", "moved").status == 0)
+        #expect(try host.namespace.exec("ip", "link", "set", "lo", "alias", alias).status == 0)
+
+        let gc = try host.plugin("bridge", command: "GC", containerID: nil, ifname: nil, config: gcConfig(config, key: Self.keys[0], valid: []))
+        #expect(gc.status != 0 && gc.json?["code"] != nil, "\(gc.stdout)")
+        #expect(try host.namespace.ip("link", "show", veth).first != nil)
+        #expect(try host.namespace.nftTable("bridge")?.contains("port-" + veth) == true) // its guard stays
+        #expect(try host.firewallRecords("bridge:" + network) == ["stuck"])
+        #expect(try leaseHolders(in: dataDir, network: network) == ["stuck/eth0"])
+
+        // With the alias back where it belongs, the next GC takes all of it.
+        #expect(try host.namespace.exec("ip", "link", "set", "lo", "alias", "").status == 0)
+        #expect(try host.namespace.exec("ip", "link", "set", veth, "alias", alias).status == 0)
+        let again = try host.plugin("bridge", command: "GC", containerID: nil, ifname: nil, config: gcConfig(config, key: Self.keys[0], valid: []))
+        #expect(again.status == 0, "\(again.stdout)")
+        #expect(try host.namespace.ip("link", "show", veth).isEmpty)
+        #expect(!(try host.namespace.nftTable("bridge") ?? "").contains("port-" + veth))
+        #expect(try host.firewallRecords("bridge:" + network).isEmpty)
+        #expect(try leaseHolders(in: dataDir, network: network).isEmpty)
+    }
+
     @Test(arguments: keys)
     func macvlanReleasesTheLeasesOfInvalidAttachments(key: String) throws {
         let link = try ParentLink("e2egcmv")

@@ -152,14 +152,16 @@ struct NetctlEndToEndCoverageTests {
         #expect(connected.json?["Aliases"] == ["web", "www.e2e"])
         #expect(try ipJSON(["-n", "e2einsp1", "link", "show", "eth0"]).first?["address"]?.stringValue == "02:00:00:21:30:01")
 
-        let table = try netctl("network", "inspect", "e2einsp")
+        let table = try netctl("network", "inspect", "e2einsp", "--format", "table")
         #expect(table.status == 0)
         #expect(table.json == nil, "table is not JSON: \(table.stdout)")
         for text in ["Name:", "e2einsp", "Driver:", "bridge", "Bridge:", "e2einsp0", "10.213.0.0/24", "gateway 10.213.0.1",
                      "team=net", "tier=web", "Internal:", "e2einsp1", "10.213.0.2/24", "02:00:00:21:30:01", "web,www.e2e", "8593:80/tcp"] {
             #expect(table.stdout.contains(text), "\(text) in \(table.stdout)")
         }
-        let json = try #require(try netctl("network", "inspect", "e2einsp", "--format", "json").json?.arrayValue?.first)
+        // JSON by default, as `docker network inspect` prints it for jq.
+        #expect(try netctl("network", "inspect", "e2einsp").json == (try netctl("network", "inspect", "e2einsp", "--format", "json").json))
+        let json = try #require(try netctl("network", "inspect", "e2einsp").json?.arrayValue?.first)
         #expect(json["Labels"] == ["team": "net", "tier": "web"])
         #expect(json["Bridge"] == "e2einsp0")
         #expect(json["Containers"]?.arrayValue?.first?["Aliases"] == ["web", "www.e2e"])
@@ -168,12 +170,12 @@ struct NetctlEndToEndCoverageTests {
         let list = try netctl("sandbox", "ls")
         #expect(list.stdout.split(separator: "\n").contains { $0.contains("e2einsp1") && $0.contains("/run/netns/e2einsp1") && $0.contains("e2einsp") })
         #expect(try netctl("sandbox", "ls", "--format", "json").json?.arrayValue?.contains { $0["Name"] == "e2einsp1" && $0["Path"] == "/run/netns/e2einsp1" } == true)
-        let sandbox = try netctl("sandbox", "inspect", "e2einsp1")
+        let sandbox = try netctl("sandbox", "inspect", "e2einsp1", "--format", "table")
         #expect(sandbox.json == nil)
         for text in ["Path:", "/run/netns/e2einsp1", "Owned:", "yes", "NETWORK", "e2einsp", "eth0", "02:00:00:21:30:01"] {
             #expect(sandbox.stdout.contains(text), "\(text) in \(sandbox.stdout)")
         }
-        let sandboxJSON = try #require(try netctl("sandbox", "inspect", "e2einsp1", "--format", "json").json?.arrayValue?.first)
+        let sandboxJSON = try #require(try netctl("sandbox", "inspect", "e2einsp1").json?.arrayValue?.first)
         #expect(sandboxJSON["Endpoints"]?.arrayValue?.first?["MacAddress"] == "02:00:00:21:30:01")
         #expect(sandboxJSON["Owned"] == true)
 

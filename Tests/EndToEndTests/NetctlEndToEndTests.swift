@@ -301,6 +301,11 @@ struct NetctlEndToEndTests {
         #expect(fixed.json?["MacAddress"] == "02:00:00:19:80:50")
         #expect(try addresses(in: "e2ecni2") == ["10.198.0.50"])
         #expect(try ipJSON(["-n", "e2ecni2", "link", "show", "eth0"]).first?["address"]?.stringValue == "02:00:00:19:80:50")
+        // The list is named netctl-NAME, so its cached results, leases and GC are netctl's own
+        // and never those of another runtime's network of the same name.
+        let cachedWhileUp = (try? FileManager.default.contentsOfDirectory(atPath: "/var/lib/cni/results")) ?? []
+        #expect(cachedWhileUp.filter { $0.hasPrefix("netctl-e2ecni-") }.count == 2, "\(cachedWhileUp)")
+        #expect(!cachedWhileUp.contains { $0.hasPrefix("e2ecni-") }, "\(cachedWhileUp)")
 
         for _ in 0..<2 { #expect(try netctl(["disconnect", "e2ecni", "e2ecni1"], environment: environment).status == 0) }
         #expect(try runCommand(["ip", "-n", "e2ecni1", "link", "show", "eth0"]).status != 0)
@@ -311,7 +316,7 @@ struct NetctlEndToEndTests {
         #expect(try runCommand(["ip", "-n", "e2ecni2", "link", "show", "eth0"]).status != 0)
         #expect(try runCommand(["ip", "link", "show", "e2ecni0"]).status != 0)
         let cached = (try? FileManager.default.contentsOfDirectory(atPath: "/var/lib/cni/results")) ?? []
-        #expect(!cached.contains { $0.hasPrefix("e2ecni-") }, "\(cached)")
+        #expect(!cached.contains { $0.hasPrefix("netctl-e2ecni-") }, "\(cached)")
         #expect(try netctl(["network", "rm", "e2ecni"], environment: environment).status == 0) // again: success
 
         let missing = try netctl(["network", "create", "e2ecni2", "--driver", "cni:nosuchplugin"], environment: environment)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NetCore
 @testable import NetctlCommands
+@testable import NetctlModel
 import Testing
 
 /// The command line as a script sees it: what parses, what is refused while parsing, and the
@@ -94,13 +95,53 @@ struct CommandLineTests {
         #expect(CommandFailure(Exec.openError("/run/netns/x", .permissionDenied)).exitCode == 77)
     }
 
-    @Test func inspectTablesAreFieldsAndTablesAreAligned() {
+    @Test func inspectTablesAreFieldsAndTablesAreAligned() throws {
         #expect(tableLines(["A", "LONGER"], [["wide cell", "x"]]) == ["A           LONGER", "wide cell   x"])
         #expect(timestamp(0) == "1970-01-01 00:00:00 UTC")
-        let network = try? NetctlCommand.parseAsRoot(["network", "inspect", "web", "--format", "table"])
-        #expect((network as? NetworkCommand.Inspect)?.output.format == .table)
-        let sandbox = try? NetctlCommand.parseAsRoot(["sandbox", "inspect", "web", "--format", "json"])
-        #expect((sandbox as? SandboxCommand.Inspect)?.output.format == .json)
+        // JSON unless asked for a table, as `docker inspect`: scripts pipe it into jq.
+        for (words, format) in [([String](), OutputFormat.json), (["--format", "table"], .table), (["--format", "json"], .json)] {
+            let network = try NetctlCommand.parseAsRoot(["network", "inspect", "web"] + words)
+            #expect((network as? NetworkCommand.Inspect)?.output.format == format, "\(words)")
+            let sandbox = try NetctlCommand.parseAsRoot(["sandbox", "inspect", "web"] + words)
+            #expect((sandbox as? SandboxCommand.Inspect)?.output.format == format, "\(words)")
+        }
+        #expect(try (NetctlCommand.parseAsRoot(["network", "ls"]) as? NetworkCommand.List)?.output.format == .table)
+        for path in [["network", "inspect"], ["sandbox", "inspect"]] {
+            let help = NetctlCommand.helpMessage(for: try #require(NetctlCommand.subcommand(path)), columns: 400)
+            #expect(help.contains("--format json (default)") && help.contains("json (default) or table"), "\(help)")
+        }
+
+        let network = NetworkRecord(name: "web", id: "0123456789abcdef", driver: .bridge,
+                                    subnets: [SubnetSpec(subnet: try CIDR(parsing: "10.1.0.0/24"), gateway: try IPAddress(parsing: "10.1.0.1", field: "gateway"))],
+                                    auxAddresses: [:], options: [:], labels: ["tier": "web", "team": "net"],
+                                    isInternal: false, ipv6: false, created: 0)
+        let endpoint = EndpointRecord(network: "web", sandbox: "sb1", interface: "eth0", addresses: [try CIDR(parsing: "10.1.0.2/24")],
+                                      mac: "02:00:00:00:00:01", aliases: [], ports: [try PortMapping(parsing: "8080:80")])
+        #expect(fieldLines(NetworkCommand.Inspect.fields(network, [endpoint])) == [
+            "Name:          web",
+            "Id:            0123456789abcdef",
+            "Driver:        bridge",
+            "Bridge:        br-0123456789ab",
+            "Created:       1970-01-01 00:00:00 UTC",
+            "Subnets:       10.1.0.0/24  gateway 10.1.0.1",
+            "Aux addresses: -",
+            "Options:       -",
+            "Labels:        team=net",
+            "               tier=web",
+            "Internal:      no",
+            "IPv6:          no",
+            "Endpoints:     SANDBOX   INTERFACE   ADDRESSES     MAC                 ALIASES   PORTS",
+            "               sb1       eth0        10.1.0.2/24   02:00:00:00:00:01   -         8080:80/tcp",
+        ])
+        let sandbox = SandboxRecord(name: "sb1", id: "abc", path: "/run/netns/sb1", isOwned: true, sharesWith: nil, created: 0)
+        #expect(fieldLines(SandboxCommand.Inspect.fields(sandbox, [])) == [
+            "Name:      sb1",
+            "Id:        abc",
+            "Path:      /run/netns/sb1",
+            "Owned:     yes (netctl removes the namespace with it)",
+            "Created:   1970-01-01 00:00:00 UTC",
+            "Endpoints: none",
+        ])
     }
 }
 

@@ -34,7 +34,7 @@ private let forkLock = Mutex(())
 /// until the exec (`CLONE_VM`), and the kernel then reports this driver's whole resident set
 /// as the child's `ru_maxrss`. A forked child starts from only the anonymous pages it copied,
 /// which for this driver is below any plugin's peak. (Foundation's `Process` is out of the
-/// question: ~50 ms per spawn here.)
+/// question: it took ~50 ms per spawn on a 2-core VM.)
 func execute(_ path: String, arguments: [String] = [], environment: [String], input: [UInt8]) throws -> Execution {
     let argv = CStrings([path] + arguments)
     let envp = CStrings(environment)

@@ -55,7 +55,7 @@ func addSequence(host: RouteSocket, namespace: NetNamespace, index: Int, contain
 func address(_ index: Int) -> String { "10.77.\(1 + index / 250).\(2 + index % 250)/16" }
 
 /// Runs a command with posix_spawn, optionally feeding `input` on stdin; returns its exit status.
-/// (Foundation's Process costs ~50 ms per spawn here, which would drown what is measured.)
+/// (Foundation's Process cost ~50 ms per spawn on a 2-core VM, which would drown what is measured.)
 @discardableResult
 func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> Int32 {
     var pipeEnds: [Int32] = [-1, -1]

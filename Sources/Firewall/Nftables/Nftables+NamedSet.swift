@@ -50,6 +50,13 @@ extension Nftables {
         /// The longest comment libnftables accepts (`NFTNL_UDATA_COMMENT_MAXLEN`).
         public static let maximumCommentLength = 128
 
+        /// `text` cut to what an element comment holds (``maximumCommentLength`` bytes).
+        public static func fittingComment(_ text: String) -> String {
+            var text = text
+            while text.utf8.count > maximumCommentLength { text.removeLast() }
+            return text
+        }
+
         var json: JSON {
             var key = key.json
             if let comment { key = ["elem": ["val": key, "comment": .string(comment)]] }
