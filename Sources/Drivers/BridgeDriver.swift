@@ -122,7 +122,10 @@ public struct BridgeDriver: Sendable {
     /// Puts each subnet's gateway on the bridge (shared by every attachment, so never undone)
     /// and turns on forwarding for its family.
     private func assignGatewayAddresses(_ ip: IPConfiguration, bridge: Link) throws {
-        let present = try host.addresses(of: .index(bridge.index))
+        // One family when the gateways have one: the host's veths each have an IPv6
+        // link-local address, and a dump of both families grows with the containers.
+        let families = Set(ip.assignments.compactMap { $0.gatewayOnLink?.family })
+        let present = try host.addresses(of: .index(bridge.index), family: families.count == 1 ? families.first : nil)
         for gateway in ip.assignments.compactMap(\.gatewayOnLink) {
             if present.contains(where: { $0.address == gateway }) { continue }
             let conflicting = present.filter { $0.address.family == gateway.family && $0.address.network.overlaps(gateway.network) }

@@ -5,7 +5,8 @@ import Netlink
 /// What the nftables driver needs from the host besides libnftables: its addresses (to
 /// check host IPs and probe for overlapping ports) and the `route_localnet` sysctl.
 public protocol FirewallHost {
-    func localAddresses() throws -> [IPAddress]
+    /// This host's addresses of `family` (of both when `nil`).
+    func localAddresses(family: IPAddress.Family?) throws -> [IPAddress]
     func readSysctl(_ key: String) throws -> String
     func writeSysctl(_ key: String, _ value: String) throws
 }
@@ -27,8 +28,8 @@ public final class NamespaceHost: FirewallHost {
         }
     }
 
-    public func localAddresses() throws -> [IPAddress] {
-        try socket.addresses().map(\.address.address)
+    public func localAddresses(family: IPAddress.Family?) throws -> [IPAddress] {
+        try socket.addresses(family: family).map(\.address.address)
     }
 
     public func readSysctl(_ key: String) throws -> String {

@@ -94,12 +94,18 @@ public final class NftablesFirewall: FirewallDriver {
     public func publish(_ ports: [PublishedPort], on network: FirewallNetwork) throws {
         guard !ports.isEmpty else { return }
         try exclusively {
-            let addresses = uniqued(try host.localAddresses())
+            // Only the families of the ports: every veth on the host has an IPv6 link-local
+            // address, so a dump of both would grow with the containers attached.
+            let families = Set(ports.map(\.containerAddress.family))
+            let addresses = uniqued(try host.localAddresses(family: families.count == 1 ? families.first : nil))
             var claims = PortClaims()
             let entries = try PortEntry.entries(for: ports, on: network, hostAddresses: Set(addresses), claims: &claims)
             guard !entries.isEmpty else { return }
+            // A link-local address cannot be a published port's host IP (it needs a zone),
+            // so there is nothing to collide with there.
+            let probed = addresses.filter { !$0.isIPv6LinkLocal }
             do {
-                _ = try transport.run(planner.publish(entries, probing: addresses).text)
+                _ = try transport.run(planner.publish(entries, probing: probed).text)
             } catch let error as NftablesError where error.isAlreadyExists {
                 let listing = try? listTable()
                 let message = listing.flatMap { planner.conflict(for: entries, in: $0) }

@@ -89,6 +89,12 @@ public enum IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
 }
 
 extension IPAddress {
+    /// `fe80::/10`.
+    public var isIPv6LinkLocal: Bool {
+        if case .v6(let address) = self { return address.value >> 118 == 0x3FA }
+        return false
+    }
+
     /// `224.0.0.0/4` or `ff00::/8`.
     public var isMulticast: Bool {
         switch self {

@@ -21,7 +21,9 @@ final class FakeHost: FirewallHost {
 
     init(addresses: [IPAddress]) { self.addresses = addresses }
 
-    func localAddresses() throws -> [IPAddress] { addresses }
+    func localAddresses(family: IPAddress.Family?) throws -> [IPAddress] {
+        addresses.filter { family == nil || $0.family == family }
+    }
 
     func readSysctl(_ key: String) throws -> String {
         guard let value = sysctls[key] else { throw NetworkError(code: .notFound, message: "no sysctl \(key)") }

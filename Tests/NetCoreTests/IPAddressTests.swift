@@ -76,6 +76,14 @@ import Testing
         #expect(try #require(IPAddress(text)).isMulticast == isMulticast)
     }
 
+    @Test(arguments: [
+        ("fe80::1", true), ("febf:ffff::1", true), ("fec0::1", false), ("fe7f::1", false), ("2001:db8::1", false),
+        ("169.254.0.1", false),
+    ])
+    func ipv6LinkLocalIsFe80Slash10(text: String, isLinkLocal: Bool) throws {
+        #expect(try #require(IPAddress(text)).isIPv6LinkLocal == isLinkLocal)
+    }
+
     @Test func descriptionIsTheFamilysCanonicalText() {
         #expect(IPAddress("192.0.2.1")?.description == "192.0.2.1")
         #expect(IPAddress("2001:DB8:0:0:1:0:0:1")?.description == "2001:db8::1:0:0:1")

@@ -90,6 +90,7 @@ struct Runner {
         measurements.record(key, index: index, nanoseconds: now() - start)
         for (plugin, execution) in executions {
             measurements.record(size: Runner.sizeKey(chain.side.label, plugin, command), kibibytes: execution.maxRSS)
+            measurements.record(key + "/" + plugin, index: index, nanoseconds: execution.nanoseconds)
         }
     }
 
