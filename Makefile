@@ -42,6 +42,7 @@ static-libdir:
 	    else rm -f $(STATIC_LIBDIR)/libstdc++.so; fi
 
 bench: deps static-libdir
+	@scripts/install-bench-deps.sh
 	for product in bench-netlink bench-firewall bench-cni netctl-cni netctl netctl-proxy; do \
 	    $(STATIC_BUILD) --product $$product || exit 1; done
 	scripts/sandbox.sh bench/run.sh .build-static/release $(BENCH)

@@ -27,6 +27,10 @@ public enum NetfilterSocketRelease {
         guard fork() == 0 else { return }
         // The child: only system calls from here on.
         for descriptor in others { close(descriptor) }
+        // Releasing the sockets while the reclaim is pending waits for it holding nftables'
+        // commit lock, which would stall the next process's commit; once a grace period
+        // has passed there is nothing left to wait for.
+        _ = cnetlink_rcu_grace_period()
         _exit(0)
     }
 

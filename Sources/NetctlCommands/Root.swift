@@ -1,4 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import ArgumentParser
+import Firewall
 import NetCore
 import NetctlModel
 
@@ -49,10 +55,26 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 /// root's help lists.
 func withModel<T>(_ body: (Netctl) throws -> T) throws -> T {
     do {
-        return try body(try Netctl())
+        let model = try Netctl()
+        // Kept until exit, with its netfilter sockets: see `leaveQuickly()`.
+        openedModels.append(model)
+        return try body(model)
     } catch let error as NetworkError {
         throw CommandFailure(error)
     }
+}
+
+/// The models commands opened. `nonisolated(unsafe)`: a netctl process runs its one command
+/// on the main thread.
+nonisolated(unsafe) private var openedModels: [Netctl] = []
+
+/// Before exit: closing a netfilter socket after a ruleset change waits for the kernel's
+/// reclaim (10–15 ms); `NetfilterSocketRelease` leaves that wait to a child, as the CNI
+/// plugins do. `NETCTL_RELEASE_IN_BACKGROUND=0` turns it off.
+private func leaveQuickly() {
+    guard !openedModels.isEmpty, getenv("NETCTL_RELEASE_IN_BACKGROUND").map({ String(cString: $0) }) != "0" else { return }
+    fflush(nil) // what `print` buffered, before stdout is closed
+    NetfilterSocketRelease.handOffBeforeExit()
 }
 
 /// A failed command: its message on stderr, its exit status from the error's code.
@@ -93,9 +115,11 @@ public func runNetctl() -> Never {
     do {
         var command = try NetctlCommand.parseAsRoot()
         try command.run()
+        leaveQuickly()
         NetctlCommand.exit()
     } catch let failure as CommandFailure {
         printError(failure.description)
+        leaveQuickly()
         NetctlCommand.exit(withError: ExitCode(failure.exitCode))
     } catch {
         NetctlCommand.exit(withError: error)

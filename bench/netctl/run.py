@@ -17,11 +17,8 @@ block = 10
 if not os.environ.get("NETCTL_SANDBOX"):
     sys.exit("run it inside scripts/sandbox.sh: it changes links and the ruleset")
 if not os.access(NETAVARK, os.X_OK):
-    # The peer comes from Debian, as the benchmarks' other peers do.
-    print(f"installing netavark ({NETAVARK} is missing)", file=sys.stderr)
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "netavark"], check=True,
-                   env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    # The sandbox has no network: `make bench` installs the peers before it enters it.
+    sys.exit(f"{NETAVARK} is missing: run `make bench` (scripts/install-bench-deps.sh installs it)")
 
 def run(args, stdin=None):
     result = subprocess.run(args, input=stdin, capture_output=True, text=True)

@@ -20,6 +20,8 @@
 int cnetlink_setns(int fd, int nstype);
 int cnetlink_unshare(int flags);
 int cnetlink_gettid(void);
+/// Waits for one RCU grace period (membarrier MEMBARRIER_CMD_GLOBAL), holding no lock.
+int cnetlink_rcu_grace_period(void);
 /* ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of a namespace file, or -1. */
 int cnetlink_namespace_type(int fd);
 
