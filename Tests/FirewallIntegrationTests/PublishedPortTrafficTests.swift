@@ -58,6 +58,19 @@ struct PublishedPortTrafficTests {
         #expect(try ask(from: topology.outside, Topology.hostAddress, 5353, timeout: 0.5) == nil)
     }
 
+    @Test(.enabled(if: kernelHasSCTP, "this kernel has no SCTP: socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP) fails"))
+    func sctpMappingAnswersWithTheClientAddress() throws {
+        let topology = try Topology()
+        let network = try topology.addBridgeNetwork(0)
+        try topology.firewall.addNetwork(network)
+        try topology.firewall.publish([try topology.port("3868:3868/sctp", on: network)], on: network)
+        let server = try PeerEchoServer(in: topology.containers[0], ports: ["3868/sctp"])
+        defer { server.stop() }
+
+        #expect(try ask(from: topology.outside, Topology.hostAddress, 3868, transport: .sctp) == "\(Topology.outsideAddress) 3868")
+        #expect(try ask(from: topology.outside, Topology.hostAddress, 3868, timeout: 0.5) == nil) // not TCP
+    }
+
     @Test func ipv6MappingAnswersWithTheClientAddress() throws {
         let topology = try Topology()
         let network = try topology.addBridgeNetwork(0)

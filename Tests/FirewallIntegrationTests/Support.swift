@@ -88,6 +88,14 @@ func address(_ text: String) throws -> IPAddress { try IPAddress(parsing: text, 
 
 // MARK: - Servers and clients
 
+/// Whether this kernel has SCTP (many minimal kernels leave it out).
+let kernelHasSCTP: Bool = {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), Int32(IPPROTO_SCTP))
+    guard descriptor >= 0 else { return false }
+    close(descriptor)
+    return true
+}()
+
 /// A Python server in a namespace that answers every TCP connection and UDP datagram on
 /// its ports with "PEER-ADDRESS LOCAL-PORT", so a test sees who the container saw.
 /// Stopped by PID when the test is done.
@@ -96,8 +104,8 @@ final class PeerEchoServer {
 
     static let script = #"""
     import socket, sys, threading
-    def tcp(port):
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    def tcp(port, protocol=0):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, protocol)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         s.bind(("::", port)); s.listen(64)
@@ -113,7 +121,10 @@ final class PeerEchoServer {
             s.sendto(("%s %d\n" % (peer[0].removeprefix("::ffff:"), port)).encode(), peer)
     for spec in sys.argv[1:]:
         proto, port = spec.split("/")[1], int(spec.split("/")[0])
-        threading.Thread(target=tcp if proto == "tcp" else udp, args=(port,), daemon=True).start()
+        if proto == "sctp":
+            threading.Thread(target=tcp, args=(port, socket.IPPROTO_SCTP), daemon=True).start()
+        else:
+            threading.Thread(target=tcp if proto == "tcp" else udp, args=(port,), daemon=True).start()
     print("ready", flush=True)
     threading.Event().wait()
     """#
@@ -154,6 +165,10 @@ func ask(from namespace: TestNamespace, _ host: String, _ port: UInt16, transpor
     try:
         if proto == "tcp":
             s = socket.create_connection((host, port), timeout=timeout)
+            print(s.recv(200).decode().strip())
+        elif proto == "sctp":
+            s = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_SCTP); s.settimeout(timeout)
+            s.connect((host, port))
             print(s.recv(200).decode().strip())
         else:
             s = socket.socket(family, socket.SOCK_DGRAM); s.settimeout(timeout)
