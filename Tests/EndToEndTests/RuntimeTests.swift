@@ -25,7 +25,7 @@ struct RuntimeTests {
     func podmanPublishesAPortThroughOurPluginsAndRmLeavesNothing() throws {
         let (passed, failed) = try run("podman")
         #expect(failed.isEmpty, "\(failed)")
-        #expect(passed.count == 5, "\(passed)")
+        #expect(passed.count == 8, "\(passed)")
     }
 
     @Test(.enabled(if: installed("crun"), "needs crun (make deps installs it)"))

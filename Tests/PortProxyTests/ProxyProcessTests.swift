@@ -26,6 +26,8 @@ struct ProxyProcessTests {
     @Test func stopEndsTheProxyAndRepeatingItIsSuccess() throws {
         let pid = try startProxy([rule(.tcp, try freePort(), 9)])
         #expect(ProxyProcess.isProxy(pid: pid))
+        // Detached: a session of its own, so no terminal's signals reach it.
+        #expect(getsid(pid) == pid)
         try ProxyProcess.stop(pid: pid)
         #expect(!processExists(pid))
         try ProxyProcess.stop(pid: pid)
