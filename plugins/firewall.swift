@@ -19,7 +19,7 @@ enum PluginFirewall {
     /// runtime's way only for sockets still open at exit.
     static func registry() throws -> FirewallRegistry {
         if let registry = shared.registry { return registry }
-        let registry = FirewallRegistry(store: try StateStore(), firewall: try NftablesFirewall.open(), proxyExecutable: nil)
+        let registry = FirewallRegistry(store: try StateStore(), firewall: try nftables(), proxyExecutable: nil)
         shared.registry = registry
         return registry
     }
@@ -32,12 +32,18 @@ enum PluginFirewall {
         return spoofGuard
     }
 
-    /// What ``registry()`` and ``spoofGuard()`` opened. `nonisolated(unsafe)`: a plugin
-    /// process runs its one command on the main thread, and nothing else touches these.
-    nonisolated(unsafe) private static var shared: (registry: FirewallRegistry?, spoofGuard: MACSpoofGuard?) = (nil, nil)
+    /// libnftables in the host namespace: the registry's, and CHECK's to read the live ruleset.
+    static func nftables() throws -> NftablesFirewall {
+        if let nftables = shared.nftables { return nftables }
+        let nftables = try NftablesFirewall.open()
+        shared.nftables = nftables
+        return nftables
+    }
 
-    /// libnftables in the host namespace, for CHECK to read the live ruleset.
-    static func nftables() throws -> NftablesFirewall { try NftablesFirewall.open() }
+    /// What ``registry()``, ``spoofGuard()`` and ``nftables()`` opened. `nonisolated(unsafe)`:
+    /// a plugin process runs its one command on the main thread, and nothing else touches these.
+    nonisolated(unsafe) private static var shared: (registry: FirewallRegistry?, spoofGuard: MACSpoofGuard?,
+                                                    nftables: NftablesFirewall?) = (nil, nil, nil)
 
     /// Whether the store and libnftables are usable (for `STATUS`). Without the store no ADD
     /// can work: code 50. Without nftables the rules of the containers already attached

@@ -8,10 +8,11 @@ import Musl
 #endif
 import CNI
 import Firewall
+import NetCore
 
 /// The last component of `path`. Top-level closures are main-actor isolated, and calling one
 /// from `map` makes the runtime check the executor, which loads the concurrency runtime and
-/// libdispatch at start-up; a nonisolated function needs no check (so are the writers below).
+/// libdispatch at start-up; a nonisolated function needs no check (so is the writer below).
 nonisolated func baseName(_ path: String) -> String {
     path.split(separator: "/").last.map(String.init) ?? path
 }
@@ -25,18 +26,6 @@ let plugins: [String: any CNIPlugin] = [
     "host-local": HostLocalIPAM(),
     "portmap": PortmapPlugin(),
 ]
-
-/// Writes all of `text` to file descriptor `descriptor`.
-nonisolated func writeAll(_ text: String, to descriptor: Int32) {
-    let bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        if written < 0, errno == EINTR { continue }
-        guard written > 0 else { return }
-        offset += written
-    }
-}
 
 nonisolated func writeStandardOutput(_ text: String) { writeAll(text, to: 1) }
 

@@ -80,8 +80,11 @@ public struct BridgeDriver: Sendable {
             if options.hairpin { try host.setHairpin(.name(hostName), true) }
 
             let container = try RouteSocket.open(in: namespace)
-            try configureContainer(container, interface: id.interface, ip: ip)
-            guard let containerLink = try container.link(named: id.interface),
+            guard let created = try container.link(named: id.interface) else {
+                throw NetworkError(code: .internalError, message: "interface \"\(id.interface)\" vanished during setup")
+            }
+            try configureContainer(container, link: created.index, ip: ip)
+            guard let containerLink = try container.link(index: created.index),
                   let hostLink = try host.link(named: hostName),
                   let bridgeLink = try host.link(index: bridge.index)
             else {
@@ -154,16 +157,14 @@ public struct BridgeDriver: Sendable {
     /// Inside the container: the interface up, its addresses, the default and extra routes.
     /// A route without a gateway goes via the gateway of its family (see
     /// ``IPConfiguration/containerRoutes(device:)``).
-    private func configureContainer(_ container: RouteSocket, interface: InterfaceName, ip: IPConfiguration) throws {
-        let link = LinkReference.name(interface)
+    /// By index throughout: by name, every address and route would cost a lookup first.
+    private func configureContainer(_ container: RouteSocket, link index: Int32, ip: IPConfiguration) throws {
+        let link = LinkReference.index(index)
         if !options.disableContainerInterface { try container.setLink(link, up: true) }
         for assignment in ip.assignments {
             try container.addAddress(assignment.address, to: link, skipDuplicateDetection: !options.duplicateDetection)
         }
         guard !options.disableContainerInterface else { return }
-        guard let index = try container.link(named: interface)?.index else {
-            throw NetworkError(code: .internalError, message: "interface \"\(interface)\" vanished during setup")
-        }
         try container.addRoutes(routes(ip, device: index), deviceIndex: index)
     }
 

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Firewall
 import Namespaces
 import NetCore
@@ -25,7 +20,7 @@ public final class FirewallRegistry {
     /// Opened on the first UDP mapping.
     private var conntrack: ConntrackSocket?
     /// Where what went wrong after an operation took effect is told (stderr by default).
-    public var warn: (String) -> Void = { message in writeStandardError("warning: \(message)\n") }
+    public var warn: (String) -> Void = { message in writeAll("warning: \(message)\n", to: 2) }
 
     /// - Parameters:
     ///   - proxyExecutable: `netctl-proxy`; `nil` when loopback is served by DNAT or not at
@@ -269,13 +264,3 @@ public final class FirewallRegistry {
     }
 }
 
-/// Writes all of `text` to stderr, best effort.
-func writeStandardError(_ text: String) {
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        if written < 0, errno == EINTR { continue }
-        guard written > 0 else { return }
-        bytes = bytes.dropFirst(written)
-    }
-}

@@ -100,7 +100,6 @@ public final class MACSpoofGuard {
         }
     }
 
-
     private func apply(_ batch: Nftables.Batch, _ operation: String) throws {
         do {
             _ = try transport.run(batch.text)

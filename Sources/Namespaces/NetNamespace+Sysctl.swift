@@ -44,11 +44,7 @@ extension NetNamespace {
     /// `/proc/sys/net` shows the namespace of whoever opens it: `body` runs on a thread in
     /// this namespace, or right here when the calling thread is already in it.
     private func inside<T>(_ body: () throws -> T) throws -> T {
-        var own = stat()
-        if stat("/proc/thread-self/ns/net", &own) == 0, UInt64(own.st_dev) == identity.device, UInt64(own.st_ino) == identity.inode {
-            return try body()
-        }
-        return try run(body)
+        try Identity.ofCallingThread() == identity ? body() : run(body)
     }
 
     static func sysctlPath(_ key: String) throws -> String {

@@ -25,6 +25,17 @@ public final class NetNamespace: Sendable {
         public let device: UInt64
         public let inode: UInt64
         public var description: String { "net:[\(inode)]" }
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+
+        /// The namespace of the calling thread, or `nil` when procfs cannot tell.
+        static func ofCallingThread() -> Identity? {
+            var info = stat()
+            return stat("/proc/thread-self/ns/net", &info) == 0 ? Identity(info) : nil
+        }
     }
 
     private init(descriptor: Int32, path: String) throws {
@@ -32,7 +43,7 @@ public final class NetNamespace: Sendable {
         try systemCall("fstat", path) { fstat(descriptor, &info) }
         self.descriptor = descriptor
         self.path = path
-        identity = Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        identity = Identity(info)
     }
 
     deinit { close(descriptor) }

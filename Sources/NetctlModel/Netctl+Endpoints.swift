@@ -225,8 +225,6 @@ extension Netctl {
                 undo.push("unpublish ports of \(id)") { try self.firewall().detach(id) }
             }
         case .macvlan:
-            // The driver routes through each gateway it is given: the routes above are all it gets.
-            ip.assignments = ip.assignments.map { .init(address: $0.address) }
             let driver = try macvlanDriver(network)
             let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: request.mac)
             undo.push("detach \(id)") { try driver.detach(id, namespace: namespace) }
