@@ -81,7 +81,7 @@ CONF
     step "podman rm leaves no address lease" \
         "$(sqlite3 /var/lib/netctl/netctl.db "SELECT count(*) FROM ipam_leases WHERE network = 'e2e'" 2>/dev/null || echo 0)" "0"
     step "podman rm leaves no cached result" "$(ls /var/lib/cni/results 2>/dev/null | grep -c '^e2e-' || true)" "0"
-    step "podman rm leaves no container interface on the host" "$(ip -o link show | grep -c 'netctl:e2e' || true)" "0"
+    step "podman rm leaves no container interface on the host" "$(ip -o link show | grep -c 'alias netctl:e2e/' || true)" "0"
     ;;
 crun)
     netns=e2e-crun-$$
