@@ -71,13 +71,16 @@ public enum PluginExecutor {
         close(inputPipe[0]); inputPipe[0] = -1
         close(outputPipe[1]); outputPipe[1] = -1
 
-        // Configs are small and plugins read all of stdin before they answer.
-        var offset = 0
-        while offset < input.count {
-            let written = input[offset...].withUnsafeBytes { write(inputPipe[1], $0.baseAddress, $0.count) }
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else { break }
-            offset += written
+        // A plugin may answer without reading stdin (VERSION often does): writing then fails
+        // with EPIPE, which must neither kill the caller with SIGPIPE nor count as an error.
+        withoutSIGPIPE {
+            var offset = 0
+            while offset < input.count {
+                let written = input[offset...].withUnsafeBytes { write(inputPipe[1], $0.baseAddress, $0.count) }
+                if written < 0, errno == EINTR { continue }
+                guard written > 0 else { break }
+                offset += written
+            }
         }
         close(inputPipe[1]); inputPipe[1] = -1
 
@@ -94,6 +97,24 @@ public enum PluginExecutor {
         // WIFEXITED / WEXITSTATUS are macros: the low 7 bits hold a signal, bits 8-15 the status.
         let code = exitStatus & 0x7F == 0 ? (exitStatus >> 8) & 0xFF : 128 + (exitStatus & 0x7F)
         return (code, output)
+    }
+
+    /// Runs `body` with SIGPIPE blocked in this thread, then discards a SIGPIPE it raised, so
+    /// a write to a closed pipe just returns EPIPE. The process's disposition is untouched:
+    /// this is a library, and its caller may rely on SIGPIPE elsewhere.
+    private static func withoutSIGPIPE(_ body: () -> Void) {
+        var pipeSignal = sigset_t(), previous = sigset_t(), pending = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
+        sigpending(&pending)
+        let alreadyPending = sigismember(&pending, SIGPIPE) == 1
+        body()
+        if !alreadyPending {
+            var now = timespec(tv_sec: 0, tv_nsec: 0)
+            while sigtimedwait(&pipeSignal, nil, &now) < 0, errno == EINTR {}
+        }
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 
     private static func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {

@@ -47,6 +47,21 @@ import Testing
         }
     }
 
+    /// VERSION answers without reading stdin. A config larger than the pipe's buffer makes the
+    /// write fail with EPIPE; that must neither raise SIGPIPE (which kills a caller that keeps
+    /// the default disposition, as cnitool does) nor fail the call.
+    @Test func aPluginThatAnswersWithoutReadingStdinRaisesNoSIGPIPE() throws {
+        let directory = try scriptPlugin("deaf", #"echo '{"cniVersion":"1.1.0","supportedVersions":["1.1.0"]}'"#)
+        let output = try PluginExecutor.run(directory + "/deaf", command: .version, environment: [:],
+                                            stdin: [UInt8](repeating: UInt8(ascii: " "), count: 1 << 20))
+        #expect(try JSON(parsing: output)["cniVersion"] == "1.1.0")
+        var pending = sigset_t(), mask = sigset_t()
+        sigpending(&pending)
+        #expect(sigismember(&pending, SIGPIPE) == 0, "a SIGPIPE was left pending")
+        pthread_sigmask(SIG_SETMASK, nil, &mask)
+        #expect(sigismember(&mask, SIGPIPE) == 0, "SIGPIPE was left blocked")
+    }
+
     @Test func missingPluginIsNotFound() {
         #expect(PluginExecutor.find("nosuch", in: ["/usr/bin"]) == nil)
         #expect(PluginExecutor.find("../bin/sh", in: ["/usr/bin"]) == nil)
