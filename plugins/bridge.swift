@@ -33,7 +33,8 @@ struct BridgePlugin: CNIPlugin {
     }
 
     func driver(_ request: CNIRequest) throws -> BridgeDriver {
-        BridgeDriver(options: try options(request), host: try RouteSocket.open(), hostNamespace: try NetNamespace.current())
+        BridgeDriver(options: try options(request), host: try RouteSocket.open(), hostNamespace: try NetNamespace.current(),
+                     linkDeletion: .fromEnvironment())
     }
 
     func add(_ request: CNIRequest) throws -> CNIResult {

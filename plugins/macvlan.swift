@@ -21,7 +21,7 @@ struct MacvlanPlugin: CNIPlugin {
         }
         let options = MacvlanOptions(parent: parent, mode: mode, mtu: try request.mtu(),
                                      parentInContainer: try request.config.bool("linkInContainer") ?? false)
-        return MacvlanDriver(options: options, host: try RouteSocket.open())
+        return MacvlanDriver(options: options, host: try RouteSocket.open(), linkDeletion: .fromEnvironment())
     }
 
     func add(_ request: CNIRequest) throws -> CNIResult {

@@ -5,6 +5,14 @@
 #include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <linux/nsfs.h>
+#include <linux/sockios.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include "CNetlink.h"
 
 int cnetlink_setns(int fd, int nstype) { return setns(fd, nstype); }
@@ -13,3 +21,75 @@ int cnetlink_gettid(void) { return (int)syscall(SYS_gettid); }
 
 int cnetlink_rcu_grace_period(void) { return (int)syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0); }
 int cnetlink_namespace_type(int fd) { return ioctl(fd, NS_GET_NSTYPE); }
+
+int cnetlink_socket_namespace(int fd) { return ioctl(fd, SIOCGSKNS); }
+
+/* Closes every descriptor but `keep_a` and `keep_b`. */
+static void close_all_but(int keep_a, int keep_b) {
+    int low = keep_a < keep_b ? keep_a : keep_b, high = keep_a < keep_b ? keep_b : keep_a;
+    unsigned int ranges[3][2] = {{0, (unsigned)low - 1}, {(unsigned)low + 1, (unsigned)high - 1}, {(unsigned)high + 1, ~0U}};
+    for (int i = 0; i < 3; i++) {
+        if (ranges[i][0] > ranges[i][1] || (i == 0 && low == 0)) continue;
+        if (syscall(SYS_close_range, ranges[i][0], ranges[i][1], 0) != 0) {
+            /* Kernels before 5.9: one by one, up to a bound no plugin reaches. */
+            unsigned int last = ranges[i][1] < 4096 ? ranges[i][1] : 4096;
+            for (unsigned int fd = ranges[i][0]; fd <= last; fd++) close((int)fd);
+        }
+    }
+}
+
+/* The grandchild: only system calls, as after any fork of a threaded process. */
+static int delete_link_now(int netns_fd, int ifindex) {
+    struct stat target, own;
+    if (fstat(netns_fd, &target) != 0) return errno;
+    if (stat("/proc/self/ns/net", &own) != 0 || own.st_ino != target.st_ino || own.st_dev != target.st_dev) {
+        if (setns(netns_fd, CLONE_NEWNET) != 0) return errno;
+    }
+    int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (sock < 0) return errno;
+    struct { struct nlmsghdr header; struct ifinfomsg link; } request;
+    memset(&request, 0, sizeof request);
+    request.header.nlmsg_len = sizeof request;
+    request.header.nlmsg_type = RTM_DELLINK;
+    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    request.header.nlmsg_seq = 1;
+    request.link.ifi_family = AF_UNSPEC;
+    request.link.ifi_index = ifindex;
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    if (sendto(sock, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return errno;
+    /* The answer echoes the request after the error code: room for both. */
+    union { struct nlmsghdr header; char bytes[1024]; } reply;
+    for (;;) {
+        ssize_t length = recv(sock, &reply, sizeof reply, 0);
+        if (length < 0 && errno == EINTR) continue;
+        if (length < 0) return errno;
+        if ((size_t)length < NLMSG_LENGTH(sizeof(struct nlmsgerr)) || reply.header.nlmsg_type != NLMSG_ERROR) return EPROTO;
+        return -((struct nlmsgerr *)NLMSG_DATA(&reply.header))->error;
+    }
+}
+
+int cnetlink_delete_link_detached(int netns_fd, int ifindex, int report_fd) {
+    pid_t child = fork();
+    if (child < 0) return -errno;
+    if (child == 0) {
+        pid_t grandchild = fork();
+        if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
+        /* A report the parent no longer reads must not kill the grandchild. */
+        signal(SIGPIPE, SIG_IGN);
+        close_all_but(netns_fd, report_fd);
+        int result = delete_link_now(netns_fd, ifindex);
+        while (write(report_fd, &result, sizeof result) < 0 && errno == EINTR) {}
+        _exit(0);
+    }
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) return -errno;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
+}
+
+int cnetlink_wait_readable(int fd, long nanoseconds) {
+    struct pollfd ready = { .fd = fd, .events = POLLIN };
+    struct timespec limit = { .tv_sec = nanoseconds / 1000000000L, .tv_nsec = nanoseconds % 1000000000L };
+    return ppoll(&ready, 1, nanoseconds < 0 ? NULL : &limit, NULL);
+}

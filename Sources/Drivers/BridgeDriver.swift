@@ -53,11 +53,14 @@ public struct BridgeDriver: Sendable {
     /// The host's namespace (where the bridge lives) and a socket in it.
     public let host: RouteSocket
     public let hostNamespace: NetNamespace
+    /// Whether ``detach(_:namespace:)`` waits for the kernel to reclaim the veth pair.
+    public let linkDeletion: LinkDeletion
 
-    public init(options: BridgeOptions, host: RouteSocket, hostNamespace: NetNamespace) {
+    public init(options: BridgeOptions, host: RouteSocket, hostNamespace: NetNamespace, linkDeletion: LinkDeletion = .awaitingReclaim) {
         self.options = options
         self.host = host
         self.hostNamespace = hostNamespace
+        self.linkDeletion = linkDeletion
     }
 
     // MARK: Attach
@@ -190,7 +193,7 @@ public struct BridgeDriver: Sendable {
     public func detach(_ id: AttachmentID, namespace: NetNamespace?) throws {
         var failures: [(name: String, error: any Error)] = []
         do {
-            try host.deleteLink(.name(id.hostInterfaceName))
+            try host.deleteLink(.name(id.hostInterfaceName), linkDeletion)
         } catch {
             failures.append(("delete \(id.hostInterfaceName)", error))
         }

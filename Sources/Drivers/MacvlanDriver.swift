@@ -27,10 +27,13 @@ public struct MacvlanOptions: Sendable, Hashable {
 public struct MacvlanDriver: Sendable {
     public let options: MacvlanOptions
     public let host: RouteSocket
+    /// Whether ``detach(_:namespace:)`` waits for the kernel to reclaim the macvlan.
+    public let linkDeletion: LinkDeletion
 
-    public init(options: MacvlanOptions, host: RouteSocket) {
+    public init(options: MacvlanOptions, host: RouteSocket, linkDeletion: LinkDeletion = .awaitingReclaim) {
         self.options = options
         self.host = host
+        self.linkDeletion = linkDeletion
     }
 
     /// The parent: the configured one, or the interface of the default route (IPv4, then IPv6).
@@ -82,7 +85,7 @@ public struct MacvlanDriver: Sendable {
     /// Deletes the macvlan; a missing namespace or interface is success.
     public func detach(_ id: AttachmentID, namespace: NetNamespace?) throws {
         guard let namespace else { return }
-        try RouteSocket.open(in: namespace).deleteLink(.name(id.interface))
+        try RouteSocket.open(in: namespace).deleteLink(.name(id.interface), linkDeletion)
     }
 
     /// Verifies the macvlan exists in `namespace` with its MAC (when given), addresses and routes.

@@ -241,7 +241,8 @@ extension Netctl {
             bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
             mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init),
             isGateway: true, isDefaultGateway: defaultGateway && !network.isInternal, hairpin: true)
-        return BridgeDriver(options: options, host: try RouteSocket.open(), hostNamespace: try NetNamespace.current())
+        return BridgeDriver(options: options, host: try RouteSocket.open(), hostNamespace: try NetNamespace.current(),
+                            linkDeletion: .fromEnvironment())
     }
 
     func macvlanDriver(_ network: NetworkRecord) throws -> MacvlanDriver {
@@ -249,7 +250,7 @@ extension Netctl {
             parent: try network.options[NetworkOption.parent].map { try InterfaceName($0, field: "-o parent") },
             mode: network.options[NetworkOption.macvlanMode].flatMap(MacvlanMode.init(rawValue:)) ?? .bridge,
             mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init))
-        return MacvlanDriver(options: options, host: try RouteSocket.open())
+        return MacvlanDriver(options: options, host: try RouteSocket.open(), linkDeletion: .fromEnvironment())
     }
 
     private func validate(_ request: ConnectRequest, for network: NetworkRecord) throws {

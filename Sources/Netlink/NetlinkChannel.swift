@@ -31,6 +31,9 @@ final class NetlinkChannel: Sendable {
         connection = Mutex(Connection(transport: transport, firstSequence: firstSequence))
     }
 
+    /// The transport's kernel socket, if it has one.
+    var descriptor: Int32? { connection.withLock { $0.transport.descriptor } }
+
     /// Sends a request that asks for an ACK and returns the messages that came before it.
     func request(_ message: MessageBuilder, operation: String) throws -> [ReplyMessage] {
         precondition(!message.flags.contains(.dump), "dumps go through dump(operation:_:)")

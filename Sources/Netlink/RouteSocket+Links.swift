@@ -152,7 +152,9 @@ extension RouteSocket {
     }
 
     /// Deletes a link (and a veth's peer with it). A link that is already gone is success.
-    public func deleteLink(_ link: LinkReference) throws {
+    /// `deletion` says whether to wait for the kernel's reclaim too (see ``LinkDeletion``).
+    public func deleteLink(_ link: LinkReference, _ deletion: LinkDeletion = .awaitingReclaim) throws {
+        if deletion == .leavingReclaimToAChild, try deleteLinkInChild(link) { return }
         let message = try linkMessage(.deleteLink, flags: [.request, .acknowledge], link: link)
         do {
             _ = try request(message, operation: "RTM_DELLINK \(link)")

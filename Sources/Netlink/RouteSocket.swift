@@ -26,6 +26,9 @@ public final class RouteSocket: Sendable {
         return RouteSocket(transport: transport)
     }
 
+    /// The kernel socket, `nil` for a fake transport.
+    var descriptor: Int32? { channel.descriptor }
+
     func request(_ message: MessageBuilder, operation: String) throws -> [ReplyMessage] {
         try channel.request(message, operation: operation)
     }

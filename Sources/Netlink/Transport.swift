@@ -13,6 +13,12 @@ public protocol NetlinkTransport: AnyObject {
     func send(_ bytes: UnsafeRawBufferPointer) throws
     /// Reads one datagram into `buffer` and returns its length.
     func receive(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    /// The kernel socket, for what needs one (its namespace); `nil` for fakes.
+    var descriptor: Int32? { get }
+}
+
+extension NetlinkTransport {
+    public var descriptor: Int32? { nil }
 }
 
 /// A netlink protocol family.
@@ -52,6 +58,8 @@ final class MnlTransport: NetlinkTransport {
     }
 
     deinit { mnl_socket_close(socket) }
+
+    var descriptor: Int32? { mnl_socket_get_fd(socket) }
 
     func send(_ bytes: UnsafeRawBufferPointer) throws {
         try systemCall("mnl_socket_sendto", name) {

@@ -61,6 +61,47 @@ struct LinkTests {
         try host.socket.deleteLink(.index(99999))
     }
 
+    /// The grandchild deletes the pair; by the time the call returns both ends (the peer in
+    /// another namespace) are gone, their names are free, and the grandchild has given up
+    /// every descriptor it inherited.
+    @Test func aDeletionLeftToAChildReturnsWithThePairGoneAndNamesFree() throws {
+        let host = try TestNamespace("host")
+        let container = try TestNamespace("ctr")
+        func addPair() throws {
+            try host.socket.addLink(LinkSpec(name: InterfaceName("vh0"),
+                                             kind: .veth(peer: VethPeer(name: InterfaceName("eth0"), namespace: container.namespace))))
+        }
+        try addPair()
+        var witness: [Int32] = [-1, -1]
+        #expect(pipe(&witness) == 0)
+        defer { close(witness[0]) }
+
+        try host.socket.deleteLink("vh0", .leavingReclaimToAChild)
+        #expect(try host.ipLink("vh0") == nil)
+        #expect(try container.ipLink("eth0") == nil)
+        // Had the grandchild kept the write end, the read end would not be at its end yet.
+        close(witness[1])
+        var ready = pollfd(fd: witness[0], events: Int16(POLLIN), revents: 0)
+        #expect(poll(&ready, 1, 0) == 1, "the grandchild still holds a descriptor of ours")
+
+        try addPair()
+        #expect(try container.ipLink("eth0") != nil)
+        try host.socket.deleteLink(.index(99999), .leavingReclaimToAChild)
+        try host.socket.deleteLink("vh0", .leavingReclaimToAChild)
+        try host.socket.deleteLink("vh0", .leavingReclaimToAChild)
+        #expect(try host.ipLink("vh0") == nil)
+    }
+
+    @Test func aDeletionTheKernelRefusesIsReportedFromTheChild() throws {
+        let host = try TestNamespace("host")
+        #expect {
+            try host.socket.deleteLink("lo", .leavingReclaimToAChild)
+        } throws: { error in
+            (error as? NetlinkError)?.errno == .notSupported
+        }
+        #expect(try host.ipLink("lo") != nil)
+    }
+
     @Test func setUpDownMTUAndMAC() throws {
         let host = try TestNamespace("host")
         try host.socket.addLink(LinkSpec(name: InterfaceName("br0"), kind: .bridge))

@@ -24,6 +24,16 @@ int cnetlink_gettid(void);
 int cnetlink_rcu_grace_period(void);
 /* ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of a namespace file, or -1. */
 int cnetlink_namespace_type(int fd);
+/* ioctl(SIOCGSKNS): a new descriptor of the network namespace socket `fd` lives in, or -1. */
+int cnetlink_socket_namespace(int fd);
+/* Deletes link `ifindex` of the network namespace `netns_fd` in a detached grandchild (no
+   zombie is left), which writes the request's errno (0: deleted) to `report_fd` as an int
+   once the kernel answers, i.e. after the reclaim the deletion waits for. The grandchild
+   keeps no other descriptor, stdio included. Returns 0, or -errno when it could not start. */
+int cnetlink_delete_link_detached(int netns_fd, int ifindex, int report_fd);
+/* ppoll(2) for POLLIN on `fd` (glibc declares it under _GNU_SOURCE only); `nanoseconds` < 0
+   waits without limit. 1: readable (or closed), 0: timed out, -1: errno. */
+int cnetlink_wait_readable(int fd, long nanoseconds);
 
 /* Constants the importer cannot see: linux/if.h hides its flag enum when glibc's
    net/if.h is in the same translation unit, and the NLMSG/MNL helpers are macros. */
