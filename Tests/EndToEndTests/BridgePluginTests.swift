@@ -62,6 +62,27 @@ struct BridgePluginTests {
         #expect(try execPlugin("bridge", command: "CHECK", containerID: "c1", netns: first.path, config: check).status != 0)
     }
 
+    /// DEL returns once the pair is gone from both namespaces, whether a grandchild waits out
+    /// the kernel's reclaim (the default) or the plugin does (`NETCTL_RELEASE_IN_BACKGROUND=0`);
+    /// the same container can be added again at once.
+    @Test(arguments: ["1", "0"])
+    func deleteReturnsWithThePairGoneAndTheContainerCanComeBackAtOnce(releaseInBackground: String) throws {
+        let container = try ScratchNamespace("c1")
+        let bridge = "e2ebrd" + releaseInBackground
+        let config = config(bridge: bridge, subnet: releaseInBackground == "1" ? "10.124.0.0/24" : "10.125.0.0/24")
+        let environment = ["NETCTL_RELEASE_IN_BACKGROUND": releaseInBackground]
+        for round in 0..<3 {
+            let add = try execPlugin("bridge", command: "ADD", containerID: "back", netns: container.path, config: config,
+                                     extraEnvironment: environment)
+            #expect(add.status == 0, "round \(round): \(add.stdout)")
+            let delete = try execPlugin("bridge", command: "DEL", containerID: "back", netns: container.path, config: config,
+                                        extraEnvironment: environment)
+            #expect(delete.status == 0, "round \(round): \(delete.stdout)")
+            #expect(try container.ip("link", "show", "eth0").isEmpty)
+            #expect(try runCommand(["ip", "-o", "link", "show", "master", bridge]).text.isEmpty)
+        }
+    }
+
     @Test func addingTheSameInterfaceTwiceFailsAndLeavesTheFirstIntact() throws {
         let container = try ScratchNamespace("c1")
         let config = config(bridge: "e2ebr1", subnet: "10.121.0.0/24")
