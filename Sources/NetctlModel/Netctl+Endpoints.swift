@@ -167,6 +167,11 @@ extension Netctl {
                 attempt("CNI DEL") { try CNINetwork(network: network, type: type).delete(sandbox, interface: endpoint.interface) }
             case .null, .host: break
             }
+            if let namespace, network.hasInterfaceOfNetctls, !network.isInternal {
+                attempt("give \(sandbox.name) another default route") {
+                    try Self.whileLocking(namespace) { try restoreDefaultRoutes(sandbox, namespace, after: endpoint) }
+                }
+            }
             attempt("release the addresses") {
                 _ = try allocator().release(key: LeaseKey(network: Self.stateKey(network.name), containerID: sandbox.id, interface: interface))
             }
@@ -175,6 +180,24 @@ extension Netctl {
             throw NetworkError.teardown("disconnecting \(sandbox.name) from \(network.name)", failures: failures)
         }
         try tables.deleteEndpoint(network: network.name, sandbox: sandbox.name)
+    }
+
+    /// When `removed` gave the sandbox its default route of a family, another endpoint with a
+    /// gateway of that family gives it instead (the first by network name), as in Docker:
+    /// disconnecting one network must not cut the sandbox off from the others' way out.
+    private func restoreDefaultRoutes(_ sandbox: SandboxRecord, _ namespace: NetNamespace, after removed: EndpointRecord) throws {
+        let socket = try RouteSocket.open(in: namespace)
+        var missing = Set(removed.addresses.map(\.address.family)).subtracting(try socket.defaultRouteFamilies())
+        for other in try tables.endpoints(sandbox: sandbox.name) where !missing.isEmpty && other.network != removed.network {
+            guard let network = try tables.network(other.network), network.hasInterfaceOfNetctls, !network.isInternal,
+                  let link = try socket.link(named: InterfaceName(other.interface)) else { continue }
+            let ranges = try rangeSets(network)
+            for address in other.addresses where missing.contains(address.address.family) {
+                guard let gateway = ranges.lazy.compactMap({ $0.range(containing: address.address)?.gateway }).first else { continue }
+                try socket.addRoute(.defaultRoute(via: gateway, device: .index(link.index)))
+                missing.remove(address.address.family)
+            }
+        }
     }
 
     // MARK: Drivers

@@ -74,6 +74,15 @@ public struct NetworkRecord: Sendable, Hashable {
     /// The Linux bridge of a bridge network: `com.docker.network.bridge.name`, or `br-` and
     /// twelve digits of the ID as Docker names it.
     public var bridgeName: String { options["com.docker.network.bridge.name"] ?? "br-" + id.prefix(12) }
+
+    /// Whether netctl's own drivers give its endpoints an interface, addresses and routes
+    /// (bridge and macvlan; a CNI plugin's routes are its own business).
+    public var hasInterfaceOfNetctls: Bool {
+        switch driver {
+        case .bridge, .macvlan: true
+        case .null, .host, .cni: false
+        }
+    }
 }
 
 /// A network namespace netctl knows: made by `sandbox create` (owned, removed with it) or

@@ -269,6 +269,36 @@ struct NetctlEndToEndCoverageTests {
         for _ in 0..<2 { #expect(try netctl("sandbox", "rm", "e2egone1").status == 0) }
     }
 
+    /// The default route comes from the first network connected; when that one goes, the
+    /// sandbox keeps a way out through the other (IPv4 and IPv6 alike), as under Docker.
+    @Test func disconnectingTheNetworkOfTheDefaultRouteHandsItToAnother() throws {
+        for (name, subnet, v6) in [("e2edefa", "10.222.0.0/24", "fd21:222::/64"), ("e2edefb", "10.222.1.0/24", "fd21:223::/64")] {
+            let created = try netctl("network", "create", name, "--ipv6", "--subnet", subnet, "--subnet", v6,
+                                     "-o", "com.docker.network.bridge.name=\(name)0")
+            #expect(created.status == 0, "\(created.stderr)")
+        }
+        #expect(try netctl("sandbox", "create", "e2edef1").status == 0)
+        defer { _ = try? netctl("sandbox", "rm", "-f", "e2edef1"); _ = try? netctl("network", "rm", "-f", "e2edefa", "e2edefb") }
+        #expect(try netctl("connect", "e2edefa", "e2edef1").status == 0)
+        #expect(try netctl("connect", "e2edefb", "e2edef1").status == 0)
+        func defaults(_ family: String) throws -> [(gateway: String?, device: String?)] {
+            try ipJSON(["-n", "e2edef1", family, "route", "show", "default"]).map { ($0["gateway"]?.stringValue, $0["dev"]?.stringValue) }
+        }
+        #expect(try defaults("-4").map(\.gateway) == ["10.222.0.1"])
+        #expect(try defaults("-6").map(\.gateway) == ["fd21:222::1"])
+
+        #expect(try netctl("disconnect", "e2edefa", "e2edef1").status == 0)
+        #expect(try defaults("-4").map(\.gateway) == ["10.222.1.1"])
+        #expect(try defaults("-4").map(\.device) == ["eth1"])
+        #expect(try defaults("-6").map(\.gateway) == ["fd21:223::1"])
+        // Disconnecting a network that did not give the route leaves it alone.
+        #expect(try netctl("connect", "e2edefa", "e2edef1").status == 0)
+        #expect(try netctl("disconnect", "e2edefa", "e2edef1").status == 0)
+        #expect(try defaults("-4").map(\.gateway) == ["10.222.1.1"])
+        #expect(try netctl("disconnect", "e2edefb", "e2edef1").status == 0)
+        #expect(try defaults("-4").isEmpty)
+    }
+
     @Test func networkRmForceTearsDownEveryEndpoint() throws {
         #expect(try netctl("network", "create", "e2eforce", "--subnet", "10.216.0.0/24", "-o", "com.docker.network.bridge.name=e2eforce0").status == 0)
         let sandboxes = ["e2eforce1", "e2eforce2"]
