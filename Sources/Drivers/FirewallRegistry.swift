@@ -73,13 +73,12 @@ public final class FirewallRegistry {
             let previous = try rows.find(key)
             if previous != nil { try tearDown(key) }
             do {
-                try establish(Row(key: key, network: network, usesRules: usesRules, ports: plan.dnat, proxyPID: nil),
-                              proxyRules: plan.proxy)
+                try establish(Row(key: key, network: network, usesRules: usesRules, ports: plan.dnat, proxyRules: plan.proxy))
                 return nil
             } catch {
                 guard let previous else { throw error }
                 do {
-                    try establish(previous, proxyRules: previous.proxyPID == nil ? [] : proxyRules(for: previous))
+                    try establish(previous)
                 } catch let restoring {
                     // Nothing of either is left: the teardown above commits, and so does the
                     // absence of the record.
@@ -144,7 +143,9 @@ public final class FirewallRegistry {
             }
             try firewall.reload(state)
             for var row in all where row.proxyPID.map({ !ProxyProcess.isProxy(pid: $0) }) ?? false {
-                row.proxyPID = try startProxy(proxyRules(for: row))
+                // Rows written before version 4 of the store have no proxy rules of their own.
+                if row.proxyRules.isEmpty { row.proxyRules = try proxyRules(for: row) }
+                row.proxyPID = try startProxy(row.proxyRules)
                 try rows.insert(row)
             }
         }
@@ -191,8 +192,8 @@ public final class FirewallRegistry {
     }
 
     /// Installs what `row` holds (its claim on the network's rules, its DNAT ports, a proxy
-    /// for `proxyRules`) and records it, with the proxy's PID. All or nothing.
-    private func establish(_ row: Row, proxyRules: [ForwardRule]) throws {
+    /// for its proxy rules) and records it, with the proxy's PID. All or nothing.
+    private func establish(_ row: Row) throws {
         try UndoStack.transaction { undo in
             try install(row.network, for: row.key, usesRules: row.usesRules, undo: &undo)
             if !row.ports.isEmpty {
@@ -201,13 +202,14 @@ public final class FirewallRegistry {
                 undo.push("unpublish \(row.ports.count) ports") { try self.firewall.unpublish(row.ports, from: row.network) }
             }
             var row = row
-            row.proxyPID = try startProxy(proxyRules)
+            row.proxyPID = try startProxy(row.proxyRules)
             if let pid = row.proxyPID { undo.push("stop proxy \(pid)") { try ProxyProcess.stop(pid: pid) } }
             try rows.insert(row)
         }
     }
 
-    /// What the proxy serves for a row: what its ports leave to it, as the attach that made it planned.
+    /// What the proxy serves for a row written before the store kept proxy rules: what its
+    /// DNAT ports leave to it (mappings only the proxy served are not among them).
     private func proxyRules(for row: Row) throws -> [ForwardRule] {
         try PortPlan(row.ports.map(\.mapping), containerAddresses: row.ports.map(\.containerAddress),
                      network: row.network, owner: row.key.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback()).proxy

@@ -1,5 +1,6 @@
 import Firewall
 import NetCore
+import PortProxy
 import Store
 
 extension FirewallRegistry {
@@ -36,6 +37,8 @@ extension FirewallRegistry {
         var network: FirewallNetwork
         var usesRules: Bool
         var ports: [PublishedPort]
+        /// What the proxy serves: what DNAT leaves of the mappings, as the attach planned it.
+        var proxyRules: [ForwardRule] = []
         var proxyPID: Int32?
     }
 }
@@ -45,7 +48,7 @@ struct FirewallRows {
     typealias Row = FirewallRegistry.Row
     let database: Database
 
-    private static let columns = "network, container_id, interface, definition, uses_rules, ports, proxy_pid"
+    private static let columns = "network, container_id, interface, definition, uses_rules, ports, proxy_pid, proxy_rules"
 
     func find(_ key: FirewallRegistry.Key) throws -> Row? {
         try database.statement("SELECT \(Self.columns) FROM firewall_attachments WHERE network = ? AND container_id = ? AND interface = ?")
@@ -85,11 +88,13 @@ struct FirewallRows {
     /// Inserts or replaces the row of `row.key`.
     func insert(_ row: Row) throws {
         try database.statement("""
-            INSERT OR REPLACE INTO firewall_attachments (network, container_id, interface, bridge, definition, uses_rules, ports, proxy_pid)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT OR REPLACE INTO firewall_attachments
+                (network, container_id, interface, bridge, definition, uses_rules, ports, proxy_pid, proxy_rules)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).run([.text(row.key.network), .text(row.key.containerID), .text(row.key.interface),
                       .text(row.network.bridge.rawValue), .text(row.network.record.serialized()), .int(row.usesRules ? 1 : 0),
-                      .text(PublishedPort.records(row.ports).serialized()), row.proxyPID.map { .int($0) } ?? .null])
+                      .text(PublishedPort.records(row.ports).serialized()), row.proxyPID.map { .int($0) } ?? .null,
+                      .text(JSON.array(ForwardRule.specs(for: row.proxyRules).map(JSON.string)).serialized())])
     }
 
     func delete(_ key: FirewallRegistry.Key) throws {
@@ -102,6 +107,7 @@ struct FirewallRows {
             network: try FirewallNetwork(record: JSON(parsing: statement.text(3))),
             usesRules: statement.int64(4) != 0,
             ports: try PublishedPort.from(records: JSON(parsing: statement.text(5))),
+            proxyRules: try JSON(parsing: statement.text(7)).arrayValue?.compactMap(\.stringValue).flatMap(ForwardRule.parse) ?? [],
             proxyPID: statement.isNull(6) ? nil : Int32(truncatingIfNeeded: statement.int64(6)))
     }
 }

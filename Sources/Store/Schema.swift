@@ -1,7 +1,7 @@
 /// Every migration of netctl's database, in order. Later features (networks, sandboxes,
 /// endpoints, published ports) append here; a released migration is never edited.
 public enum Schema {
-    public static let migrations: [Migration] = [ipam, firewall, netctl]
+    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules]
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -94,5 +94,12 @@ public enum Schema {
             PRIMARY KEY (network, sandbox)
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX endpoints_by_sandbox ON endpoints (sandbox);
+        """)
+
+    /// Version 4: what each attachment's proxy serves (`proxy_rules`, a JSON array of its
+    /// `--forward` specs), so `firewall reload` can restart a proxy whose mappings DNAT has no
+    /// part in (`-p 127.0.0.1:…`), which `ports` does not hold.
+    static let proxyRules = Migration(version: 4, name: "proxy rules of firewall attachments", sql: """
+        ALTER TABLE firewall_attachments ADD COLUMN proxy_rules TEXT NOT NULL DEFAULT '[]';
         """)
 }

@@ -263,14 +263,25 @@ struct NetctlEndToEndTests {
         #expect(try hostNetctl("network", "create", "e2ereload", "--subnet", "10.197.0.0/24").status == 0)
         #expect(try hostNetctl("sandbox", "create", "e2ereload1").status == 0)
         defer { _ = try? hostNetctl("sandbox", "rm", "-f", "e2ereload1"); _ = try? hostNetctl("network", "rm", "-f", "e2ereload") }
-        #expect(try hostNetctl("connect", "e2ereload", "e2ereload1", "-p", "8590:80").status == 0)
+        // 127.0.0.1:8591 only the proxy serves: no DNAT entry stands for it.
+        #expect(try hostNetctl("connect", "e2ereload", "e2ereload1", "-p", "8590:80", "-p", "127.0.0.1:8591:80").status == 0)
         let server = try HTTPServer(in: ScratchNamespace(adopting: "e2ereload1"), port: 80, body: "reloaded")
         defer { server.stop() }
         #expect(try fetch(from: host.name, "http://10.197.0.1:8590/") == "reloaded")
+        #expect(try fetch(from: host.name, "http://127.0.0.1:8591/") == "reloaded")
         #expect(try runCommand(["ip", "netns", "exec", host.name, "nft", "flush", "ruleset"]).status == 0)
         #expect(try fetch(from: host.name, "http://10.197.0.1:8590/", timeout: 1) == nil)
         #expect(try hostNetctl("firewall", "reload").status == 0)
         #expect(try fetch(from: host.name, "http://10.197.0.1:8590/") == "reloaded")
+
+        // A proxy that died is started again, for every port it served.
+        let listed = try JSON(parsing: hostNetctl("port", "ls", "--format", "json").text)
+        let pid = try #require(listed.arrayValue?.compactMap { $0["ProxyPID"]?.intValue }.first)
+        kill(pid_t(pid), SIGKILL)
+        #expect(try fetch(from: host.name, "http://127.0.0.1:8591/", timeout: 1) == nil)
+        #expect(try hostNetctl("firewall", "reload").status == 0)
+        #expect(try fetch(from: host.name, "http://127.0.0.1:8591/") == "reloaded")
+        #expect(try fetch(from: host.name, "http://127.0.0.1:8590/") == "reloaded")
     }
 
     @Test func aCNIDriverNetworkRunsThePluginChainAndPublishesPorts() throws {
