@@ -154,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["NetCore", "Namespaces", "Netlink", "Drivers", "IPAM", "Firewall", "Store"],
+            dependencies: ["NetCore", "Namespaces", "Netlink", "CNetlink", "Drivers", "IPAM", "Firewall", "Store"],
             swiftSettings: strict
         ),
     ]

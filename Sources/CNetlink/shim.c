@@ -7,6 +7,8 @@
 #include <linux/nsfs.h>
 #include <linux/sockios.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -24,29 +26,34 @@ int cnetlink_namespace_type(int fd) { return ioctl(fd, NS_GET_NSTYPE); }
 
 int cnetlink_socket_namespace(int fd) { return ioctl(fd, SIOCGSKNS); }
 
+int cnetlink_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
 /* Closes every descriptor but `keep_a` and `keep_b`. */
 static void close_all_but(int keep_a, int keep_b) {
     int low = keep_a < keep_b ? keep_a : keep_b, high = keep_a < keep_b ? keep_b : keep_a;
     unsigned int ranges[3][2] = {{0, (unsigned)low - 1}, {(unsigned)low + 1, (unsigned)high - 1}, {(unsigned)high + 1, ~0U}};
+    struct rlimit limit;
+    unsigned int bound = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY ? (unsigned int)limit.rlim_cur : 1U << 20;
     for (int i = 0; i < 3; i++) {
         if (ranges[i][0] > ranges[i][1] || (i == 0 && low == 0)) continue;
         if (syscall(SYS_close_range, ranges[i][0], ranges[i][1], 0) != 0) {
-            /* Kernels before 5.9: one by one, up to a bound no plugin reaches. */
-            unsigned int last = ranges[i][1] < 4096 ? ranges[i][1] : 4096;
+            /* Kernels before 5.9, or a filter refusing close_range: one by one, up to the limit. */
+            unsigned int last = ranges[i][1] < bound ? ranges[i][1] : bound;
             for (unsigned int fd = ranges[i][0]; fd <= last; fd++) close((int)fd);
         }
     }
 }
 
-/* The grandchild: only system calls, as after any fork of a threaded process. */
+/* The grandchild: only system calls, as after any fork of a threaded process. Returns the
+   kernel's answer (0 or a positive errno), or a negative errno when it could not ask. */
 static int delete_link_now(int netns_fd, int ifindex) {
     struct stat target, own;
-    if (fstat(netns_fd, &target) != 0) return errno;
+    if (fstat(netns_fd, &target) != 0) return -errno;
     if (stat("/proc/self/ns/net", &own) != 0 || own.st_ino != target.st_ino || own.st_dev != target.st_dev) {
-        if (setns(netns_fd, CLONE_NEWNET) != 0) return errno;
+        if (setns(netns_fd, CLONE_NEWNET) != 0) return -errno;
     }
     int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (sock < 0) return errno;
+    if (sock < 0) return -errno;
     struct { struct nlmsghdr header; struct ifinfomsg link; } request;
     memset(&request, 0, sizeof request);
     request.header.nlmsg_len = sizeof request;
@@ -56,14 +63,14 @@ static int delete_link_now(int netns_fd, int ifindex) {
     request.link.ifi_family = AF_UNSPEC;
     request.link.ifi_index = ifindex;
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-    if (sendto(sock, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return errno;
+    if (sendto(sock, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return -errno;
     /* The answer echoes the request after the error code: room for both. */
     union { struct nlmsghdr header; char bytes[1024]; } reply;
     for (;;) {
         ssize_t length = recv(sock, &reply, sizeof reply, 0);
         if (length < 0 && errno == EINTR) continue;
-        if (length < 0) return errno;
-        if ((size_t)length < NLMSG_LENGTH(sizeof(struct nlmsgerr)) || reply.header.nlmsg_type != NLMSG_ERROR) return EPROTO;
+        if (length < 0) return -errno;
+        if ((size_t)length < NLMSG_LENGTH(sizeof(struct nlmsgerr)) || reply.header.nlmsg_type != NLMSG_ERROR) return -EPROTO;
         return -((struct nlmsgerr *)NLMSG_DATA(&reply.header))->error;
     }
 }
@@ -75,7 +82,9 @@ int cnetlink_delete_link_detached(int netns_fd, int ifindex, int report_fd) {
     if (child == 0) {
         pid_t grandchild = _Fork();
         if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
-        /* A report the parent no longer reads must not kill the grandchild. */
+        /* Out of the caller's session (no terminal or group signal reaches it), and a report
+           the parent no longer reads must not kill it. */
+        setsid();
         signal(SIGPIPE, SIG_IGN);
         close_all_but(netns_fd, report_fd);
         int result = delete_link_now(netns_fd, ifindex);

@@ -78,7 +78,7 @@ public final class FirewallRegistry {
             } catch {
                 guard let previous else { throw error }
                 do {
-                    try establish(previous)
+                    try establish(withProxyRules(previous))
                 } catch let restoring {
                     // Nothing of either is left: the teardown above commits, and so does the
                     // absence of the record.
@@ -143,8 +143,7 @@ public final class FirewallRegistry {
             }
             try firewall.reload(state)
             for var row in all where row.proxyPID.map({ !ProxyProcess.isProxy(pid: $0) }) ?? false {
-                // Rows written before version 4 of the store have no proxy rules of their own.
-                if row.proxyRules.isEmpty { row.proxyRules = try proxyRules(for: row) }
+                row = try withProxyRules(row)
                 row.proxyPID = try startProxy(row.proxyRules)
                 try rows.insert(row)
             }
@@ -208,11 +207,16 @@ public final class FirewallRegistry {
         }
     }
 
-    /// What the proxy serves for a row written before the store kept proxy rules: what its
-    /// DNAT ports leave to it (mappings only the proxy served are not among them).
-    private func proxyRules(for row: Row) throws -> [ForwardRule] {
-        try PortPlan(row.ports.map(\.mapping), containerAddresses: row.ports.map(\.containerAddress),
-                     network: row.network, owner: row.key.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback()).proxy
+    /// `row`, with proxy rules when it has a proxy but was written before the store kept
+    /// them (version 4): what its DNAT ports leave to the proxy, planned again (mappings only
+    /// the proxy served are not among them; the row does not hold those).
+    private func withProxyRules(_ row: Row) throws -> Row {
+        guard row.proxyRules.isEmpty, row.proxyPID != nil else { return row }
+        var row = row
+        row.proxyRules = try PortPlan(row.ports.map(\.mapping), containerAddresses: row.ports.map(\.containerAddress),
+                                      network: row.network, owner: row.key.containerID,
+                                      hostHasIPv6Loopback: hostHasIPv6Loopback()).proxy
+        return row
     }
 
     /// Adds the rules of `network` merged with every other claim on its bridge, when `usesRules`.

@@ -168,8 +168,12 @@ extension Netctl {
             case .null, .host: break
             }
             if let namespace, network.hasInterfaceOfNetctls, !network.isInternal {
-                attempt("give \(sandbox.name) another default route") {
+                // The network is gone from the sandbox either way: a failure here is told, and
+                // does not make the disconnect fail (a retry could not do better).
+                do {
                     try Self.whileLocking(namespace) { try restoreDefaultRoutes(sandbox, namespace, after: endpoint) }
+                } catch {
+                    warn("sandbox \"\(sandbox.name)\" lost its default route with network \"\(network.name)\" and got none from its other networks: \(error)")
                 }
             }
             attempt("release the addresses") {

@@ -21,6 +21,9 @@ public final class Netctl {
     let store: StateStore
     let tables: ModelTables
     private var openedFirewall: FirewallRegistry?
+    /// Where what went wrong beside the point of an operation that succeeded is told
+    /// (stderr by default).
+    public var warn: (String) -> Void = { message in writeAll("warning: \(message)\n", to: 2) }
 
     /// Opens the state store in `stateDirectory` (`NETCTL_STATE_DIR` or `/var/lib/netctl` when `nil`).
     public init(stateDirectory: String? = nil) throws {

@@ -17,8 +17,8 @@ public enum LinkDeletion: Sendable {
     case awaitingReclaim
     /// Return once the link is gone from its namespace (or the kernel refused); a detached
     /// grandchild sends the request and waits for the answer instead. For short-lived
-    /// processes such as the CNI plugins; it leaves no zombie and holds no descriptor but
-    /// the socket it made.
+    /// processes such as the CNI plugins; it leaves no zombie and keeps none of the caller's
+    /// descriptors but the namespace and the pipe it reports on.
     case leavingReclaimToAChild
 
     /// `.leavingReclaimToAChild`, unless `NETCTL_RELEASE_IN_BACKGROUND=0` (a runtime that is a
@@ -36,8 +36,9 @@ extension RouteSocket {
 
     /// Deletes `reference` through a detached grandchild and returns when the link is gone.
     ///
-    /// - Returns: `false` when the deletion could not be handed off (a fake transport, no
-    ///   process to spare, a grandchild that died before answering): the caller deletes here.
+    /// - Returns: `false` when the deletion was not done by the grandchild (a fake transport,
+    ///   no process to spare, a grandchild that died or could not ask, a refusal): the caller
+    ///   deletes here.
     func deleteLinkInChild(_ reference: LinkReference) throws -> Bool {
         guard let socket = descriptor else { return false }
         guard let link = try link(reference) else { return true }
@@ -45,10 +46,10 @@ extension RouteSocket {
         guard namespace >= 0 else { return false }
         defer { close(namespace) }
         var report: [Int32] = [-1, -1]
-        guard pipe(&report) == 0 else { return false }
+        // Close-on-exec from the start: only the fork keeps the write end, no program another
+        // thread execs meanwhile.
+        guard cnetlink_pipe_cloexec(&report) == 0 else { return false }
         defer { close(report[0]) }
-        // Only the fork keeps the write end: no exec'd program may hold it open.
-        for fd in report { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let started = cnetlink_delete_link_detached(namespace, link.index, report[1])
         close(report[1])
         guard started == 0 else { return false }
@@ -57,13 +58,17 @@ extension RouteSocket {
         var polls = 0
         while true {
             let events = cnetlink_wait_readable(report[0], polls < Self.deletionPollLimit ? Self.deletionPollNanoseconds : -1)
-            if events < 0 && errno == EINTR { continue }
-            if events != 0 {
+            if events < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            if events > 0 {
                 var answer: Int32 = 0
                 let count = read(report[0], &answer, MemoryLayout<Int32>.size)
-                guard count == MemoryLayout<Int32>.size else { return false }
-                if answer == 0 || answer == ENODEV { return true }
-                throw NetlinkError(errno: Errno(rawValue: answer), kernelMessage: nil, operation: "RTM_DELLINK \(reference)")
+                // Otherwise the grandchild died, could not ask, or the kernel refused: the
+                // caller asks again on its own socket, and a refusal then carries the kernel's
+                // message (a refusal is immediate: nothing waits for a reclaim).
+                return count == MemoryLayout<Int32>.size && (answer == 0 || answer == ENODEV)
             }
             polls += 1
             if try self.link(index: link.index) == nil { return true }

@@ -69,7 +69,7 @@ struct BridgePluginTests {
     func deleteReturnsWithThePairGoneAndTheContainerCanComeBackAtOnce(releaseInBackground: String) throws {
         let container = try ScratchNamespace("c1")
         let bridge = "e2ebrd" + releaseInBackground
-        let config = config(bridge: bridge, subnet: releaseInBackground == "1" ? "10.124.0.0/24" : "10.125.0.0/24")
+        let config = config(bridge: bridge, subnet: releaseInBackground == "1" ? "10.134.0.0/24" : "10.135.0.0/24")
         let environment = ["NETCTL_RELEASE_IN_BACKGROUND": releaseInBackground]
         for round in 0..<3 {
             let add = try execPlugin("bridge", command: "ADD", containerID: "back", netns: container.path, config: config,

@@ -26,10 +26,13 @@ int cnetlink_rcu_grace_period(void);
 int cnetlink_namespace_type(int fd);
 /* ioctl(SIOCGSKNS): a new descriptor of the network namespace socket `fd` lives in, or -1. */
 int cnetlink_socket_namespace(int fd);
+/* pipe2(O_CLOEXEC), which glibc declares under _GNU_SOURCE only. */
+int cnetlink_pipe_cloexec(int fds[2]);
 /* Deletes link `ifindex` of the network namespace `netns_fd` in a detached grandchild (no
-   zombie is left), which writes the request's errno (0: deleted) to `report_fd` as an int
-   once the kernel answers, i.e. after the reclaim the deletion waits for. The grandchild
-   keeps no other descriptor, stdio included. Returns 0, or -errno when it could not start. */
+   zombie is left, a session of its own), which writes an int to `report_fd` once the kernel
+   answers, i.e. after the reclaim the deletion waits for: 0 (deleted) or the kernel's errno,
+   or -errno when it could not ask at all. It keeps `netns_fd`, `report_fd` and the socket it
+   makes, nothing else, stdio included. Returns 0, or -errno when it could not start. */
 int cnetlink_delete_link_detached(int netns_fd, int ifindex, int report_fd);
 /* ppoll(2) for POLLIN on `fd` (glibc declares it under _GNU_SOURCE only); `nanoseconds` < 0
    waits without limit. 1: readable (or closed), 0: timed out, -1: errno. */
