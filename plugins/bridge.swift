@@ -150,7 +150,7 @@ struct BridgePlugin: CNIPlugin {
                   !valid.contains(GCAttachment(containerID: id.containerID, interface: id.interface.rawValue))
             else { continue }
             do {
-                try host.deleteLink(.index(link.index)) // a link already gone is success
+                try host.deleteLink(.index(link.index), .fromEnvironment()) // a link already gone is success
                 stalePorts.insert(id.hostInterfaceName)
             } catch {
                 failures.append(error)

@@ -122,7 +122,7 @@ extension Netctl {
                 try firewall().removeNetwork(name: Self.stateKey(network.name))
                 let host = try RouteSocket.open()
                 if let bridge = try? InterfaceName(network.bridgeName), let link = try host.link(named: bridge), link.kind == "bridge" {
-                    try host.deleteLink(.index(link.index))
+                    try host.deleteLink(.index(link.index), .fromEnvironment())
                 }
             case .cni:
                 try removeLinksThePluginMade(network)
@@ -153,7 +153,7 @@ extension Netctl {
             }
             guard !namedElsewhere, let link = links.first(where: { $0.name == name }), link.kind == "bridge",
                   !links.contains(where: { $0.masterIndex == link.index }) else { continue }
-            try host.deleteLink(.index(link.index))
+            try host.deleteLink(.index(link.index), .fromEnvironment())
         }
     }
 
