@@ -50,9 +50,19 @@ public enum PluginMain {
             }
             return 0
         } catch {
+            // An error before the request was whole (a command the config's version lacks, a
+            // bad variable) still speaks the config's version when it is one we speak.
+            if version == .current, let declared = Self.declaredVersion(in: stdin) { version = declared }
             write(CNIError(error).json(cniVersion: version).serialized(pretty: true) + "\n")
             return 1
         }
+    }
+
+    /// The config's `cniVersion`, when it is readable and supported.
+    static func declaredVersion(in stdin: [UInt8]) -> CNIVersion? {
+        guard let text = (try? JSON(parsing: stdin))?["cniVersion"]?.stringValue, let version = CNIVersion(text),
+              CNIVersion.supported.contains(version) else { return nil }
+        return version
     }
 
     /// The process's environment as a dictionary.

@@ -56,6 +56,23 @@ import Testing
         #expect(output?["msg"]?.stringValue?.contains("CNI_CONTAINERID") == true)
     }
 
+    /// The spec: an error's `cniVersion` is the config's, also for errors found before the
+    /// request is whole; a version the plugin does not speak gets its own.
+    @Test(arguments: [
+        (["CNI_COMMAND": "CHECK", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/run/netns/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/x"],
+         #"{"cniVersion":"0.3.1","name":"n","type":"t"}"#, 1, "0.3.1"),
+        (["CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_IFNAME": "eth0", "CNI_PATH": "/x"],
+         #"{"cniVersion":"1.0.0","name":"n","type":"t"}"#, 4, "1.0.0"),
+        (["CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/run/netns/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/x"],
+         #"{"cniVersion":"9.9.9","name":"n","type":"t"}"#, 1, "1.1.0"),
+    ])
+    func earlyErrorsSpeakTheConfigsVersion(environment: [String: String], config: String, code: Int, version: String) {
+        let (status, output) = invoke(Plugin(), environment, config)
+        #expect(status == 1)
+        #expect(output?["code"]?.intValue == Int64(code))
+        #expect(output?["cniVersion"]?.stringValue == version)
+    }
+
     @Test func networkErrorsMapToSpecCodes() {
         let invalid = NetworkError.invalid("mtu", "99999", "too large")
         let (_, output) = invoke(Plugin(failure: nil), add, #"{"name":"n"}"#)
