@@ -119,10 +119,12 @@ let package = Package(
         // `make bench BENCH=cni`: the CNI plugins against the reference plugins, exec'd as a runtime does.
         .executableTarget(
             name: "bench-cni",
-            dependencies: ["NetCore", "Namespaces"],
+            dependencies: ["NetCore", "Namespaces", "CBenchTrace"],
             path: "bench/cni",
             swiftSettings: strict
         ),
+        // ptrace for bench-cni's memory-at-exit table.
+        .target(name: "CBenchTrace", path: "bench/ctrace"),
         .executableTarget(
             name: "netlink-demo",
             dependencies: ["NetCore", "Namespaces", "Netlink"],

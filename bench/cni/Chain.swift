@@ -61,11 +61,11 @@ struct Chain: Sendable {
 
     /// ADD: each plugin in order, the previous one's result injected as `prevResult`.
     /// Returns the final result (what libcni caches) and every exec it made.
-    func add(_ container: Container) throws -> (result: JSON, executions: [(String, Execution)]) {
+    func add(_ container: Container, memoryAtExit: Bool = false) throws -> (result: JSON, executions: [(String, Execution)]) {
         var previous: JSON?
         var executions: [(String, Execution)] = []
         for plugin in plugins {
-            let execution = try run(plugin, command: "ADD", container: container, previous: previous)
+            let execution = try run(plugin, command: "ADD", container: container, previous: previous, memoryAtExit: memoryAtExit)
             executions.append((typeName(plugin), execution))
             guard execution.succeeded else {
                 throw SpawnError(message: "\(side.label) \(typeName(plugin)) ADD \(container.id) failed (\(execution.status)): \(execution.output)\(execution.errorText)")
@@ -76,10 +76,10 @@ struct Chain: Sendable {
     }
 
     /// DEL: the plugins in reverse order, each given the cached ADD result as `prevResult`.
-    func delete(_ container: Container, cached: JSON) throws -> [(String, Execution)] {
+    func delete(_ container: Container, cached: JSON, memoryAtExit: Bool = false) throws -> [(String, Execution)] {
         var executions: [(String, Execution)] = []
         for plugin in plugins.reversed() {
-            let execution = try run(plugin, command: "DEL", container: container, previous: cached)
+            let execution = try run(plugin, command: "DEL", container: container, previous: cached, memoryAtExit: memoryAtExit)
             executions.append((typeName(plugin), execution))
             guard execution.succeeded else {
                 throw SpawnError(message: "\(side.label) \(typeName(plugin)) DEL \(container.id) failed (\(execution.status)): \(execution.output)\(execution.errorText)")
@@ -92,7 +92,8 @@ struct Chain: Sendable {
 
     /// Builds one plugin's network config as libcni does (name, cniVersion, prevResult, and
     /// `runtimeConfig` holding only the capabilities the plugin declares) and execs it.
-    private func run(_ plugin: JSONObject, command: String, container: Container, previous: JSON?) throws -> Execution {
+    private func run(_ plugin: JSONObject, command: String, container: Container, previous: JSON?,
+                     memoryAtExit: Bool) throws -> Execution {
         var config = plugin
         config["name"] = .string(networkName)
         config["cniVersion"] = "1.0.0"
@@ -108,6 +109,6 @@ struct Chain: Sendable {
             "CNI_IFNAME=eth0", "CNI_PATH=\(side.pluginDirectory)", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
         ]
         return try execute("\(side.pluginDirectory)/\(typeName(plugin))", environment: environment,
-                           input: Array(JSON.object(config).serialized().utf8))
+                           input: Array(JSON.object(config).serialized().utf8), memoryAtExit: memoryAtExit)
     }
 }

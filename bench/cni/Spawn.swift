@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CBenchTrace
 import Synchronization
 
 /// What one exec of a plugin printed, returned and cost.
@@ -12,6 +13,8 @@ struct Execution {
     var nanoseconds: UInt64
     /// Peak resident set of the child (`wait4`'s `ru_maxrss`), in KiB.
     var maxRSS: Int
+    /// With `memoryAtExit`: the child's memory as it was about to exit.
+    var exitMemory: ExitMemory?
 
     var succeeded: Bool { status == 0 }
     var output: String { String(decoding: stdout, as: UTF8.self) }
@@ -35,7 +38,11 @@ private let forkLock = Mutex(())
 /// as the child's `ru_maxrss`. A forked child starts from only the anonymous pages it copied,
 /// which for this driver is below any plugin's peak. (Foundation's `Process` is out of the
 /// question: it took ~50 ms per spawn on a 2-core VM.)
-func execute(_ path: String, arguments: [String] = [], environment: [String], input: [UInt8]) throws -> Execution {
+///
+/// `memoryAtExit` traces the child (ptrace) to read its `smaps_rollup` when it is about to
+/// exit; that costs time, so such calls are for the memory table only.
+func execute(_ path: String, arguments: [String] = [], environment: [String], input: [UInt8],
+             memoryAtExit: Bool = false) throws -> Execution {
     let argv = CStrings([path] + arguments)
     let envp = CStrings(environment)
     let start = now()
@@ -49,6 +56,7 @@ func execute(_ path: String, arguments: [String] = [], environment: [String], in
             dup2(stdinPipe.read, 0)
             dup2(stdoutPipe.write, 1)
             dup2(stderrPipe.write, 2)
+            if memoryAtExit { _ = bench_trace_me() }
             execve(path, argv.pointers, envp.pointers)
             _exit(127)
         }
@@ -64,19 +72,66 @@ func execute(_ path: String, arguments: [String] = [], environment: [String], in
         }
         return (pid, stdinPipe.write, stdoutPipe.read, stderrPipe.read)
     }
+    var status: Int32 = 0
+    var usage = rusage()
+    var exitMemory: ExitMemory?
+    if memoryAtExit {
+        // The exec stop: from here the child stops once more, at its exit.
+        while wait4(pid, &status, 0, &usage) < 0, errno == EINTR {}
+        _ = bench_trace_exit_too(pid)
+        _ = bench_trace_continue(pid, 0)
+    }
     writeAll(input, to: stdinWrite)
     close(stdinWrite)
+    if memoryAtExit {
+        // Waited for before its output is read: that fits the pipes' 64 KiB, so it never
+        // blocks the child, which keeps its descriptors open at the exit stop.
+        while true {
+            while wait4(pid, &status, 0, &usage) < 0, errno == EINTR {}
+            guard (status & 0xff) == 0x7f else { break } // exited or killed
+            var forwarded: Int32 = 0
+            if bench_trace_is_exit_stop(status) != 0 {
+                exitMemory = ExitMemory(pid: pid)
+            } else if (status >> 8) & 0xff != SIGTRAP {
+                forwarded = (status >> 8) & 0xff
+            }
+            _ = bench_trace_continue(pid, forwarded)
+        }
+    }
     // Plugin output is far below a pipe's 64 KiB, so reading one pipe after the other is safe.
     let stdout = readAll(stdoutRead)
     let stderr = readAll(stderrRead)
     close(stdoutRead)
     close(stderrRead)
-    var status: Int32 = 0
-    var usage = rusage()
-    while wait4(pid, &status, 0, &usage) < 0, errno == EINTR {}
+    if !memoryAtExit {
+        while wait4(pid, &status, 0, &usage) < 0, errno == EINTR {}
+    }
     let elapsed = now() - start
     let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return Execution(status: exitCode, stdout: stdout, stderr: stderr, nanoseconds: elapsed, maxRSS: usage.ru_maxrss)
+    return Execution(status: exitCode, stdout: stdout, stderr: stderr, nanoseconds: elapsed, maxRSS: usage.ru_maxrss,
+                     exitMemory: exitMemory)
+}
+
+/// A process's memory from `/proc/PID/smaps_rollup`, in KiB: all it maps (`Rss`), and the part
+/// that is its own to pay for (`Anonymous`: heap, stacks, written data). The rest of `Rss`
+/// is clean page-cache pages of its binary and libraries, shared with every other process
+/// that maps them, and mapped 64 KiB at a time around each page touched (fault-around).
+struct ExitMemory {
+    var rss = 0
+    var anonymous = 0
+
+    init?(pid: pid_t) {
+        guard let file = fopen("/proc/\(pid)/smaps_rollup", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let fields = text.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 2, let value = Int(fields[1]) else { continue }
+            if fields[0] == "Rss:" { rss = value }
+            if fields[0] == "Anonymous:" { anonymous = value }
+        }
+    }
 }
 
 struct SpawnError: Error, CustomStringConvertible {

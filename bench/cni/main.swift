@@ -100,6 +100,13 @@ for kind in chains {
         }
     }
 }
+progress("memory at exit: traced calls")
+var memory = MemoryBench(sides: sides, namespaces: namespaces, containers: min(10, iterations))
+do {
+    try memory.run(chains)
+} catch {
+    fail("memory at exit: \(error)")
+}
 for name in names.values.joined() { try? NetNamespace.delete(named: name) }
 
 // MARK: Tables
@@ -112,3 +119,4 @@ for kind in chains {
 if chains.contains(.portmap) { print(report.growthTable()) }
 print(startupTable)
 print(report.sizeTable(chains: chains, startup: startup))
+print(memory.table(chains))
