@@ -45,7 +45,7 @@ struct CheckTests {
         #expect(try host.namespace.exec("nft", "delete", "element", "inet", "netctl", "masquerade4", "{ 10.158.0.0/24 }").status == 0)
         expectFailure(try runCheck(), naming: "masquerade", "10.158.0.0/24", "masquerade4")
 
-        try runCommand(["sqlite3", dataDir + "/netctl.db", "DELETE FROM ipam_leases WHERE container_id = 'chk1'"])
+        try runCommand(["sqlite3", "-cmd", ".timeout 10000", dataDir + "/netctl.db", "DELETE FROM ipam_leases WHERE container_id = 'chk1'"])
         expectFailure(try runCheck(), naming: "10.158.0.2", "leased")
 
         #expect(try container.exec("ip", "route", "del", "10.159.0.0/16").status == 0)

@@ -37,7 +37,7 @@ struct ConcurrencyTests {
         #expect(ports.trimmingCharacters(in: .whitespacesAndNewlines) == "[]") // no host veth left
         let vethAliases = try runCommand(["ip", "-j", "-d", "link", "show", "type", "veth"]).text
         #expect(!vethAliases.contains("netctl:burst/"))
-        let firewall = try runCommand(["sqlite3", "/var/lib/netctl/netctl.db",
+        let firewall = try runCommand(["sqlite3", "-cmd", ".timeout 10000", "/var/lib/netctl/netctl.db",
                                        "SELECT count(*) FROM firewall_attachments WHERE network = 'bridge:burst'"]).text
         #expect(firewall.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         // No element of the network is left in the shared table (its bridge, subnet, chain).

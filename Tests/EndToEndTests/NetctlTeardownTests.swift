@@ -31,7 +31,7 @@ struct NetctlTeardownTests {
         }
 
         func sql(_ statement: String) throws -> String {
-            let output = try runCommand(["sqlite3", state + "/netctl.db", statement])
+            let output = try runCommand(["sqlite3", "-cmd", ".timeout 10000", state + "/netctl.db", statement])
             #expect(output.status == 0, "\(statement)")
             return output.text.trimmingCharacters(in: .whitespacesAndNewlines)
         }

@@ -176,7 +176,7 @@ extension ScratchNamespace {
 /// Who holds leases of network `network` in the host-local store under `dataDir`: one
 /// `container/ifname` per lease, sorted.
 func leaseHolders(in dataDir: String, network: String) throws -> [String] {
-    let output = try runCommand(["sqlite3", dataDir + "/netctl.db",
+    let output = try runCommand(["sqlite3", "-cmd", ".timeout 10000", dataDir + "/netctl.db",
                                  "SELECT container_id || '/' || interface FROM ipam_leases WHERE network = '\(network)' ORDER BY 1"])
     return output.text.split(separator: "\n").map(String.init)
 }
@@ -203,7 +203,7 @@ final class PrivateHost {
 
     /// The containers with a firewall record under `network` (`bridge:NAME`, `portmap:NAME`).
     func firewallRecords(_ network: String) throws -> [String] {
-        try runCommand(["sqlite3", stateDirectory + "/netctl.db",
+        try runCommand(["sqlite3", "-cmd", ".timeout 10000", stateDirectory + "/netctl.db",
                         "SELECT container_id FROM firewall_attachments WHERE network = '\(network)' ORDER BY 1"])
             .text.split(separator: "\n").map(String.init)
     }

@@ -77,9 +77,9 @@ CONF
     # Other tests share this namespace's table: look for what this network made only.
     step "podman rm leaves no rule of the network" "$(nft list table inet netctl 2>/dev/null | grep -e pme2e0 -e 8180 | tr -s " \t" " ")" ""
     step "podman rm leaves no firewall record" \
-        "$(sqlite3 /var/lib/netctl/netctl.db "SELECT count(*) FROM firewall_attachments WHERE network LIKE '%:e2e'" 2>/dev/null || echo 0)" "0"
+        "$(sqlite3 -cmd ".timeout 10000" /var/lib/netctl/netctl.db "SELECT count(*) FROM firewall_attachments WHERE network LIKE '%:e2e'" 2>/dev/null || echo 0)" "0"
     step "podman rm leaves no address lease" \
-        "$(sqlite3 /var/lib/netctl/netctl.db "SELECT count(*) FROM ipam_leases WHERE network = 'e2e'" 2>/dev/null || echo 0)" "0"
+        "$(sqlite3 -cmd ".timeout 10000" /var/lib/netctl/netctl.db "SELECT count(*) FROM ipam_leases WHERE network = 'e2e'" 2>/dev/null || echo 0)" "0"
     step "podman rm leaves no cached result" "$(ls /var/lib/cni/results 2>/dev/null | grep -c '^e2e-' || true)" "0"
     step "podman rm leaves no container interface on the host" "$(ip -o link show | grep -c 'alias netctl:e2e/' || true)" "0"
     ;;
