@@ -53,7 +53,7 @@ do {
 let status = PluginMain.run(StoreAwarePlugin(plugin: plugin), environment: environment, stdin: input, write: writeStandardOutput)
 // The child this may leave is reparented to init or the nearest subreaper; a runtime that is a
 // subreaper and reaps only the children it knows can turn the hand-off off.
-if environment["CNI_COMMAND"] != "VERSION", environment["NETCTL_RELEASE_IN_BACKGROUND"] != "0" {
+if environment["CNI_COMMAND"] != "VERSION", BackgroundRelease.isAllowed {
     NetfilterSocketRelease.handOffBeforeExit()
 }
 exit(status)

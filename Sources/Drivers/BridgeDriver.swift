@@ -192,15 +192,16 @@ public struct BridgeDriver: Sendable {
     /// - Throws: ``NetworkError`` listing every step that failed; the others still ran.
     public func detach(_ id: AttachmentID, namespace: NetNamespace?) throws {
         var failures: [(name: String, error: any Error)] = []
+        var deletedThePair = false
         do {
-            try host.deleteLink(.name(id.hostInterfaceName), linkDeletion)
+            deletedThePair = try host.deleteLink(.name(id.hostInterfaceName), linkDeletion)
         } catch {
             failures.append(("delete \(id.hostInterfaceName)", error))
         }
-        if let namespace {
+        if let namespace, !deletedThePair {
             do {
-                // Deleting the host end took the pair; this catches a container end whose
-                // host end was renamed or moved by someone else.
+                // Deleting the host end takes the pair; without it, the container end may
+                // still be there (its host end renamed or moved by someone else).
                 try RouteSocket.open(in: namespace).deleteLink(.name(id.interface))
             } catch {
                 failures.append(("delete \(id.interface) in \(namespace.path)", error))

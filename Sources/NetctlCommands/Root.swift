@@ -70,10 +70,9 @@ nonisolated(unsafe) private var openedModels: [Netctl] = []
 
 /// Before exit: closing a netfilter socket after a ruleset change waits for the kernel's
 /// reclaim (10–15 ms); `NetfilterSocketRelease` leaves that wait to a child, as the CNI
-/// plugins do. `NETCTL_RELEASE_IN_BACKGROUND=0` turns it off (and the background veth deletion:
-/// ``LinkDeletion/fromEnvironment()``).
+/// plugins do, unless ``BackgroundRelease`` is turned off.
 private func leaveQuickly() {
-    guard !openedModels.isEmpty, getenv("NETCTL_RELEASE_IN_BACKGROUND").map({ String(cString: $0) }) != "0" else { return }
+    guard !openedModels.isEmpty, BackgroundRelease.isAllowed else { return }
     fflush(nil) // what `print` buffered, before stdout is closed
     NetfilterSocketRelease.handOffBeforeExit()
 }

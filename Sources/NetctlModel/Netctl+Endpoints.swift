@@ -167,7 +167,7 @@ extension Netctl {
                 attempt("CNI DEL") { try CNINetwork(network: network, type: type).delete(sandbox, interface: endpoint.interface) }
             case .null, .host: break
             }
-            if let namespace, network.hasInterfaceOfNetctls, !network.isInternal {
+            if let namespace, network.netctlMakesItsInterfaces, !network.isInternal {
                 // The network is gone from the sandbox either way: a failure here is told, and
                 // does not make the disconnect fail (a retry could not do better).
                 do {
@@ -193,7 +193,7 @@ extension Netctl {
         let socket = try RouteSocket.open(in: namespace)
         var missing = Set(removed.addresses.map(\.address.family)).subtracting(try socket.defaultRouteFamilies())
         for other in try tables.endpoints(sandbox: sandbox.name) where !missing.isEmpty && other.network != removed.network {
-            guard let network = try tables.network(other.network), network.hasInterfaceOfNetctls, !network.isInternal,
+            guard let network = try tables.network(other.network), network.netctlMakesItsInterfaces, !network.isInternal,
                   let link = try socket.link(named: InterfaceName(other.interface)) else { continue }
             let ranges = try rangeSets(network)
             for address in other.addresses where missing.contains(address.address.family) {

@@ -77,7 +77,7 @@ public struct NetworkRecord: Sendable, Hashable {
 
     /// Whether netctl's own drivers give its endpoints an interface, addresses and routes
     /// (bridge and macvlan; a CNI plugin's routes are its own business).
-    public var hasInterfaceOfNetctls: Bool {
+    public var netctlMakesItsInterfaces: Bool {
         switch driver {
         case .bridge, .macvlan: true
         case .null, .host, .cni: false

@@ -21,10 +21,9 @@ public enum LinkDeletion: Sendable {
     /// descriptors but the namespace and the pipe it reports on.
     case leavingReclaimToAChild
 
-    /// `.leavingReclaimToAChild`, unless `NETCTL_RELEASE_IN_BACKGROUND=0` (a runtime that is a
-    /// subreaper and waits for every descendant turns both background hand-offs off with it).
+    /// `.leavingReclaimToAChild` unless ``BackgroundRelease`` is turned off.
     public static func fromEnvironment() -> LinkDeletion {
-        getenv("NETCTL_RELEASE_IN_BACKGROUND").map { String(cString: $0) } == "0" ? .awaitingReclaim : .leavingReclaimToAChild
+        BackgroundRelease.isAllowed ? .leavingReclaimToAChild : .awaitingReclaim
     }
 }
 
@@ -36,23 +35,23 @@ extension RouteSocket {
 
     /// Deletes `reference` through a detached grandchild and returns when the link is gone.
     ///
-    /// - Returns: `false` when the deletion was not done by the grandchild (a fake transport,
-    ///   no process to spare, a grandchild that died or could not ask, a refusal): the caller
-    ///   deletes here.
-    func deleteLinkInChild(_ reference: LinkReference) throws -> Bool {
-        guard let socket = descriptor else { return false }
-        guard let link = try link(reference) else { return true }
+    /// - Returns: whether there was a link to delete; `nil` when the grandchild did not
+    ///   delete it (a fake transport, no process to spare, a grandchild that died or could
+    ///   not ask, a refusal): the caller deletes here.
+    func deleteLinkInChild(_ reference: LinkReference) throws -> Bool? {
+        guard let socket = descriptor else { return nil }
+        guard let link = try link(reference) else { return false }
         let namespace = cnetlink_socket_namespace(socket)
-        guard namespace >= 0 else { return false }
+        guard namespace >= 0 else { return nil }
         defer { close(namespace) }
         var report: [Int32] = [-1, -1]
         // Close-on-exec from the start: only the fork keeps the write end, no program another
         // thread execs meanwhile.
-        guard cnetlink_pipe_cloexec(&report) == 0 else { return false }
+        guard cnetlink_pipe_cloexec(&report) == 0 else { return nil }
         defer { close(report[0]) }
         let started = cnetlink_delete_link_detached(namespace, link.index, report[1])
         close(report[1])
-        guard started == 0 else { return false }
+        guard started == 0 else { return nil }
 
         // A refusal comes back at once; a deletion shows as the link leaving the namespace.
         var polls = 0
@@ -60,7 +59,7 @@ extension RouteSocket {
             let events = cnetlink_wait_readable(report[0], polls < Self.deletionPollLimit ? Self.deletionPollNanoseconds : -1)
             if events < 0 {
                 if errno == EINTR { continue }
-                return false
+                return nil
             }
             if events > 0 {
                 var answer: Int32 = 0
@@ -68,7 +67,7 @@ extension RouteSocket {
                 // Otherwise the grandchild died, could not ask, or the kernel refused: the
                 // caller asks again on its own socket, and a refusal then carries the kernel's
                 // message (a refusal is immediate: nothing waits for a reclaim).
-                return count == MemoryLayout<Int32>.size && (answer == 0 || answer == ENODEV)
+                return count == MemoryLayout<Int32>.size && (answer == 0 || answer == ENODEV) ? true : nil
             }
             polls += 1
             if try self.link(index: link.index) == nil { return true }

@@ -153,13 +153,17 @@ extension RouteSocket {
 
     /// Deletes a link (and a veth's peer with it). A link that is already gone is success.
     /// `deletion` says whether to wait for the kernel's reclaim too (see ``LinkDeletion``).
-    public func deleteLink(_ link: LinkReference, _ deletion: LinkDeletion = .awaitingReclaim) throws {
-        if deletion == .leavingReclaimToAChild, try deleteLinkInChild(link) { return }
+    ///
+    /// - Returns: whether there was a link to delete.
+    @discardableResult
+    public func deleteLink(_ link: LinkReference, _ deletion: LinkDeletion = .awaitingReclaim) throws -> Bool {
+        if deletion == .leavingReclaimToAChild, let existed = try deleteLinkInChild(link) { return existed }
         let message = try linkMessage(.deleteLink, flags: [.request, .acknowledge], link: link)
         do {
             _ = try request(message, operation: "RTM_DELLINK \(link)")
+            return true
         } catch Errno.noSuchDevice {
-            return
+            return false
         }
     }
 }

@@ -73,6 +73,22 @@ struct DriverTests {
         #expect(try host.ipLink("nbr0") != nil) // the bridge is shared; it stays
     }
 
+    /// Deleting the host end takes the pair; when someone renamed it, the container end is
+    /// deleted from inside the container's namespace instead (and takes the renamed end along).
+    @Test(arguments: [LinkDeletion.awaitingReclaim, .leavingReclaimToAChild])
+    func detachRemovesThePairWhenTheHostEndWasRenamed(deletion: LinkDeletion) throws {
+        let host = try TestNamespace("host")
+        let container = try TestNamespace("ctr")
+        let driver = BridgeDriver(options: BridgeOptions(bridge: try InterfaceName("nbr0")), host: host.socket,
+                                  hostNamespace: host.namespace, linkDeletion: deletion)
+        _ = try driver.attach(try id("c1"), namespace: container.namespace,
+                              ip: IPConfiguration(assignments: [try assignment("10.98.3.2/24", gateway: nil)]))
+        #expect(try run(["ip", "-n", host.name, "link", "set", try id("c1").hostInterfaceName.rawValue, "name", "renamed0"]).status == 0)
+        try driver.detach(try id("c1"), namespace: container.namespace)
+        #expect(try container.ipLink("eth0") == nil)
+        #expect(try host.ipLink("renamed0") == nil)
+    }
+
     @Test func checkNamesWhatIsMissing() throws {
         let host = try TestNamespace("host")
         let container = try TestNamespace("ctr")

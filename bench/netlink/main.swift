@@ -126,7 +126,7 @@ let rounds = 5
 if arguments.contains("--steps") {
     // Where the time of one sequence goes, step by step (medians over the iterations).
     let host = try RouteSocket.open()
-    try? host.deleteLink(.name(try InterfaceName(bridgeName)))
+    _ = try? host.deleteLink(.name(try InterfaceName(bridgeName)))
     try host.addLink(LinkSpec(name: try InterfaceName(bridgeName), kind: .bridge, up: true))
     var steps: [String: Samples] = [:]
     for index in 0..<iterations {
@@ -154,16 +154,16 @@ if arguments.contains("--steps") {
     for (name, samples) in steps.sorted(by: { $0.key < $1.key }) {
         print("\(name): median \(format(samples.median, decimals: 0)) µs, p99 \(format(samples.p99, decimals: 0)) µs")
     }
-    try? host.deleteLink(.name(try InterfaceName(bridgeName)))
+    _ = try? host.deleteLink(.name(try InterfaceName(bridgeName)))
     exit(0)
 }
 
 do {
     let host = try RouteSocket.open()
-    try? host.deleteLink(.name(try InterfaceName(bridgeName)))
+    _ = try? host.deleteLink(.name(try InterfaceName(bridgeName)))
     try host.addLink(LinkSpec(name: try InterfaceName(bridgeName), kind: .bridge, up: true))
     try host.addAddress(try CIDR(parsing: "10.77.0.1/16"), to: .name(try InterfaceName(bridgeName)))
-    defer { try? host.deleteLink(.name(try InterfaceName(bridgeName))) }
+    defer { _ = try? host.deleteLink(.name(try InterfaceName(bridgeName))) }
     var pathBuffer = [CChar](repeating: 0, count: 4096)
     let length = readlink("/proc/self/exe", &pathBuffer, pathBuffer.count - 1)
     guard length > 0 else { fail("cannot find this executable") }
