@@ -104,6 +104,15 @@ public struct PortMapping: Sendable, Hashable, CustomStringConvertible {
         range.count == 1 ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)"
     }
 
+    /// Whether both would take a host port in common: one protocol, overlapping host ports,
+    /// and host addresses that meet (no host IP is every address, `0.0.0.0` and `::` every
+    /// one of their family).
+    public func sharesAHostPort(with other: PortMapping) -> Bool {
+        guard transport == other.transport, hostPorts.overlaps(other.hostPorts) else { return false }
+        guard let mine = hostIP, let theirs = other.hostIP else { return true }
+        return mine.family == theirs.family && (mine == theirs || mine.integerValue == 0 || theirs.integerValue == 0)
+    }
+
     /// The container port that `hostPort` (inside ``hostPorts``) maps to.
     public func containerPort(for hostPort: UInt16) -> UInt16 {
         containerPorts.lowerBound + (hostPort - hostPorts.lowerBound)

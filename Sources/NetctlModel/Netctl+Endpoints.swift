@@ -109,11 +109,26 @@ extension Netctl {
             if try tables.endpoint(network: network.name, sandbox: sandbox.name) != nil {
                 throw NetworkError(code: .alreadyExists, message: "sandbox \"\(sandbox.name)\" is already connected to network \"\(network.name)\"")
             }
+            try checkPortsAreFree(request.ports)
             let interface = try nextInterface(in: sandbox, skipping: present)
             let endpoint = EndpointRecord(network: network.name, sandbox: sandbox.name, interface: interface.rawValue,
                                           addresses: [], mac: request.mac?.description, aliases: request.aliases, ports: request.ports)
             try tables.insert(endpoint)
             return endpoint
+        }
+    }
+
+    /// Refuses a host port another endpoint publishes, naming it. Called in the transaction that
+    /// inserts the endpoint row with its ports, so of two concurrent connects one is refused
+    /// here rather than by the kernel.
+    private func checkPortsAreFree(_ ports: [PortMapping]) throws {
+        guard !ports.isEmpty else { return }
+        for other in try tables.endpoints() {
+            for theirs in other.ports {
+                guard let mine = ports.first(where: { $0.sharesAHostPort(with: theirs) }) else { continue }
+                throw NetworkError(code: .alreadyExists, message:
+                    "-p \(mine): a host port of it is already published by sandbox \"\(other.sandbox)\" on network \"\(other.network)\" (\(theirs))")
+            }
         }
     }
 
@@ -298,6 +313,11 @@ extension Netctl {
             }
         }
         for alias in request.aliases { try Self.validateAlias(alias) }
+        for (index, port) in request.ports.enumerated() {
+            if let earlier = request.ports[..<index].first(where: { $0.sharesAHostPort(with: port) }) {
+                throw NetworkError.invalid("-p", port.description, "shares a host port with -p \(earlier)")
+            }
+        }
         if !request.ports.isEmpty {
             switch network.driver {
             case .bridge:

@@ -139,6 +139,36 @@ struct NetctlEndToEndCoverageTests {
         }
     }
 
+    /// A host port one endpoint publishes is refused to another, naming who has it, on the
+    /// same network or another, for loopback only too; the refused connect leaves nothing.
+    @Test func aPublishedHostPortIsRefusedToAnotherEndpointNamingItsHolder() throws {
+        for (index, network) in ["e2etaken1", "e2etaken2"].enumerated() {
+            #expect(try netctl("network", "create", network, "--subnet", "10.223.\(index).0/24").status == 0)
+        }
+        for sandbox in ["e2etakensb1", "e2etakensb2"] { #expect(try netctl("sandbox", "create", sandbox).status == 0) }
+        defer {
+            for sandbox in ["e2etakensb1", "e2etakensb2"] { _ = try? netctl("sandbox", "rm", "-f", sandbox) }
+            for network in ["e2etaken1", "e2etaken2"] { _ = try? netctl("network", "rm", "-f", network) }
+        }
+        let first = try netctl("connect", "e2etaken1", "e2etakensb1", "-p", "8620-8622:80-82")
+        #expect(first.status == 0, "\(first.stderr)")
+        for (network, spec) in [("e2etaken1", "8621:80"), ("e2etaken2", "127.0.0.1:8622:80"), ("e2etaken2", "[::1]:8620:80")] {
+            let refused = try netctl("connect", network, "e2etakensb2", "-p", spec)
+            #expect(refused.status == 4, "\(network) \(spec): \(refused)")
+            #expect(refused.stderr.contains("sandbox \"e2etakensb1\" on network \"e2etaken1\" (8620-8622:80-82/tcp)"), "\(refused.stderr)")
+            #expect(try ipJSON(["-n", "e2etakensb2", "link", "show"]).count == 1, "only lo") // nothing half made
+        }
+        let inspected = try netctl("sandbox", "inspect", "e2etakensb2").json?.arrayValue?.first
+        #expect(inspected?["Endpoints"]?.arrayValue?.isEmpty == true, "\(String(describing: inspected))")
+        // Another protocol is another port.
+        let udp = try netctl("connect", "e2etaken2", "e2etakensb2", "-p", "8621:80/udp")
+        #expect(udp.status == 0, "\(udp.stderr)")
+        // Once the holder lets go, the port is free.
+        #expect(try netctl("disconnect", "e2etaken1", "e2etakensb1").status == 0)
+        let again = try netctl("connect", "e2etaken1", "e2etakensb1", "-p", "8621:80")
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+
     // MARK: Listing and inspecting
 
     @Test func inspectListAndPortsInTablesAndJSON() throws {

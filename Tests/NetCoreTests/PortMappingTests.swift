@@ -50,4 +50,24 @@ struct PortMappingTests {
         let text = error.map { "\($0)" } ?? ""
         #expect(text.contains(named == "\"\"" ? "\"\"" : named), "\(text) should name \(named)")
     }
+
+    @Test(arguments: [
+        ("8080:80", "8080:81", true),                     // one host port, whatever the container's
+        ("8080:80", "127.0.0.1:8080:80", true),           // every address includes loopback
+        ("8080:80", "[::1]:8080:80", true),
+        ("0.0.0.0:8080:80", "10.0.0.1:8080:80", true),    // every IPv4 address includes it
+        ("[::]:8080:80", "[::1]:8080:80", true),
+        ("127.0.0.1:8080:80", "127.0.0.1:8080:80", true),
+        ("8000-8010:80-90", "8010:80", true),             // a range's last port
+        ("8080:80", "8080:80/udp", false),                // another protocol
+        ("8080:80", "8081:80", false),
+        ("8000-8010:80-90", "8011-8012:80-81", false),
+        ("0.0.0.0:8080:80", "[::]:8080:80", false),       // another family
+        ("127.0.0.1:8080:80", "127.0.0.2:8080:80", false),
+    ])
+    func twoMappingsShareAHostPortWhenProtocolPortsAndAddressesMeet(first: String, second: String, shared: Bool) throws {
+        let a = try PortMapping(parsing: first), b = try PortMapping(parsing: second)
+        #expect(a.sharesAHostPort(with: b) == shared)
+        #expect(b.sharesAHostPort(with: a) == shared)
+    }
 }

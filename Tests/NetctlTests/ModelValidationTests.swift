@@ -149,6 +149,17 @@ struct ModelValidationTests {
         #expect(try model.connect(network: "none2", sandbox: "/proc/\(getpid())/ns/net").interface == "eth1")
     }
 
+    @Test func twoMappingsOfOneConnectTakingOneHostPortAreRefusedNamingBoth() throws {
+        _ = try model.createNetwork(NetworkRequest(name: "br", driver: .bridge))
+        _ = try model.createSandbox(name: "sb", mode: .host)
+        var request = ConnectRequest()
+        request.ports = [try PortMapping(parsing: "8000-8010:80-90"), try PortMapping(parsing: "127.0.0.1:8005:80")]
+        let error = #expect(throws: NetworkError.self) { try model.connect(network: "br", sandbox: "sb", request) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message == "invalid -p \"127.0.0.1:8005:80/tcp\": shares a host port with -p 8000-8010:80-90/tcp")
+        #expect(try model.endpoints().isEmpty)
+    }
+
     @Test func addressesAndMACOnANetworkWithoutInterfacesAreRefused() throws {
         _ = try model.createNetwork(NetworkRequest(name: "none1", driver: .null))
         _ = try model.createSandbox(name: "hostsb", mode: .host)
