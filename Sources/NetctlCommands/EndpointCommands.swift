@@ -13,7 +13,8 @@ struct Connect: ParsableCommand {
             --mac as `mac`; a plugin that does not honour them fails the connect (exit 7).
             A sandbox of the host's namespace (--network host) joins only host and null \
             networks: a bridge, macvlan or cni: network would put an interface into the host \
-            namespace (exit 7). Connecting twice is refused (exit 4).
+            namespace (exit 7). Connecting twice is refused (exit 4), and so is a host port             another endpoint publishes (exit 4, naming its sandbox and network).
+            Prints the interface and its addresses (nothing for a null or host network, which             adds no interface), or the endpoint with --format json.
             """)
 
     @Argument(help: "The network.") var network: String
@@ -40,7 +41,9 @@ struct Connect: ParsableCommand {
         request.ports = try publish.map { spec in try parsed { try PortMapping(parsing: spec) } }
         let endpoint = try withModel { try $0.connect(network: network, sandbox: sandbox, request) }
         if output.format == .json { return printJSON(endpoint.json) }
-        print("\(endpoint.interface) \(endpoint.addresses.map(\.description).joined(separator: " "))")
+        // Nothing to tell of a network that adds no interface (null, host).
+        let words = ([endpoint.interface] + endpoint.addresses.map(\.description)).filter { !$0.isEmpty }
+        if !words.isEmpty { print(words.joined(separator: " ")) }
     }
 }
 

@@ -153,7 +153,7 @@ struct NetworkCommand: ParsableCommand {
 /// An endpoint's row in an inspect table, after its first cell.
 func endpointCells(_ endpoint: EndpointRecord, first: String) -> [String] {
     func list(_ items: [String]) -> String { items.isEmpty ? "-" : items.joined(separator: ",") }
-    return [first, endpoint.interface, list(endpoint.addresses.map(\.description)), endpoint.mac ?? "-",
+    return [first, endpoint.interface.isEmpty ? "-" : endpoint.interface, list(endpoint.addresses.map(\.description)), endpoint.mac ?? "-",
             list(endpoint.aliases), list(endpoint.ports.map(\.description))]
 }
 

@@ -40,12 +40,12 @@ extension Netctl {
         try validate(request, for: network)
         let sandbox = try sandbox(forConnecting: nameOrPath) { path in try checkNamespace(path, named: nameOrPath, for: network) }
         var endpoint = try reserveEndpoint(network, sandbox, request)
-        let interface = try InterfaceName(endpoint.interface)
         do {
             switch network.driver {
             case .null, .host:
                 break
             case .bridge, .macvlan:
+                let interface = try InterfaceName(endpoint.interface)
                 let namespace = try NetNamespace.open(path: sandbox.path)
                 try Self.whileLocking(namespace) {
                     try UndoStack.transaction { undo in
@@ -60,12 +60,12 @@ extension Netctl {
                 let namespace = try NetNamespace.open(path: sandbox.path)
                 try Self.whileLocking(namespace) {
                     do {
-                        let attached = try cni.add(sandbox, namespace: namespace, interface: interface.rawValue, request: request)
+                        let attached = try cni.add(sandbox, namespace: namespace, interface: endpoint.interface, request: request)
                         endpoint.addresses = attached.addresses
                         endpoint.mac = attached.mac
                         try tables.update(endpoint)
                     } catch {
-                        try? cni.delete(sandbox, interface: interface.rawValue)
+                        try? cni.delete(sandbox, interface: endpoint.interface)
                         throw error
                     }
                 }
@@ -110,8 +110,8 @@ extension Netctl {
                 throw NetworkError(code: .alreadyExists, message: "sandbox \"\(sandbox.name)\" is already connected to network \"\(network.name)\"")
             }
             try checkPortsAreFree(request.ports)
-            let interface = try nextInterface(in: sandbox, skipping: present)
-            let endpoint = EndpointRecord(network: network.name, sandbox: sandbox.name, interface: interface.rawValue,
+            let interface = network.addsInterfaces ? try nextInterface(in: sandbox, skipping: present).rawValue : ""
+            let endpoint = EndpointRecord(network: network.name, sandbox: sandbox.name, interface: interface,
                                           addresses: [], mac: request.mac?.description, aliases: request.aliases, ports: request.ports)
             try tables.insert(endpoint)
             return endpoint
@@ -135,11 +135,7 @@ extension Netctl {
     /// The links already in the sandbox's namespace, which a new interface must not take the
     /// name of; none for drivers that add no interface, or when the namespace cannot be read.
     private func presentLinks(in sandbox: SandboxRecord, for network: NetworkRecord) -> Set<String> {
-        switch network.driver {
-        case .null, .host: return []
-        case .bridge, .macvlan, .cni: break
-        }
-        guard let namespace = try? NetNamespace.open(path: sandbox.path),
+        guard network.addsInterfaces, let namespace = try? NetNamespace.open(path: sandbox.path),
               let links = try? RouteSocket.open(in: namespace).links() else { return [] }
         return Set(links.map(\.name))
     }

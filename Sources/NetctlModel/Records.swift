@@ -75,6 +75,14 @@ public struct NetworkRecord: Sendable, Hashable {
     /// twelve digits of the ID as Docker names it.
     public var bridgeName: String { options["com.docker.network.bridge.name"] ?? "br-" + id.prefix(12) }
 
+    /// Whether its endpoints get an interface in the sandbox (not null or host: those add none).
+    public var addsInterfaces: Bool {
+        switch driver {
+        case .bridge, .macvlan, .cni: true
+        case .null, .host: false
+        }
+    }
+
     /// Whether netctl's own drivers give its endpoints an interface, addresses and routes
     /// (bridge and macvlan; a CNI plugin's routes are its own business).
     public var netctlMakesItsInterfaces: Bool {
@@ -101,6 +109,7 @@ public struct SandboxRecord: Sendable, Hashable {
 public struct EndpointRecord: Sendable, Hashable {
     public var network: String
     public var sandbox: String
+    /// The interface's name in the sandbox; empty for a network that adds none (null, host).
     public var interface: String
     public var addresses: [CIDR]
     public var mac: String?

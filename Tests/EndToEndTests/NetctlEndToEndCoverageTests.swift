@@ -75,9 +75,20 @@ struct NetctlEndToEndCoverageTests {
     @Test func aNullNetworkAddsNoInterface() throws {
         #expect(try netctl("network", "create", "e2enull", "--driver", "null").status == 0)
         #expect(try netctl("sandbox", "create", "e2enull1").status == 0)
-        defer { _ = try? netctl("sandbox", "rm", "-f", "e2enull1"); _ = try? netctl("network", "rm", "-f", "e2enull") }
-        #expect(try netctl("connect", "e2enull", "e2enull1").status == 0)
+        defer {
+            _ = try? netctl("sandbox", "rm", "-f", "e2enull1")
+            for network in ["e2enull", "e2enullbr"] { _ = try? netctl("network", "rm", "-f", network) }
+        }
+        let connected = try netctl("connect", "e2enull", "e2enull1")
+        #expect(connected.status == 0 && connected.stdout.isEmpty, "\(connected)")
         #expect(try linkNames(in: "e2enull1") == ["lo"])
+        // It takes no interface name: a bridge network connected next gets eth0.
+        #expect(try netctl("network", "create", "e2enullbr", "--subnet", "10.224.0.0/24").status == 0)
+        let bridged = try netctl("connect", "e2enullbr", "e2enull1")
+        #expect(bridged.status == 0 && bridged.stdout.hasPrefix("eth0 10.224.0."), "\(bridged)")
+        let endpoints = try netctl("sandbox", "inspect", "e2enull1").json?.arrayValue?.first?["Endpoints"]?.arrayValue ?? []
+        #expect(endpoints.first { $0["Network"] == "e2enull" }?["Interface"] == "", "\(endpoints)")
+        #expect(try netctl("disconnect", "e2enullbr", "e2enull1").status == 0)
         let address = try netctl("connect", "e2enull", "e2enull1", "--ip", "10.0.0.1")
         #expect(address.status != 0)
         let subnet = try netctl("network", "create", "e2enull2", "--driver", "null", "--subnet", "10.211.9.0/24")

@@ -137,16 +137,19 @@ struct ModelValidationTests {
         #expect(try model.connect(network: "hostnet", sandbox: "hostsb").network == "hostnet")
     }
 
-    @Test func oneNamespaceUnderTwoPathsGetsDistinctInterfacesAndAConnectIsOnce() throws {
+    @Test func aNullOrHostEndpointHasNoInterfaceAndAConnectIsOnce() throws {
         _ = try model.createNetwork(NetworkRequest(name: "none1", driver: .null))
         _ = try model.createNetwork(NetworkRequest(name: "none2", driver: .null))
+        _ = try model.createNetwork(NetworkRequest(name: "hostnet", driver: .host))
         _ = try model.createSandbox(name: "hostsb", mode: .host)
-        #expect(try model.connect(network: "none1", sandbox: "hostsb").interface == "eth0")
+        #expect(try model.connect(network: "none1", sandbox: "hostsb").interface == "")
         let again = #expect(throws: NetworkError.self) { try model.connect(network: "none1", sandbox: "hostsb") }
         #expect(again?.code == .alreadyExists)
         #expect(again?.message.contains("already connected") == true)
-        // The same namespace by another path: a sandbox record of its own, the next interface.
-        #expect(try model.connect(network: "none2", sandbox: "/proc/\(getpid())/ns/net").interface == "eth1")
+        // The same namespace by another path: a sandbox record of its own.
+        #expect(try model.connect(network: "none2", sandbox: "/proc/\(getpid())/ns/net").interface == "")
+        #expect(try model.connect(network: "hostnet", sandbox: "hostsb").interface == "")
+        #expect(try model.endpoints(sandbox: "hostsb").count == 2)
     }
 
     @Test func twoMappingsOfOneConnectTakingOneHostPortAreRefusedNamingBoth() throws {
