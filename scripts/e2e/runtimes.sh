@@ -24,6 +24,15 @@ mount -t tmpfs tmpfs /dev/shm
 umount /sys/fs/cgroup/unified 2>/dev/null || true
 sysctl -qw net.ipv4.ip_forward=1
 
+# crun keeps its container state under $work, not in the machine's /run/crun.
+crun() { command crun --root "$work/crun" "$@"; }
+# Runs the bundle detached; a failure prints crun's own words. The container keeps the
+# output it inherits, so that is a file: a pipe would never reach its end.
+crun_run() {
+    crun --cgroup-manager=disabled run -d --bundle "$bundle" "$1" >"$work/crun.log" 2>&1 \
+        || echo "FAIL crun run: $(tr '\n' ' ' < "$work/crun.log")"
+}
+
 # An OCI bundle running busybox httpd on port 80 in the network namespace at $1.
 make_bundle() {
     bundle="$work/bundle"
@@ -90,7 +99,7 @@ crun)
     run_plugin() { CNI_COMMAND=$1 CNI_CONTAINERID=crun1 CNI_NETNS=/run/netns/$netns CNI_IFNAME=eth0 CNI_PATH="$plugins" "$plugins/bridge" <<< "$config"; }
     address="$(run_plugin ADD | python3 -c 'import json,sys;print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])')"
     make_bundle "/run/netns/$netns"
-    crun --cgroup-manager=disabled run -d --bundle "$bundle" crun1 || echo "FAIL crun run"
+    crun_run crun1
     for _ in $(seq 20); do fetch "http://$address/" >/dev/null && break; sleep 0.2; done
     step "crun bundle in a netns our bridge plugin configured serves HTTP" "$(fetch "http://$address/")" "hello from crun"
     crun kill crun1 KILL 2>/dev/null; sleep 0.3; crun delete -f crun1 2>/dev/null
@@ -103,7 +112,7 @@ netctl-crun)
     path="$("$netctl" sandbox create e2ecrun1)"
     "$netctl" connect e2ecrun e2ecrun1 -p 8680:80 >/dev/null || echo "FAIL connect"
     make_bundle "$path"
-    crun --cgroup-manager=disabled run -d --bundle "$bundle" netctl1 || echo "FAIL crun run"
+    crun_run netctl1
     for _ in $(seq 20); do fetch http://127.0.0.1:8680/ >/dev/null && break; sleep 0.2; done
     step "crun in a netctl sandbox, -p 8680:80 from the host's loopback" "$(fetch http://127.0.0.1:8680/)" "hello from netctl-crun"
     step "crun in a netctl sandbox, -p 8680:80 through the bridge address" "$(fetch http://10.152.0.1:8680/)" "hello from netctl-crun"
