@@ -109,7 +109,10 @@ public struct BridgeDriver: Sendable {
             if !bridge.isUp { try host.setLink(.index(bridge.index), up: true) }
         } else {
             do {
-                try host.addLink(LinkSpec(name: options.bridge, kind: .bridge, mtu: options.mtu, up: true))
+                // An address of its own: a bridge without one takes the lowest of its ports',
+                // so its (the gateway's) MAC would change as containers come and go, and
+                // containers that cached the old one would lose their way out until they ask again.
+                try host.addLink(LinkSpec(name: options.bridge, kind: .bridge, mtu: options.mtu, mac: .random(), up: true))
                 let name = options.bridge
                 undo.push("delete bridge \(name)") { try host.deleteLink(.name(name)) }
             } catch let error as NetworkError where error.code == .alreadyExists {

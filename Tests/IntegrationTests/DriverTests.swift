@@ -48,6 +48,28 @@ struct DriverTests {
         try driver.check(try id("c1"), namespace: first.namespace, ip: firstIP, mac: try MACAddress(parsing: "02:98:00:00:00:02"))
     }
 
+    /// The gateway's MAC is the bridge's own from the start, not the lowest of its ports', so
+    /// containers coming and going never change it under the others' neighbour caches.
+    @Test func theBridgeKeepsItsMACAsContainersComeAndGo() throws {
+        let host = try TestNamespace("host")
+        let containers = [try TestNamespace("c1"), try TestNamespace("c2"), try TestNamespace("c3")]
+        let driver = bridgeDriver(host, BridgeOptions(bridge: try InterfaceName("nbr0"), isGateway: true))
+        func bridgeMAC() throws -> String? { try host.ipLink("nbr0")?["address"] as? String }
+        var seen: Set<String> = []
+        for (index, container) in containers.enumerated() {
+            _ = try driver.attach(try id("c\(index)"), namespace: container.namespace,
+                                  ip: IPConfiguration(assignments: [try assignment("10.98.2.\(index + 2)/24", gateway: "10.98.2.1")]))
+            seen.insert(try #require(try bridgeMAC()))
+        }
+        try driver.detach(try id("c0"), namespace: containers[0].namespace)
+        try driver.detach(try id("c1"), namespace: containers[1].namespace)
+        seen.insert(try #require(try bridgeMAC()))
+        #expect(seen.count == 1, "the bridge's MAC changed: \(seen)")
+        let ports = try host.socket.links().filter { $0.kind == "veth" }.compactMap { $0.mac?.description }
+        #expect(!ports.contains { seen.contains($0) }, "the bridge took a port's MAC")
+        #expect(try containers[2].canPing("10.98.2.1"))
+    }
+
     @Test func aFailedAttachLeavesNothingBehind() throws {
         let host = try TestNamespace("host")
         let container = try TestNamespace("ctr")
