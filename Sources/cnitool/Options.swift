@@ -21,6 +21,11 @@ struct Options {
     var capabilityArgs: JSONObject = [:]
     var valid: [GCAttachment] = []
 
+    /// `-h`, `--help` or `help`: the usage goes to stdout, and that is success.
+    static func asksForHelp(_ arguments: [String]) -> Bool {
+        arguments.first == "help" || arguments.contains { $0 == "-h" || $0 == "--help" }
+    }
+
     init(_ arguments: [String]) throws {
         var positional: [String] = []
         var index = 0
@@ -39,7 +44,6 @@ struct Options {
             case "--args": args = try CNIArguments(parsing: value(argument)).pairs
             case "--capability-args": capabilityArgs = try Self.object(value(argument), flag: argument)
             case "--valid": valid.append(try Self.attachment(value(argument)))
-            case "-h", "--help": throw Self.invalid("help")
             default:
                 guard !argument.hasPrefix("--") else { throw Self.invalid("unknown option \(argument)") }
                 positional.append(argument)

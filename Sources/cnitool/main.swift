@@ -29,8 +29,13 @@ func runTool(_ options: Options) throws -> JSON? {
     return nil
 }
 
+let arguments = Array(CommandLine.arguments.dropFirst())
+if Options.asksForHelp(arguments) {
+    print(Options.usage)
+    exit(0)
+}
 do {
-    if let output = try runTool(Options(Array(CommandLine.arguments.dropFirst()))) {
+    if let output = try runTool(Options(arguments)) {
         print(output.serialized(pretty: true))
     }
 } catch {

@@ -104,5 +104,9 @@ struct RuntimeChainTests {
         let unknown = try cnitool("add", "no-such-net", namespace.path)
         #expect(unknown.status == 1)
         #expect(try JSON(parsing: unknown.text)["msg"]?.stringValue?.contains("no-such-net") == true)
+        for help in [["--help"], ["-h"], ["help"], ["add", "--help"]] {
+            let usage = try runCommand([productsDirectory.appendingPathComponent("cnitool").path] + help)
+            #expect(usage.status == 0 && usage.text.hasPrefix("usage: cnitool add|del|check"), "\(help): \(usage)")
+        }
     }
 }
