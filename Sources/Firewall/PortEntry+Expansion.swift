@@ -105,6 +105,10 @@ struct PortClaims {
     ///   taken, including an any-address claim against a host-address one.
     mutating func claim(_ entry: PortEntry, for port: PublishedPort) throws {
         if let other = owners[entry.claim] ?? overlapping(entry) {
+            guard other.port.owner != port.owner else {
+                throw NetworkError.invalid("port mapping", port.mapping.description,
+                                           "takes port \(entry.hostDescription), as \"\(other.port.mapping)\" of the same container (\(port.owner)) does")
+            }
             throw NetworkError(code: .alreadyExists, message:
                 "port \(entry.hostDescription) of \"\(port.mapping)\" (\(port.owner)) is also published by \"\(other.port.mapping)\" (\(other.port.owner))")
         }

@@ -87,6 +87,24 @@ struct BatchTests {
         #expect(error?.message.contains("other") == true)
     }
 
+    /// One request taking a port twice is bad input, found before anything is sent; two
+    /// owners of one port are a conflict naming both.
+    @Test func aPortTakenTwiceIsRefusedBeforeAnythingIsSent() throws {
+        let twice = #expect(throws: NetworkError.self) {
+            try firewall(transport).publish([try PublishedPort(parsing: "8000-8010:80-90", containerAddress: ip("10.10.0.2"), owner: "c1"),
+                                             try PublishedPort(parsing: "8005:80", containerAddress: ip("10.10.0.2"), owner: "c1")], on: network())
+        }
+        #expect(twice?.code == .invalidArgument)
+        #expect(twice?.message == #"invalid port mapping "8005:80/tcp": takes port 0.0.0.0:8005/tcp, as "8000-8010:80-90/tcp" of the same container (c1) does"#)
+        let shared = #expect(throws: NetworkError.self) {
+            try firewall(transport).publish([try PublishedPort(parsing: "8005:80", containerAddress: ip("10.10.0.2"), owner: "c1"),
+                                             try PublishedPort(parsing: "8005:80", containerAddress: ip("10.10.0.3"), owner: "c2")], on: network())
+        }
+        #expect(shared?.code == .alreadyExists)
+        #expect(shared?.message.contains("(c1)") == true && shared?.message.contains("(c2)") == true)
+        #expect(transport.batches.isEmpty)
+    }
+
     @Test func sharedRulesAloneAreTheTableTheMapsAndTheFixedRules() throws {
         try firewall(transport).addSharedRules()
         try Golden.expect(transport.batches[0], matches: "add-shared-rules")
