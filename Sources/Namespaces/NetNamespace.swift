@@ -32,9 +32,13 @@ public final class NetNamespace: Sendable {
         }
 
         /// The namespace of the calling thread, or `nil` when procfs cannot tell.
-        static func ofCallingThread() -> Identity? {
+        static func ofCallingThread() -> Identity? { of(path: "/proc/thread-self/ns/net") }
+
+        /// What `path` refers to, by one `stat` and without opening it, to compare with a
+        /// namespace's identity; `nil` when there is nothing at `path`.
+        public static func of(path: String) -> Identity? {
             var info = stat()
-            return stat("/proc/thread-self/ns/net", &info) == 0 ? Identity(info) : nil
+            return stat(path, &info) == 0 ? Identity(info) : nil
         }
     }
 

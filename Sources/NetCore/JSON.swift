@@ -285,26 +285,42 @@ private struct JSONParser {
         }
     }
 
+    /// Most strings have no escape: they are one decode of the bytes between the quotes.
     mutating func parseString() throws -> String {
         offset += 1
-        var scalars = String.UnicodeScalarView()
-        var run = offset
-        func flush(_ end: Int) { scalars.append(contentsOf: String(decoding: bytes[run..<end], as: UTF8.self).unicodeScalars) }
+        let start = offset
+        while offset < bytes.count {
+            switch bytes[offset] {
+            case UInt8(ascii: "\""):
+                offset += 1
+                return String(decoding: bytes[start..<offset - 1], as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                return try parseEscapedString(from: start)
+            case 0..<0x20:
+                throw failure("control character in a string")
+            default:
+                offset += 1
+            }
+        }
+        throw failure("unterminated string")
+    }
+
+    /// The rest of a string with escapes, from its first backslash, as UTF-8 then decoded once.
+    private mutating func parseEscapedString(from start: Int) throws -> String {
+        var utf8 = Array(bytes[start..<offset])
         while offset < bytes.count {
             let byte = bytes[offset]
             switch byte {
             case UInt8(ascii: "\""):
-                flush(offset)
                 offset += 1
-                return String(scalars)
+                return String(decoding: utf8, as: UTF8.self)
             case UInt8(ascii: "\\"):
-                flush(offset)
                 offset += 1
-                scalars.append(try parseEscape())
-                run = offset
+                UTF8.encode(try parseEscape()) { utf8.append($0) }
             case 0..<0x20:
                 throw failure("control character in a string")
             default:
+                utf8.append(byte)
                 offset += 1
             }
         }

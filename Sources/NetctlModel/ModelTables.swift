@@ -69,6 +69,19 @@ struct ModelTables {
         }
     }
 
+    /// Every interface name endpoints hold, with the namespace path of their sandbox.
+    func interfacesInUse() throws -> [(interface: String, path: String)] {
+        try database.statement("""
+            SELECT e.interface, s.path FROM endpoints e JOIN sandboxes s ON s.name = e.sandbox WHERE e.interface != ''
+            """).rows([]) { ($0.text(0), $0.text(1)) }
+    }
+
+    /// The endpoints that publish ports; the others' definitions are not decoded.
+    func endpointsPublishingPorts() throws -> [EndpointRecord] {
+        try database.statement("SELECT definition FROM endpoints WHERE json_array_length(definition, '$.Ports') > 0")
+            .rows([]) { try EndpointRecord(json: JSON(parsing: $0.text(0))) }
+    }
+
     /// A new endpoint row; one of the same network and sandbox is a constraint error.
     func insert(_ endpoint: EndpointRecord) throws {
         try database.statement("INSERT INTO endpoints (network, sandbox, interface, definition) VALUES (?, ?, ?, ?)")

@@ -123,7 +123,7 @@ extension Netctl {
     /// here rather than by the kernel.
     private func checkPortsAreFree(_ ports: [PortMapping]) throws {
         guard !ports.isEmpty else { return }
-        for other in try tables.endpoints() {
+        for other in try tables.endpointsPublishingPorts() {
             for theirs in other.ports {
                 guard let mine = ports.first(where: { $0.sharesAHostPort(with: theirs) }) else { continue }
                 throw NetworkError(code: .alreadyExists, message:
@@ -348,13 +348,20 @@ extension Netctl {
     /// `eth0`, `eth1`, …: the first name that no endpoint of a sandbox in the same namespace
     /// (compared by device and inode, whatever the paths) uses and no link there has.
     private func nextInterface(in sandbox: SandboxRecord, skipping present: Set<String>) throws -> InterfaceName {
-        let identity = try? NetNamespace.open(path: sandbox.path).identity
-        let sharing = try tables.sandboxes().filter { other in
-            if other.name == sandbox.name || other.path == sandbox.path { return true }
+        let identity = NetNamespace.Identity.of(path: sandbox.path)
+        var sharing: [String: Bool] = [:] // by path: one stat each, only of paths holding a name not yet used
+        func sharesTheNamespace(_ path: String) -> Bool {
+            if path == sandbox.path { return true }
             guard let identity else { return false }
-            return (try? NetNamespace.open(path: other.path).identity) == identity
+            if let known = sharing[path] { return known }
+            let shares = NetNamespace.Identity.of(path: path) == identity
+            sharing[path] = shares
+            return shares
         }
-        let used = Set(try sharing.flatMap { try tables.endpoints(sandbox: $0.name) }.map(\.interface)).union(present)
+        var used = present
+        for holder in try tables.interfacesInUse() where !used.contains(holder.interface) && sharesTheNamespace(holder.path) {
+            used.insert(holder.interface)
+        }
         var index = 0
         while used.contains("eth\(index)") { index += 1 }
         return try InterfaceName("eth\(index)")

@@ -180,6 +180,39 @@ struct NetctlEndToEndCoverageTests {
         #expect(again.status == 0, "\(again.stderr)")
     }
 
+    /// One namespace reached by two paths (its sandbox name and a bind mount a runtime might
+    /// hand over) is two sandbox records; concurrent connects through both still get
+    /// distinct interfaces, as its links and the endpoints of both are one namespace's.
+    @Test func connectsThroughTwoPathsOfOneNamespaceGetDistinctInterfaces() throws {
+        let networks = ["e2epaths0", "e2epaths1"]
+        for (index, network) in networks.enumerated() {
+            #expect(try netctl("network", "create", network, "--subnet", "10.225.\(index).0/24").status == 0)
+        }
+        #expect(try netctl("sandbox", "create", "e2epaths").status == 0)
+        let alias = "/run/netns/e2epaths-alias"
+        #expect(FileManager.default.createFile(atPath: alias, contents: nil))
+        #expect(try runCommand(["mount", "--bind", "/run/netns/e2epaths", alias]).status == 0)
+        defer {
+            for network in networks { _ = try? netctl("disconnect", "-f", network, alias) }
+            _ = try? runCommand(["umount", alias])
+            try? FileManager.default.removeItem(atPath: alias)
+            _ = try? netctl("sandbox", "rm", "-f", "e2epaths")
+            _ = try? netctl(["network", "rm", "-f"] + networks)
+        }
+        for round in 0..<3 {
+            let running = [try RunningNetctl(["connect", networks[0], "e2epaths", "--format", "json"]),
+                           try RunningNetctl(["connect", networks[1], alias, "--format", "json"])]
+            let outputs = running.map { $0.wait() }
+            for output in outputs { #expect(output.status == 0, "round \(round): \(output.stderr)") }
+            let interfaces = outputs.compactMap { $0.json?["Interface"]?.stringValue }
+            #expect(Set(interfaces) == ["eth0", "eth1"], "round \(round): \(interfaces)")
+            #expect(try linkNames(in: "e2epaths") == ["lo", "eth0", "eth1"])
+            #expect(try netctl("disconnect", networks[0], "e2epaths").status == 0)
+            #expect(try netctl("disconnect", networks[1], alias).status == 0)
+            #expect(try linkNames(in: "e2epaths") == ["lo"])
+        }
+    }
+
     // MARK: Listing and inspecting
 
     @Test func inspectListAndPortsInTablesAndJSON() throws {
