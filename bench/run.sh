@@ -12,7 +12,7 @@ netlink() { "$bin/bench-netlink" --iterations "${NETLINK_ITERATIONS:-200}"; }
 proxy() { "$(dirname "$0")/proxy/run.sh" "$bin"; }
 firewall() { "$bin/bench-firewall" "${FIREWALL_ITERATIONS:-1000}"; }
 # CNI_CHAINS=bridge skips the portmap chain; the reference plugins come from /usr/lib/cni.
-netctl() { "$(dirname "$0")/netctl/run.py" "$bin/netctl" "${NETCTL_ROUNDS:-100}"; }
+netctl() { "$(dirname "$0")/netctl/run.py" "$bin/netctl" "${NETCTL_ROUNDS:-100}" "${NETCTL_BESIDE:-0}"; }
 cni() { "$bin/bench-cni" --iterations "${CNI_ITERATIONS:-200}" --chains "${CNI_CHAINS:-bridge,portmap}"; }
 
 for name in "${@:-netlink}"; do

@@ -4,7 +4,9 @@ with one port: the same work (a veth pair onto a bridge, an address, a default r
 for one port), side by side in one run, in blocks that alternate so machine noise hits both.
 
 Run inside the sandbox (it changes the namespace's links and rules):
-    scripts/sandbox.sh bench/netctl/run.py .build/release/netctl [ROUNDS]
+    scripts/sandbox.sh bench/netctl/run.py .build/release/netctl [ROUNDS [BESIDE]]
+BESIDE (default 0) idle containers, each with a published port of its own, are set up on each
+side's network first, so the rounds run beside them.
 Prints a markdown table: medians and p99 in ms, and ours / theirs.
 """
 import json, os, statistics, subprocess, sys, tempfile, time
@@ -12,6 +14,7 @@ import json, os, statistics, subprocess, sys, tempfile, time
 NETAVARK = "/usr/lib/podman/netavark"
 netctl = sys.argv[1] if len(sys.argv) > 1 else ".build/release/netctl"
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+beside = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 block = 10
 
 if not os.environ.get("NETCTL_SANDBOX"):
@@ -37,15 +40,26 @@ run([netctl, "sandbox", "create", "benchsb"])
 # netavark: the same shape of network, a namespace of its own.
 run(["ip", "netns", "add", "benchnva"])
 config_dir = tempfile.mkdtemp(prefix="netavark-")
-options = json.dumps({
-    "container_id": "b" * 64, "container_name": "bench",
-    "networks": {"benchnv": {"interface_name": "eth0", "static_ips": ["10.232.0.2"]}},
-    "network_info": {"benchnv": {"dns_enabled": False, "driver": "bridge", "id": "c" * 64, "internal": False,
-                                 "ipv6_enabled": False, "name": "benchnv", "network_interface": "benchnv0",
-                                 "subnets": [{"gateway": "10.232.0.1", "subnet": "10.232.0.0/16"}]}},
-    "port_mappings": [{"container_port": 80, "host_ip": "", "host_port": 8181, "protocol": "tcp", "range": 1}],
-})
+def netavark_options(container_id, address, host_port):
+    return json.dumps({
+        "container_id": container_id, "container_name": "bench",
+        "networks": {"benchnv": {"interface_name": "eth0", "static_ips": [address]}},
+        "network_info": {"benchnv": {"dns_enabled": False, "driver": "bridge", "id": "c" * 64, "internal": False,
+                                     "ipv6_enabled": False, "name": "benchnv", "network_interface": "benchnv0",
+                                     "subnets": [{"gateway": "10.232.0.1", "subnet": "10.232.0.0/16"}]}},
+        "port_mappings": [{"container_port": 80, "host_ip": "", "host_port": host_port, "protocol": "tcp", "range": 1}],
+    })
+options = netavark_options("b" * 64, "10.232.0.2", 8181)
 netavark = [NETAVARK, "--config", config_dir]
+
+# The idle containers: a sandbox (netctl) or a namespace (netavark) each, with a port each.
+idle = [(f"benchidle{i}", f"{i:064x}", f"10.232.{1 + i // 250}.{1 + i % 250}") for i in range(beside)]
+for name, container_id, address in idle:
+    index = int(container_id, 16)
+    run([netctl, "sandbox", "create", name])
+    run([netctl, "connect", "benchnet", name, "-p", f"{20000 + index}:80"])
+    run(["ip", "netns", "add", name + "nv"])
+    run(netavark + ["setup", f"/run/netns/{name}nv"], netavark_options(container_id, address, 30000 + index))
 
 samples = {"netctl": {"up": [], "down": [], "both": []}, "netavark": {"up": [], "down": [], "both": []}}
 done = 0
@@ -62,6 +76,10 @@ while done < rounds:
             samples["netavark"][key].append(value)
     done += block
 
+for name, container_id, address in idle:
+    run(netavark + ["teardown", f"/run/netns/{name}nv"], netavark_options(container_id, address, 30000 + int(container_id, 16)))
+    run(["ip", "netns", "delete", name + "nv"])
+    run([netctl, "sandbox", "rm", "-f", name])
 run([netctl, "sandbox", "rm", "-f", "benchsb"])
 run([netctl, "network", "rm", "-f", "benchnet"])
 run(["ip", "netns", "delete", "benchnva"])
@@ -70,7 +88,7 @@ def p99(values):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
-print(f"| {rounds} rounds, 1 published port | netctl median ms | netctl p99 ms | netavark median ms | netavark p99 ms | median ratio | p99 ratio |")
+print(f"| {rounds} rounds, 1 published port{f', beside {beside} containers' if beside else ''} | netctl median ms | netctl p99 ms | netavark median ms | netavark p99 ms | median ratio | p99 ratio |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 for key, label in (("up", "connect / setup"), ("down", "disconnect / teardown"), ("both", "both")):
     ours, theirs = samples["netctl"][key], samples["netavark"][key]
