@@ -13,8 +13,10 @@ struct Connect: ParsableCommand {
             --mac as `mac`; a plugin that does not honour them fails the connect (exit 7).
             A sandbox of the host's namespace (--network host) joins only host and null \
             networks: a bridge, macvlan or cni: network would put an interface into the host \
-            namespace (exit 7). Connecting twice is refused (exit 4), and so is a host port             another endpoint publishes (exit 4, naming its sandbox and network).
-            Prints the interface and its addresses (nothing for a null or host network, which             adds no interface), or the endpoint with --format json.
+            namespace (exit 7). Connecting twice is refused (exit 4), and so is a host port \
+            another endpoint publishes (exit 4, naming its sandbox and network).
+            Prints the interface and its addresses (nothing for a null or host network, which \
+            adds no interface), or the endpoint with --format json.
             """)
 
     @Argument(help: "The network.") var network: String

@@ -53,13 +53,13 @@ options = netavark_options("b" * 64, "10.232.0.2", 8181)
 netavark = [NETAVARK, "--config", config_dir]
 
 # The idle containers: a sandbox (netctl) or a namespace (netavark) each, with a port each.
-idle = [(f"benchidle{i}", f"{i:064x}", f"10.232.{1 + i // 250}.{1 + i % 250}") for i in range(beside)]
-for name, container_id, address in idle:
-    index = int(container_id, 16)
-    run([netctl, "sandbox", "create", name])
-    run([netctl, "connect", "benchnet", name, "-p", f"{20000 + index}:80"])
-    run(["ip", "netns", "add", name + "nv"])
-    run(netavark + ["setup", f"/run/netns/{name}nv"], netavark_options(container_id, address, 30000 + index))
+def idle_netavark_options(index):
+    return netavark_options(f"{index:064x}", f"10.232.{1 + index // 250}.{1 + index % 250}", 30000 + index)
+for index in range(beside):
+    run([netctl, "sandbox", "create", f"benchidle{index}"])
+    run([netctl, "connect", "benchnet", f"benchidle{index}", "-p", f"{20000 + index}:80"])
+    run(["ip", "netns", "add", f"benchidle{index}nv"])
+    run(netavark + ["setup", f"/run/netns/benchidle{index}nv"], idle_netavark_options(index))
 
 samples = {"netctl": {"up": [], "down": [], "both": []}, "netavark": {"up": [], "down": [], "both": []}}
 done = 0
@@ -76,10 +76,10 @@ while done < rounds:
             samples["netavark"][key].append(value)
     done += block
 
-for name, container_id, address in idle:
-    run(netavark + ["teardown", f"/run/netns/{name}nv"], netavark_options(container_id, address, 30000 + int(container_id, 16)))
-    run(["ip", "netns", "delete", name + "nv"])
-    run([netctl, "sandbox", "rm", "-f", name])
+for index in range(beside):
+    run(netavark + ["teardown", f"/run/netns/benchidle{index}nv"], idle_netavark_options(index))
+    run(["ip", "netns", "delete", f"benchidle{index}nv"])
+    run([netctl, "sandbox", "rm", "-f", f"benchidle{index}"])
 run([netctl, "sandbox", "rm", "-f", "benchsb"])
 run([netctl, "network", "rm", "-f", "benchnet"])
 run(["ip", "netns", "delete", "benchnva"])
