@@ -49,6 +49,15 @@ public enum PluginExecutor {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, inputPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
+        // The caller may hold termination signals back while it works (netctl does); the
+        // plugin starts with none blocked, whatever the caller blocks.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
 
         let arguments = [executable]
         let variables = environment.map { "\($0.key)=\($0.value)" }
@@ -59,7 +68,7 @@ public enum PluginExecutor {
         for attempt in 0..<5 {
             status = withCStrings(arguments) { argv in
                 withCStrings(variables) { envp in
-                    posix_spawn(&pid, executable, &actions, nil, argv, envp)
+                    posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
                 }
             }
             guard status == ETXTBSY else { break }

@@ -54,6 +54,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 /// Runs `body` with the model, turning its errors into messages and the exit codes the
 /// root's help lists.
 func withModel<T>(_ body: (Netctl) throws -> T) throws -> T {
+    TerminationSignals.defer()
     do {
         let model = try Netctl()
         // Kept until exit, with its netfilter sockets: see `leaveQuickly()`.
@@ -75,6 +76,32 @@ private func leaveQuickly() {
     guard !openedModels.isEmpty, BackgroundRelease.isAllowed else { return }
     fflush(nil) // what `print` buffered, before stdout is closed
     NetfilterSocketRelease.handOffBeforeExit()
+}
+
+/// SIGINT, SIGTERM, SIGHUP and SIGQUIT wait while a command works on the store and the
+/// kernel: one cut short would leave half an endpoint (a veth, a lease, a reserved row) that
+/// only another command removes. They stay pending, and take effect once the command has
+/// finished and said so (``deliver()``); the process then ends by the signal, as it would have.
+/// Blocked in the main thread before any other exists, so every thread started after has them
+/// blocked too; children that live on (the port proxy, CNI plugins) start with none blocked.
+enum TerminationSignals {
+    private static var set: sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&set, number) }
+        return set
+    }
+
+    static func `defer`() {
+        var signals = set
+        sigprocmask(SIG_BLOCK, &signals, nil)
+    }
+
+    static func deliver() {
+        fflush(nil)
+        var signals = set
+        sigprocmask(SIG_UNBLOCK, &signals, nil)
+    }
 }
 
 /// A failed command: its message on stderr, its exit status from the error's code.
@@ -116,12 +143,15 @@ public func runNetctl() -> Never {
         var command = try NetctlCommand.parseAsRoot()
         try command.run()
         leaveQuickly()
+        TerminationSignals.deliver()
         NetctlCommand.exit()
     } catch let failure as CommandFailure {
         printError(failure.description)
         leaveQuickly()
+        TerminationSignals.deliver()
         NetctlCommand.exit(withError: ExitCode(failure.exitCode))
     } catch {
+        TerminationSignals.deliver()
         NetctlCommand.exit(withError: error)
     }
 }

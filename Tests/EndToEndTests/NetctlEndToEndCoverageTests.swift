@@ -325,6 +325,43 @@ struct NetctlEndToEndCoverageTests {
 
     // MARK: Teardown
 
+    /// A connect that SIGTERM or SIGINT interrupts (a runtime's timeout, a Ctrl-C) finishes
+    /// what it started before the signal ends it: the sandbox is connected whole or not at
+    /// all, never half (a veth, a lease or a reserved row without the rest).
+    @Test func anInterruptedConnectLeavesAWholeEndpointOrNone() throws {
+        #expect(try netctl("network", "create", "e2esig", "--subnet", "10.226.0.0/24").status == 0)
+        #expect(try netctl("sandbox", "create", "e2esig1").status == 0)
+        defer { _ = try? netctl("sandbox", "rm", "-f", "e2esig1"); _ = try? netctl("network", "rm", "-f", "e2esig") }
+        func hostVeths() throws -> [String] {
+            try ipJSON(["link", "show"]).compactMap { $0["ifalias"]?.stringValue }.filter { $0.hasPrefix("netctl:netctl:e2esig/") }
+        }
+        var outcomes: [String] = []
+        for attempt in 0..<24 {
+            let running = try RunningNetctl(["connect", "e2esig", "e2esig1", "-p", "8630:80"], defaultSignals: true)
+            usleep(20_000 + UInt32(attempt % 12) * 2_000) // python's start-up, then before, during and after the work
+            running.signal(attempt % 2 == 0 ? SIGTERM : SIGINT)
+            _ = running.wait()
+            let endpoints = try netctl("sandbox", "inspect", "e2esig1").json?.arrayValue?.first?["Endpoints"]?.arrayValue ?? []
+            if let endpoint = endpoints.first {
+                outcomes.append("whole")
+                let address = endpoint["Addresses"]?.arrayValue?.first?.stringValue?.split(separator: "/").first.map(String.init)
+                #expect(address != nil, "attempt \(attempt): a reserved row without addresses: \(endpoint)")
+                #expect(try addresses(in: "e2esig1") == address.map { [$0] } ?? [], "attempt \(attempt)")
+                #expect(try hostVeths().count == 1, "attempt \(attempt)")
+                #expect(try leaseCount(network: "e2esig") == 1, "attempt \(attempt)")
+            } else {
+                outcomes.append("none")
+                #expect(try linkNames(in: "e2esig1") == ["lo"], "attempt \(attempt): an interface without an endpoint")
+                #expect(try hostVeths().isEmpty, "attempt \(attempt): a host veth without an endpoint")
+                #expect(try leaseCount(network: "e2esig") == 0, "attempt \(attempt): a lease without an endpoint")
+            }
+            #expect(try netctl("disconnect", "e2esig", "e2esig1").status == 0)
+            #expect(try linkNames(in: "e2esig1") == ["lo"] && hostVeths().isEmpty && leaseCount(network: "e2esig") == 0)
+        }
+        // Outcomes vary with the machine's speed; what counts is that none was half.
+        print("interrupted connects: \(outcomes.filter { $0 == "whole" }.count) whole, \(outcomes.filter { $0 == "none" }.count) none")
+    }
+
     @Test func disconnectForceWhenTheNamespaceIsAlreadyGone() throws {
         #expect(try netctl("network", "create", "e2egone", "--subnet", "10.215.0.0/24", "-o", "com.docker.network.bridge.name=e2egone0").status == 0)
         #expect(try netctl("sandbox", "create", "e2egone1").status == 0)

@@ -25,14 +25,31 @@ final class RunningNetctl {
     private let process = Process()
     private let output = Pipe(), errors = Pipe()
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = productsDirectory.appendingPathComponent("netctl")
-        process.arguments = arguments
+    /// - Parameter defaultSignals: start netctl with no signal blocked or ignored, as from a
+    ///   shell (the test runner's children inherit its blocked signals).
+    init(_ arguments: [String], environment: [String: String] = [:], defaultSignals: Bool = false) throws {
+        let netctl = productsDirectory.appendingPathComponent("netctl").path
+        if defaultSignals {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = ["-c", """
+                import os, signal, sys
+                signal.pthread_sigmask(signal.SIG_SETMASK, [])
+                for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE):
+                    signal.signal(number, signal.SIG_DFL)
+                os.execv(sys.argv[1], sys.argv[1:])
+                """, netctl] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: netctl)
+            process.arguments = arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
         process.standardError = errors
         try process.run()
     }
+
+    /// Sends `number` to the running netctl.
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
     func wait() -> NetctlOutput {
         let out = output.fileHandleForReading.readDataToEndOfFile()
