@@ -19,6 +19,8 @@ public final class FirewallRegistry {
     private let namespace: NetNamespace?
     /// Opened on the first UDP mapping.
     private var conntrack: ConntrackSocket?
+    /// Proxies started in the store transaction under way, kept once it has committed.
+    private var pendingProxies: [PendingProxy] = []
     /// Where what went wrong after an operation took effect is told (stderr by default).
     public var warn: (String) -> Void = { message in writeAll("warning: \(message)\n", to: 2) }
 
@@ -69,7 +71,7 @@ public final class FirewallRegistry {
                                 owner: attachment.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback())
         // A failure is returned out of the transaction rather than thrown through it: when a
         // repeated attach fails, the attachment's earlier state is put back and that must commit.
-        let failure: (any Error)? = try store.database.immediateTransaction {
+        let failure: (any Error)? = try keepingProxies {
             let previous = try rows.find(key)
             if previous != nil { try tearDown(key) }
             do {
@@ -97,6 +99,18 @@ public final class FirewallRegistry {
     /// the rest, keeps the record so a retry (or GC) can finish, and reports them all.
     public func detach(_ attachment: AttachmentID) throws {
         try detach(Key(attachment))
+    }
+
+    /// Takes down what an attach cut short may have left in the kernel with no record (its
+    /// process killed before the transaction that records it committed): the DNAT entries
+    /// of `ports` to `containerAddresses`, removed only where they still point there. Nothing
+    /// when the attachment has a record: ``detach(_:)`` is for that.
+    public func unpublishUnrecorded(_ attachment: AttachmentID, network: FirewallNetwork, ports: [PortMapping],
+                                    containerAddresses: [IPAddress]) throws {
+        guard !ports.isEmpty, !containerAddresses.isEmpty, try rows.find(Key(attachment)) == nil else { return }
+        let plan = try PortPlan(ports, containerAddresses: containerAddresses, network: network,
+                                owner: attachment.containerID, hostHasIPv6Loopback: false)
+        if !plan.dnat.isEmpty { try firewall.unpublish(plan.dnat, from: network) }
     }
 
     /// Detaches every attachment of `network` whose container and interface are not in
@@ -128,7 +142,7 @@ public final class FirewallRegistry {
     /// Rebuilds the whole table from the store in one transaction (after `nft flush ruleset`),
     /// and restarts proxies that are no longer running.
     public func reload() throws {
-        try store.database.immediateTransaction {
+        try keepingProxies {
             let all = try rows.all()
             var state = FirewallState()
             var ruled = Set<String>()
@@ -144,7 +158,7 @@ public final class FirewallRegistry {
             try firewall.reload(state)
             for var row in all where row.proxyPID.map({ !ProxyProcess.isProxy(pid: $0) }) ?? false {
                 row = try withProxyRules(row)
-                row.proxyPID = try startProxy(row.proxyRules)
+                row.proxyPID = try startProxy(row.proxyRules)?.pid
                 try rows.insert(row)
             }
         }
@@ -201,8 +215,10 @@ public final class FirewallRegistry {
                 undo.push("unpublish \(row.ports.count) ports") { try self.firewall.unpublish(row.ports, from: row.network) }
             }
             var row = row
-            row.proxyPID = try startProxy(row.proxyRules)
-            if let pid = row.proxyPID { undo.push("stop proxy \(pid)") { try ProxyProcess.stop(pid: pid) } }
+            if let proxy = try startProxy(row.proxyRules) {
+                row.proxyPID = proxy.pid
+                undo.push("stop proxy \(proxy.pid)") { try Self.stop(proxy) }
+            }
             try rows.insert(row)
         }
     }
@@ -237,9 +253,33 @@ public final class FirewallRegistry {
         }
     }
 
-    private func startProxy(_ rules: [ForwardRule]) throws -> Int32? {
+    /// Starts a proxy that serves once the store transaction recording its PID has
+    /// committed (``keepingProxies(_:)``): one started by a process killed before that exits.
+    private func startProxy(_ rules: [ForwardRule]) throws -> PendingProxy? {
         guard !rules.isEmpty, let proxyExecutable else { return nil }
-        return try ProxyProcess.start(executable: proxyExecutable, rules: rules)
+        let proxy = try ProxyProcess.startPending(executable: proxyExecutable, rules: rules)
+        pendingProxies.append(proxy)
+        return proxy
+    }
+
+    /// Runs `body` in one store transaction; the proxies it started are kept once it has
+    /// committed, and stopped when it has not.
+    private func keepingProxies<T>(_ body: () throws -> T) throws -> T {
+        defer { pendingProxies = [] }
+        do {
+            let result = try store.database.immediateTransaction(body)
+            for proxy in pendingProxies { proxy.keep() }
+            return result
+        } catch {
+            for proxy in pendingProxies { try? Self.stop(proxy) }
+            throw error
+        }
+    }
+
+    /// Lets a proxy that was never kept go (it exits at once), then waits for it.
+    private static func stop(_ proxy: PendingProxy) throws {
+        proxy.release()
+        try ProxyProcess.stop(pid: proxy.pid)
     }
 
     /// Asked only when there is a proxy to listen there: it costs an address dump.

@@ -39,7 +39,14 @@ extension Netctl {
         let network = try network(name)
         try validate(request, for: network)
         let sandbox = try sandbox(forConnecting: nameOrPath) { path in try checkNamespace(path, named: nameOrPath, for: network) }
-        var endpoint = try reserveEndpoint(network, sandbox, request)
+        var endpoint: EndpointRecord
+        do {
+            endpoint = try reserveEndpoint(network, sandbox, request)
+        } catch is AbandonedConnect {
+            // What a connect killed before it finished made, taken down; then this one goes on.
+            try disconnect(network: network.name, sandbox: sandbox.name, force: true)
+            endpoint = try reserveEndpoint(network, sandbox, request)
+        }
         do {
             switch network.driver {
             case .null, .host:
@@ -50,6 +57,7 @@ extension Netctl {
                 try Self.whileLocking(namespace) {
                     try UndoStack.transaction { undo in
                         endpoint = try attach(network, sandbox, namespace, interface, request, endpoint, undo: &undo)
+                        endpoint.reservedBy = nil
                         try tables.update(endpoint)
                     }
                 }
@@ -63,6 +71,7 @@ extension Netctl {
                         let attached = try cni.add(sandbox, namespace: namespace, interface: endpoint.interface, request: request)
                         endpoint.addresses = attached.addresses
                         endpoint.mac = attached.mac
+                        endpoint.reservedBy = nil
                         try tables.update(endpoint)
                     } catch {
                         try? cni.delete(sandbox, interface: endpoint.interface)
@@ -106,17 +115,23 @@ extension Netctl {
                     "network \"\(network.name)\" is being removed (if no `netctl network rm` of it is under way, one did not finish: run it again)")
             }
             guard try tables.sandbox(sandbox.name) != nil else { throw Self.notFound("sandbox", sandbox.name) }
-            if try tables.endpoint(network: network.name, sandbox: sandbox.name) != nil {
+            if let existing = try tables.endpoint(network: network.name, sandbox: sandbox.name) {
+                if existing.reservedBy?.isGone == true { throw AbandonedConnect() }
                 throw NetworkError(code: .alreadyExists, message: "sandbox \"\(sandbox.name)\" is already connected to network \"\(network.name)\"")
             }
             try checkPortsAreFree(request.ports)
             let interface = network.addsInterfaces ? try nextInterface(in: sandbox, skipping: present).rawValue : ""
+            // Null and host endpoints are whole once the row is in.
             let endpoint = EndpointRecord(network: network.name, sandbox: sandbox.name, interface: interface,
-                                          addresses: [], mac: request.mac?.description, aliases: request.aliases, ports: request.ports)
+                                          addresses: [], mac: request.mac?.description, aliases: request.aliases, ports: request.ports,
+                                          reservedBy: network.addsInterfaces ? .current() : nil)
             try tables.insert(endpoint)
             return endpoint
         }
     }
+
+    /// The row of this network and sandbox is a connect's that was killed before it finished.
+    private struct AbandonedConnect: Error {}
 
     /// Refuses a host port another endpoint publishes, naming it. Called in the transaction that
     /// inserts the endpoint row with its ports, so of two concurrent connects one is refused
@@ -170,7 +185,17 @@ extension Netctl {
             let namespace = try? NetNamespace.open(path: sandbox.path)
             switch network.driver {
             case .bridge:
-                attempt("unpublish ports") { try firewall().detach(id) }
+                attempt("unpublish ports") {
+                    try firewall().detach(id)
+                    if endpoint.reservedBy != nil {
+                        // A connect killed before its firewall record committed leaves DNAT
+                        // entries no record knows; the lease tells where they point.
+                        let leaseKey = try LeaseKey(network: id.network, containerID: sandbox.id, interface: interface)
+                        let addresses = try allocator().leases(network: id.network).filter { $0.key == leaseKey }.map(\.address.address)
+                        try firewall().unpublishUnrecorded(id, network: firewallNetwork(network), ports: endpoint.ports,
+                                                           containerAddresses: addresses)
+                    }
+                }
                 attempt("remove the interface") { try bridgeDriver(network).detach(id, namespace: namespace) }
             case .macvlan:
                 attempt("remove the interface") { try macvlanDriver(network).detach(id, namespace: namespace) }

@@ -89,6 +89,13 @@ extension Netctl {
                 report.sandboxes.append(sandbox.name)
             }
         }
+        // Connects killed before they finished, in sandboxes that are still there.
+        for endpoint in try tables.endpoints() where endpoint.reservedBy?.isGone == true {
+            let name = "\(endpoint.network)/\(endpoint.sandbox)"
+            if attempt("endpoint \(name)", { try disconnect(network: endpoint.network, sandbox: endpoint.sandbox, force: true) }) {
+                report.endpoints.append(name)
+            }
+        }
         for network in try tables.networks() {
             var stale = StaleState(attachments: [], leases: [])
             guard attempt("network \(network.name)", { stale = try store.database.immediateTransaction { try staleState(of: network) } }) else {

@@ -62,6 +62,9 @@ extension EndpointRecord {
                                   "Aliases": .array(aliases.map(JSON.string)),
                                   "Ports": .array(ports.map { .string($0.description) })]
         if let mac { object["MacAddress"] = .string(mac) }
+        if let reservedBy {
+            object["ReservedBy"] = ["Pid": .int(Int64(reservedBy.pid)), "StartTime": .int(Int64(clamping: reservedBy.startTime))]
+        }
         return .object(object)
     }
 
@@ -72,7 +75,12 @@ extension EndpointRecord {
                   addresses: try (json["Addresses"]?.arrayValue ?? []).map { try CIDR(parsing: $0.stringValue ?? "", field: "stored address") },
                   mac: json["MacAddress"]?.stringValue,
                   aliases: (json["Aliases"]?.arrayValue ?? []).compactMap(\.stringValue),
-                  ports: try (json["Ports"]?.arrayValue ?? []).map { try PortMapping(parsing: $0.stringValue ?? "") })
+                  ports: try (json["Ports"]?.arrayValue ?? []).map { try PortMapping(parsing: $0.stringValue ?? "") },
+                  reservedBy: json["ReservedBy"].flatMap { reserved in
+                      guard let pid = reserved["Pid"]?.intValue, let start = reserved["StartTime"]?.intValue,
+                            let pid32 = Int32(exactly: pid), let start64 = UInt64(exactly: start) else { return nil }
+                      return ReservingProcess(pid: pid32, startTime: start64)
+                  })
     }
 }
 

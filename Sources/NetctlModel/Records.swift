@@ -115,4 +115,7 @@ public struct EndpointRecord: Sendable, Hashable {
     public var mac: String?
     public var aliases: [String]
     public var ports: [PortMapping]
+    /// Set while `connect` sets the endpoint up; a row whose process has gone is an abandoned
+    /// connect, which the next connect of the pair or `gc` takes down.
+    public var reservedBy: ReservingProcess? = nil
 }

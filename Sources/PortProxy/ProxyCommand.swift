@@ -92,8 +92,8 @@ public struct ProxyCommand: Sendable {
             raiseDescriptorLimit()
             let server = try ProxyServer(rules: command.rules, configuration: command.configuration)
             try server.handleTerminationSignals()
-            if let fd = readyDescriptor {
-                report("ok\n", to: fd)
+            if let fd = readyDescriptor, !reportReadyAndAwaitKeeping(fd) {
+                return 0 // the launcher went away before it recorded this proxy
             }
             try server.run()
             return 0
@@ -114,16 +114,23 @@ public struct ProxyCommand: Sendable {
         return Int32(arguments[index + 1])
     }
 
+    /// Writes the ready line on `fd`, then waits for the launcher's byte that keeps this
+    /// proxy; the end of the channel without it means no one will ever stop this proxy, so
+    /// it must not serve. Closes `fd`.
+    private static func reportReadyAndAwaitKeeping(_ fd: Int32) -> Bool {
+        writeAll("ok\n", to: fd)
+        defer { close(fd) }
+        var byte: UInt8 = 0
+        while true {
+            let count = read(fd, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            return count == 1
+        }
+    }
+
     /// Writes `text` and closes `fd`, unless it is stderr.
     private static func report(_ text: String, to fd: Int32) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress?.advanced(by: offset), $0.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { break }
-            offset += written
-        }
+        writeAll(text, to: fd)
         if fd != STDERR_FILENO { close(fd) }
     }
 

@@ -19,7 +19,7 @@ public enum ProxyProcess {
     /// Where the proxy writes its ready line: always this descriptor in the child.
     static let readyDescriptor: Int32 = 3
 
-    /// Spawns a proxy serving `rules` and waits until it has bound every listener.
+    /// Spawns a proxy serving `rules`, waits until it has bound every listener, and keeps it.
     ///
     /// - Parameters:
     ///   - executable: the path of `netctl-proxy`.
@@ -33,30 +33,45 @@ public enum ProxyProcess {
     public static func start(executable: String, rules: [ForwardRule],
                              configuration: ProxyConfiguration = ProxyConfiguration(),
                              timeout: Double = 10) throws -> Int32 {
+        let proxy = try startPending(executable: executable, rules: rules, configuration: configuration, timeout: timeout)
+        proxy.keep()
+        return proxy.pid
+    }
+
+    /// As ``start(executable:rules:configuration:timeout:)``, but the proxy serves only once
+    /// ``PendingProxy/keep()`` is called: the caller records its PID first. Should the caller
+    /// die before, the proxy sees its channel close and exits, so no proxy outlives a launcher
+    /// that never recorded it.
+    public static func startPending(executable: String, rules: [ForwardRule],
+                                    configuration: ProxyConfiguration = ProxyConfiguration(),
+                                    timeout: Double = 10) throws -> PendingProxy {
         guard !rules.isEmpty else {
             throw NetworkError(code: .invalidArgument, message: "no forward rules to serve")
         }
         let arguments = [executable, "--ready-fd", "\(readyDescriptor)"] + configuration.arguments
             + ForwardRule.specs(for: rules).flatMap { ["--forward", $0] }
         var fds: [Int32] = [-1, -1]
-        try systemCall("pipe2", "ready pipe") { cportproxy_pipe(&fds) }
-        var readEnd = fds[0]
-        var writeEnd = fds[1]
+        try systemCall("socketpair", "ready channel") { cportproxy_socketpair(&fds) }
+        var ourEnd = fds[0]
+        var childEnd = fds[1]
         defer {
-            close(readEnd)
-            if writeEnd >= 0 { close(writeEnd) }
+            if ourEnd >= 0 { close(ourEnd) }
+            if childEnd >= 0 { close(childEnd) }
         }
         // The child's dup2 onto descriptor 3 must be a real copy, which clears close-on-exec;
         // keep both ends clear of 0-3 so the stdio redirections cannot clobber them either.
-        readEnd = try movedAbove(readyDescriptor, readEnd)
-        writeEnd = try movedAbove(readyDescriptor, writeEnd)
+        ourEnd = try movedAbove(readyDescriptor, ourEnd)
+        childEnd = try movedAbove(readyDescriptor, childEnd)
 
-        let pid = try spawn(executable, arguments: arguments, readyEnd: writeEnd)
-        close(writeEnd)
-        writeEnd = -1
+        let pid = try spawn(executable, arguments: arguments, readyEnd: childEnd)
+        close(childEnd)
+        childEnd = -1
 
-        let line = readLine(from: readEnd, timeout: timeout)
-        if line == "ok" { return pid }
+        let line = readLine(from: ourEnd, timeout: timeout)
+        if line == "ok" {
+            defer { ourEnd = -1 }
+            return PendingProxy(pid: pid, channel: ourEnd)
+        }
         if line == nil { kill(pid, SIGKILL) }
         let status = reap(pid)
         if let line, line.hasPrefix("error: ") {
@@ -256,4 +271,33 @@ extension ProxyProcess {
         guard length > 0 else { return nil }
         return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+}
+
+/// A proxy that has bound its listeners and waits to hear whether it is kept: ``keep()`` lets
+/// it serve; ``release()`` (or dropping this without keeping it) makes it exit on its own.
+public final class PendingProxy {
+    public let pid: Int32
+    private var channel: Int32
+
+    init(pid: Int32, channel: Int32) {
+        self.pid = pid
+        self.channel = channel
+    }
+
+    /// Tells the proxy to serve on; it then no longer depends on this process.
+    public func keep() {
+        guard channel >= 0 else { return }
+        var byte = UInt8(ascii: "k")
+        while write(channel, &byte, 1) < 0 && errno == EINTR {}
+        release()
+    }
+
+    /// Closes the channel: a proxy not kept by then exits.
+    public func release() {
+        guard channel >= 0 else { return }
+        close(channel)
+        channel = -1
+    }
+
+    deinit { release() }
 }

@@ -325,6 +325,49 @@ struct NetctlEndToEndCoverageTests {
 
     // MARK: Teardown
 
+    /// A connect killed outright (SIGKILL, the OOM killer) cannot finish; the next connect of
+    /// the same pair, or `gc`, takes down what it left, and then nothing of it stays behind.
+    @Test func whatAKilledConnectLeftIsTakenDownByTheNextConnectOrGC() throws {
+        #expect(try netctl("network", "create", "e2ekill", "--subnet", "10.227.0.0/24").status == 0)
+        #expect(try netctl("sandbox", "create", "e2ekill1").status == 0)
+        defer { _ = try? netctl("sandbox", "rm", "-f", "e2ekill1"); _ = try? netctl("network", "rm", "-f", "e2ekill") }
+        func endpoint() throws -> JSON? {
+            try netctl("sandbox", "inspect", "e2ekill1").json?.arrayValue?.first?["Endpoints"]?.arrayValue?.first
+        }
+        func leftovers() throws -> [String] {
+            let veths = try ipJSON(["link", "show"]).compactMap { $0["ifalias"]?.stringValue }.filter { $0.hasPrefix("netctl:netctl:e2ekill/") }
+            let listeners = try runCommand(["ss", "-ltnH", "sport = :8631"]).text.split(separator: "\n").map(String.init)
+            let dnat = try runCommand(["nft", "list", "table", "inet", "netctl"]).text.contains(" 8631 ") ? ["a DNAT entry"] : []
+            return veths + listeners + dnat + (try linkNames(in: "e2ekill1").subtracting(["lo"]).sorted())
+                + (try leaseCount(network: "e2ekill") == 0 ? [] : ["a lease"]) + (try endpoint() == nil ? [] : ["the endpoint"])
+        }
+        var abandoned = 0
+        for attempt in 0..<16 {
+            let running = try RunningNetctl(["connect", "e2ekill", "e2ekill1", "-p", "8631:80"], defaultSignals: true)
+            usleep(20_000 + UInt32(attempt % 8) * 2_500)
+            running.signal(SIGKILL)
+            _ = running.wait()
+            let wasAbandoned = try endpoint()?["ReservedBy"] != nil
+            if wasAbandoned { abandoned += 1 }
+            if attempt % 2 == 0 {
+                let again = try netctl("connect", "e2ekill", "e2ekill1", "-p", "8631:80")
+                #expect(again.status == 0 || (again.status == 4 && !wasAbandoned), "attempt \(attempt): \(again)")
+                let healed = try #require(try endpoint(), "attempt \(attempt): \(again)")
+                #expect(healed["ReservedBy"] == nil && healed["Addresses"]?.arrayValue?.count == 1, "attempt \(attempt): \(healed)")
+                #expect(try netctl("disconnect", "e2ekill", "e2ekill1").status == 0)
+            } else {
+                let gc = try netctl("gc")
+                #expect(gc.status == 0, "attempt \(attempt): \(gc)")
+                #expect(gc.stdout.contains("e2ekill/e2ekill1") == wasAbandoned, "attempt \(attempt): \(gc.stdout)")
+                #expect(try endpoint()?["ReservedBy"] == nil, "attempt \(attempt)")
+                _ = try netctl("disconnect", "e2ekill", "e2ekill1")
+            }
+            let left = try leftovers()
+            #expect(left.isEmpty, "attempt \(attempt): \(left)")
+        }
+        print("killed connects: \(abandoned) of 16 left a reservation")
+    }
+
     /// A connect that SIGTERM or SIGINT interrupts (a runtime's timeout, a Ctrl-C) finishes
     /// what it started before the signal ends it: the sandbox is connected whole or not at
     /// all, never half (a veth, a lease or a reserved row without the rest).

@@ -90,6 +90,29 @@ struct ModelValidationTests {
         let endpoint = EndpointRecord(network: "n", sandbox: "s", interface: "eth0", addresses: [try CIDR(parsing: "10.7.0.2/24")],
                                       mac: "02:00:00:00:00:01", aliases: ["web"], ports: [try PortMapping(parsing: "127.0.0.1:8080-8081:80-81/udp")])
         #expect(try EndpointRecord(json: endpoint.json) == endpoint)
+        var reserved = endpoint
+        reserved.reservedBy = ReservingProcess(pid: 4242, startTime: 123_456_789)
+        #expect(try EndpointRecord(json: reserved.json) == reserved)
+    }
+
+    /// A reservation is abandoned once its process is gone, or another one has its PID.
+    @Test func aReservationIsAbandonedOnlyWhenItsProcessHasGone() throws {
+        let me = try #require(ReservingProcess.current())
+        #expect(me.pid == getpid() && !me.isGone)
+        #expect(ReservingProcess(pid: me.pid, startTime: me.startTime + 1).isGone) // the PID, reused
+        #expect(ReservingProcess(pid: Int32.max, startTime: me.startTime).isGone)
+        // A command name with spaces and parentheses does not shift the fields.
+        let link = NSTemporaryDirectory() + "a (b) c \(UUID().uuidString.prefix(4))"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/bin/sleep")
+        defer { try? FileManager.default.removeItem(atPath: link) }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: link)
+        child.arguments = ["5"]
+        try child.run()
+        defer { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() } // the runner blocks SIGTERM in its children
+        usleep(100_000)
+        let start = try #require(ReservingProcess.startTime(of: child.processIdentifier))
+        #expect(start >= me.startTime)
     }
 
     // MARK: Endpoints that need no namespace of their own

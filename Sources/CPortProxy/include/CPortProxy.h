@@ -18,6 +18,9 @@
 ssize_t cportproxy_splice(int from, int to, size_t length, unsigned int flags);
 /* pipe2(2) with O_NONBLOCK | O_CLOEXEC. */
 int cportproxy_pipe(int fds[2]);
+
+/* A close-on-exec stream socketpair; fds[0] non-blocking, fds[1] blocking. */
+int cportproxy_socketpair(int fds[2]);
 /* accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC. */
 int cportproxy_accept(int fd, struct sockaddr *address, socklen_t *length);
 /* fcntl(F_SETPIPE_SZ): the new capacity in bytes, or -1. */
