@@ -99,7 +99,7 @@ struct FirewallCommand: ParsableCommand {
 struct GC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc",
-        abstract: "Remove endpoints and sandboxes whose namespace is gone, and firewall records and leases nothing refers to.",
+        abstract: "Remove endpoints and sandboxes whose namespace is gone, connects killed before they finished, and firewall records and leases nothing refers to.",
         discussion: "Goes on past what cannot be removed, prints what was, then exits 1 naming each failure (the next gc tries those again).")
     @OptionGroup var output: OutputOptions
 
