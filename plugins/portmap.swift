@@ -24,7 +24,20 @@ struct PortmapPlugin: CNIPlugin {
     }
 
     func delete(_ request: CNIRequest) throws {
-        try PluginFirewall.registry().detach(try scoped(request.attachmentID()))
+        let id = try scoped(request.attachmentID())
+        let registry = try PluginFirewall.registry()
+        guard try registry.isRecorded(id) else {
+            // An ADD killed before its record committed may have left DNAT entries that no
+            // record knows; the runtime's DEL still carries the mappings and, as a rule, the
+            // result they pointed at. Best effort: DEL of nothing must succeed.
+            if let (previous, mappings) = try? parse(request), !mappings.isEmpty,
+               let (network, _) = try? firewallNetwork(request, previous) {
+                try? registry.unpublishUnrecorded(id, network: network, ports: mappings,
+                                                  containerAddresses: PluginFirewall.containerAddresses(previous, interface: id.interface.rawValue))
+            }
+            return
+        }
+        try registry.detach(id)
     }
 
     /// Every mapping of `runtimeConfig.portMappings` must be in the store's record and its

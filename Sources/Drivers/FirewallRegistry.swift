@@ -101,13 +101,18 @@ public final class FirewallRegistry {
         try detach(Key(attachment))
     }
 
+    /// Whether the attachment has a record (an attach of it committed, and no detach since).
+    public func isRecorded(_ attachment: AttachmentID) throws -> Bool {
+        try rows.find(Key(attachment)) != nil
+    }
+
     /// Takes down what an attach cut short may have left in the kernel with no record (its
     /// process killed before the transaction that records it committed): the DNAT entries
     /// of `ports` to `containerAddresses`, removed only where they still point there. Nothing
     /// when the attachment has a record: ``detach(_:)`` is for that.
     public func unpublishUnrecorded(_ attachment: AttachmentID, network: FirewallNetwork, ports: [PortMapping],
                                     containerAddresses: [IPAddress]) throws {
-        guard !ports.isEmpty, !containerAddresses.isEmpty, try rows.find(Key(attachment)) == nil else { return }
+        guard !ports.isEmpty, !containerAddresses.isEmpty, try !isRecorded(attachment) else { return }
         let plan = try PortPlan(ports, containerAddresses: containerAddresses, network: network,
                                 owner: attachment.containerID, hostHasIPv6Loopback: false)
         if !plan.dnat.isEmpty { try firewall.unpublish(plan.dnat, from: network) }

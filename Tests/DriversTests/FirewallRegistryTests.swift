@@ -72,6 +72,22 @@ struct FirewallRegistryTests {
         #expect(firewall.calls.filter { $0 == "remove br0" }.count == 1)
     }
 
+    /// What an attach killed before its record committed may have left is unpublished by
+    /// its mappings and address; an attachment with a record is left to `detach`.
+    @Test func onlyAnUnrecordedAttachmentsPortsAreUnpublishedByTheirMappings() throws {
+        let ports = [try PortMapping(parsing: "8080:80")]
+        try registry.unpublishUnrecorded(id("a"), network: network(), ports: ports, containerAddresses: [address("10.10.0.2")])
+        #expect(firewall.calls == ["unpublish 8080:80/tcp->10.10.0.2"])
+        firewall.calls = []
+        try registry.attach(id("b"), network: network(), ports: ports, containerAddresses: [address("10.10.0.3")])
+        #expect(try registry.isRecorded(id("b")))
+        firewall.calls = []
+        try registry.unpublishUnrecorded(id("b"), network: network(), ports: ports, containerAddresses: [address("10.10.0.3")])
+        #expect(firewall.calls.isEmpty)
+        try registry.unpublishUnrecorded(id("c"), network: network(), ports: ports, containerAddresses: []) // no address: nothing to find
+        #expect(firewall.calls.isEmpty)
+    }
+
     @Test func joiningANetworkWhoseRulesAreInPlaceChangesNoRules() throws {
         try registry.attach(id("a"), network: network(), ports: [], containerAddresses: [address("10.10.0.2")])
         try registry.attach(id("b"), network: network(), ports: [], containerAddresses: [address("10.10.0.3")])

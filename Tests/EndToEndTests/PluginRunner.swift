@@ -53,6 +53,9 @@ final class RunningPlugin {
         self.errors = errors
     }
 
+    /// Sends `number` to the plugin.
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
     /// Waits for the plugin to exit. Its output is small: it fits the pipe whether or not it
     /// is read while the plugin runs, so many plugins can run before any is waited for.
     func wait() -> PluginOutput {

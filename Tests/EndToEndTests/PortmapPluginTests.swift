@@ -58,6 +58,32 @@ struct PortmapPluginTests {
         #expect(!table.contains("pmbr0") && !table.contains("8080"))
     }
 
+    /// A portmap ADD killed at any moment (a runtime's timeout), then deleted as the runtime
+    /// does, leaves no DNAT entry and no record, whether its record had committed or not.
+    @Test func aKilledAddThenDeleteLeavesNoEntry() throws {
+        let container = try ScratchNamespace("pmkill")
+        let (bridge, portmap) = configs(bridge: "pmkill0", subnet: "10.136.0.0/24",
+                                        mappings: #"[{"hostPort":8632,"containerPort":80,"protocol":"tcp"}]"#)
+        let add = try execPlugin("bridge", command: "ADD", containerID: "pmk1", netns: container.path, config: bridge)
+        #expect(add.status == 0, "\(add.stdout)")
+        defer { _ = try? execPlugin("bridge", command: "DEL", containerID: "pmk1", netns: container.path, config: bridge) }
+        let config = chained(portmap, previous: add.stdout)
+        for attempt in 0..<40 {
+            let running = try startPlugin("portmap", command: "ADD", containerID: "pmk1", netns: container.path, config: config)
+            usleep(UInt32(attempt) * 400) // 0-16 ms: before, during and after its work
+            running.signal(SIGKILL)
+            _ = running.wait()
+            let delete = try execPlugin("portmap", command: "DEL", containerID: "pmk1", netns: container.path, config: config)
+            #expect(delete.status == 0, "attempt \(attempt): \(delete.stdout)")
+            let table = try nftTable() ?? "" // JSON: the port is a number between delimiters
+            #expect(table.range(of: "[^0-9]8632[^0-9]", options: .regularExpression) == nil, "attempt \(attempt): a DNAT entry is left")
+        }
+        // And the port is free for the next ADD.
+        let again = try execPlugin("portmap", command: "ADD", containerID: "pmk1", netns: container.path, config: config)
+        #expect(again.status == 0, "\(again.stdout)")
+        #expect(try execPlugin("portmap", command: "DEL", containerID: "pmk1", netns: container.path, config: config).status == 0)
+    }
+
     @Test func aTakenPortIsRefusedAndLeavesTheFirstMappingServing() throws {
         let first = try ScratchNamespace("pm-a")
         let second = try ScratchNamespace("pm-b")
