@@ -63,7 +63,8 @@ extension EndpointRecord {
                                   "Ports": .array(ports.map { .string($0.description) })]
         if let mac { object["MacAddress"] = .string(mac) }
         if let reservedBy {
-            object["ReservedBy"] = ["Pid": .int(Int64(reservedBy.pid)), "StartTime": .int(Int64(clamping: reservedBy.startTime))]
+            object["ReservedBy"] = ["Pid": .int(Int64(reservedBy.pid)), "StartTime": .int(Int64(clamping: reservedBy.startTime)),
+                                    "PidNamespace": .int(Int64(clamping: reservedBy.pidNamespace))]
         }
         return .object(object)
     }
@@ -77,9 +78,10 @@ extension EndpointRecord {
                   aliases: (json["Aliases"]?.arrayValue ?? []).compactMap(\.stringValue),
                   ports: try (json["Ports"]?.arrayValue ?? []).map { try PortMapping(parsing: $0.stringValue ?? "") },
                   reservedBy: json["ReservedBy"].flatMap { reserved in
-                      guard let pid = reserved["Pid"]?.intValue, let start = reserved["StartTime"]?.intValue,
-                            let pid32 = Int32(exactly: pid), let start64 = UInt64(exactly: start) else { return nil }
-                      return ReservingProcess(pid: pid32, startTime: start64)
+                      guard let pid = reserved["Pid"]?.intValue.flatMap(Int32.init(exactly:)),
+                            let start = reserved["StartTime"]?.intValue.flatMap(UInt64.init(exactly:)),
+                            let namespace = reserved["PidNamespace"]?.intValue.flatMap(UInt64.init(exactly:)) else { return nil }
+                      return ReservingProcess(pid: pid, startTime: start, pidNamespace: namespace)
                   })
     }
 }

@@ -91,7 +91,7 @@ struct ModelValidationTests {
                                       mac: "02:00:00:00:00:01", aliases: ["web"], ports: [try PortMapping(parsing: "127.0.0.1:8080-8081:80-81/udp")])
         #expect(try EndpointRecord(json: endpoint.json) == endpoint)
         var reserved = endpoint
-        reserved.reservedBy = ReservingProcess(pid: 4242, startTime: 123_456_789)
+        reserved.reservedBy = ReservingProcess(pid: 4242, startTime: 123_456_789, pidNamespace: 4_026_531_836)
         #expect(try EndpointRecord(json: reserved.json) == reserved)
     }
 
@@ -99,8 +99,10 @@ struct ModelValidationTests {
     @Test func aReservationIsAbandonedOnlyWhenItsProcessHasGone() throws {
         let me = try #require(ReservingProcess.current())
         #expect(me.pid == getpid() && !me.isGone)
-        #expect(ReservingProcess(pid: me.pid, startTime: me.startTime + 1).isGone) // the PID, reused
-        #expect(ReservingProcess(pid: Int32.max, startTime: me.startTime).isGone)
+        #expect(ReservingProcess(pid: me.pid, startTime: me.startTime + 1, pidNamespace: me.pidNamespace).isGone) // the PID, reused
+        #expect(ReservingProcess(pid: Int32.max, startTime: me.startTime, pidNamespace: me.pidNamespace).isGone)
+        // One of another PID namespace cannot be looked up here: never taken for gone.
+        #expect(!ReservingProcess(pid: Int32.max, startTime: me.startTime, pidNamespace: me.pidNamespace + 1).isGone)
         // A command name with spaces and parentheses does not shift the fields.
         let link = NSTemporaryDirectory() + "a (b) c \(UUID().uuidString.prefix(4))"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/bin/sleep")
