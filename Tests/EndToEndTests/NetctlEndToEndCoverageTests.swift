@@ -398,7 +398,8 @@ struct NetctlEndToEndCoverageTests {
                 #expect(try hostVeths().isEmpty, "attempt \(attempt): a host veth without an endpoint")
                 #expect(try leaseCount(network: "e2esig") == 0, "attempt \(attempt): a lease without an endpoint")
             }
-            #expect(try netctl("disconnect", "e2esig", "e2esig1").status == 0)
+            let disconnected = try netctl("disconnect", "e2esig", "e2esig1")
+            #expect(disconnected.status == 0, "attempt \(attempt): \(disconnected)")
             #expect(try linkNames(in: "e2esig1") == ["lo"] && hostVeths().isEmpty && leaseCount(network: "e2esig") == 0)
         }
         // Outcomes vary with the machine's speed; what counts is that none was half.
