@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import NetCore
 
 /// The process that reserved an endpoint row and is setting the endpoint up: its PID, its
 /// start time (clock ticks after boot, the 22nd field of `/proc/PID/stat`), so that another
@@ -17,38 +18,19 @@ public struct ReservingProcess: Sendable, Hashable {
     /// This process, or `nil` when procfs cannot tell.
     static func current() -> ReservingProcess? {
         let pid = getpid()
-        guard let start = startTime(of: pid), let namespace = ownPIDNamespace() else { return nil }
-        return ReservingProcess(pid: pid, startTime: start, pidNamespace: namespace)
+        guard let status = ProcessStatus(pid: pid), let namespace = ownPIDNamespace() else { return nil }
+        return ReservingProcess(pid: pid, startTime: status.startTime, pidNamespace: namespace)
     }
 
     /// Whether it has gone (killed before it finished): no process has its PID, or another
     /// one does. A process of another PID namespace (a netctl in a container sharing the
     /// store) cannot be looked up from here, so it is never taken for gone.
     var isGone: Bool {
-        guard ownPIDNamespaceMatches else { return false }
-        return Self.startTime(of: pid) != startTime
+        Self.ownPIDNamespace() == pidNamespace && ProcessStatus(pid: pid)?.startTime != startTime
     }
-
-    private var ownPIDNamespaceMatches: Bool { Self.ownPIDNamespace() == pidNamespace }
 
     private static func ownPIDNamespace() -> UInt64? {
         var info = stat()
         return stat("/proc/self/ns/pid", &info) == 0 ? UInt64(info.st_ino) : nil
-    }
-
-    static func startTime(of pid: Int32) -> UInt64? {
-        let descriptor = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        guard count > 0 else { return nil }
-        // `PID (COMM) STATE ...`: COMM may hold spaces and parentheses, so the fields are
-        // counted from the last ')'; STATE is field 3, the start time field 22.
-        let text = buffer[..<count]
-        guard let close = text.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = text[(close + 1)...].split(separator: UInt8(ascii: " "))
-        guard fields.count > 19 else { return nil }
-        return UInt64(String(decoding: fields[19], as: UTF8.self))
     }
 }

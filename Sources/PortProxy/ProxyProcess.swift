@@ -221,30 +221,9 @@ public enum ProxyProcess {
     /// Reaps `pid` if it is an exited child of this process, as when a proxy died on its own
     /// before it was stopped; leaves any other process alone.
     private static func reapIfExitedChild(_ pid: Int32) {
-        guard let stat = readSmallFile("/proc/\(pid)/stat"),
-              let end = stat.lastIndex(of: UInt8(ascii: ")")) else { return }
-        // After "PID (comm) ": state, then the parent's PID.
-        let fields = stat[(end + 1)...].split(separator: UInt8(ascii: " "))
-        guard fields.count >= 2, fields[0].elementsEqual("Z".utf8),
-              let parent = Int32(String(decoding: fields[1], as: UTF8.self)), parent == getpid() else { return }
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, WNOHANG)
-    }
-
-    /// The bytes of a small `/proc` file, or `nil` if it cannot be read.
-    private static func readSmallFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < 1 << 20 {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            bytes += buffer[..<count]
-        }
-        return bytes
+        guard let status = ProcessStatus(pid: pid), status.state == "Z", status.parentPID == getpid() else { return }
+        var waitStatus: Int32 = 0
+        _ = waitpid(pid, &waitStatus, WNOHANG)
     }
 }
 

@@ -113,8 +113,8 @@ struct ModelValidationTests {
         try child.run()
         defer { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() } // the runner blocks SIGTERM in its children
         usleep(100_000)
-        let start = try #require(ReservingProcess.startTime(of: child.processIdentifier))
-        #expect(start >= me.startTime)
+        let status = try #require(ProcessStatus(pid: child.processIdentifier))
+        #expect(status.startTime >= me.startTime && status.parentPID == getpid() && status.state != "Z")
     }
 
     // MARK: Endpoints that need no namespace of their own
