@@ -46,29 +46,28 @@ struct PublishedPortTrafficTests {
     }
 
     @Test func udpMappingAnswers() throws {
-        let topology = try Topology()
-        let network = try topology.addBridgeNetwork(0)
-        try topology.firewall.addNetwork(network)
-        try topology.firewall.publish([try topology.port("5353:53/udp", on: network)], on: network)
-        let server = try PeerEchoServer(in: topology.containers[0], ports: ["53/udp"])
-        defer { server.stop() }
-
-        #expect(try ask(from: topology.outside, Topology.hostAddress, 5353, transport: .udp) == "\(Topology.outsideAddress) 53")
-        // Not TCP: only the protocol that was published is forwarded.
-        #expect(try ask(from: topology.outside, Topology.hostAddress, 5353, timeout: 0.5) == nil)
+        try expectOnlyItsProtocolAnswers("5353:53/udp", transport: .udp)
     }
 
     @Test(.enabled(if: kernelHasSCTP, "this kernel has no SCTP: socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP) fails"))
     func sctpMappingAnswersWithTheClientAddress() throws {
+        try expectOnlyItsProtocolAnswers("3868:3868/sctp", transport: .sctp)
+    }
+
+    /// A mapping of another protocol than TCP answers from outside with the client's address,
+    /// and TCP to the same port does not: only the protocol that was published is forwarded.
+    private func expectOnlyItsProtocolAnswers(_ spec: String, transport: TransportProtocol) throws {
         let topology = try Topology()
         let network = try topology.addBridgeNetwork(0)
         try topology.firewall.addNetwork(network)
-        try topology.firewall.publish([try topology.port("3868:3868/sctp", on: network)], on: network)
-        let server = try PeerEchoServer(in: topology.containers[0], ports: ["3868/sctp"])
+        let port = try topology.port(spec, on: network)
+        try topology.firewall.publish([port], on: network)
+        let hostPort = port.mapping.hostPorts.lowerBound, containerPort = port.mapping.containerPorts.lowerBound
+        let server = try PeerEchoServer(in: topology.containers[0], ports: ["\(containerPort)/\(transport.rawValue)"])
         defer { server.stop() }
 
-        #expect(try ask(from: topology.outside, Topology.hostAddress, 3868, transport: .sctp) == "\(Topology.outsideAddress) 3868")
-        #expect(try ask(from: topology.outside, Topology.hostAddress, 3868, timeout: 0.5) == nil) // not TCP
+        #expect(try ask(from: topology.outside, Topology.hostAddress, hostPort, transport: transport) == "\(Topology.outsideAddress) \(containerPort)")
+        #expect(try ask(from: topology.outside, Topology.hostAddress, hostPort, timeout: 0.5) == nil)
     }
 
     @Test func ipv6MappingAnswersWithTheClientAddress() throws {
