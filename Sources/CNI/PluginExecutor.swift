@@ -82,15 +82,7 @@ public enum PluginExecutor {
 
         // A plugin may answer without reading stdin (VERSION often does): writing then fails
         // with EPIPE, which must neither kill the caller with SIGPIPE nor count as an error.
-        withoutSIGPIPE {
-            var offset = 0
-            while offset < input.count {
-                let written = input[offset...].withUnsafeBytes { write(inputPipe[1], $0.baseAddress, $0.count) }
-                if written < 0, errno == EINTR { continue }
-                guard written > 0 else { break }
-                offset += written
-            }
-        }
+        withoutSIGPIPE { writeAll(input, to: inputPipe[1]) }
         close(inputPipe[1]); inputPipe[1] = -1
 
         var output: [UInt8] = []
