@@ -191,7 +191,7 @@ extension Netctl {
                         // A connect killed before its firewall record committed leaves DNAT
                         // entries no record knows; the lease tells where they point.
                         let leaseKey = try LeaseKey(network: id.network, containerID: sandbox.id, interface: interface)
-                        let addresses = try allocator().leases(network: id.network).filter { $0.key == leaseKey }.map(\.address.address)
+                        let addresses = try allocator().leases(for: leaseKey).map(\.address.address)
                         try firewall().unpublishUnrecorded(id, network: firewallNetwork(network), ports: endpoint.ports,
                                                            containerAddresses: addresses)
                     }
