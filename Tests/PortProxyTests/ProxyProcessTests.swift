@@ -46,6 +46,33 @@ struct ProxyProcessTests {
         try again.bind(loopback4, port: port)
     }
 
+    /// A proxy its launcher never kept (the launcher died before it recorded the PID) exits by
+    /// itself with its listeners closed; a kept one serves on after its launcher lets go.
+    @Test func aProxyNeverKeptExitsAndAKeptOneServes() throws {
+        let executable = try #require(proxyExecutable, "netctl-proxy is not built next to the test bundle")
+        let port = try freePort()
+        let pending = try ProxyProcess.startPending(executable: executable, rules: [rule(.tcp, port, 9)])
+        pending.release()
+        var status: Int32 = 0
+        var reaped: Int32 = 0
+        for _ in 0..<250 where reaped == 0 { // up to 5 s
+            reaped = waitpid(pending.pid, &status, WNOHANG)
+            if reaped == 0 { usleep(20_000) }
+        }
+        #expect(reaped == pending.pid, "the proxy never kept is still running")
+        if reaped == 0 { kill(pending.pid, SIGKILL); waitpid(pending.pid, nil, 0) }
+        #expect(status == 0, "wait status \(status)")
+        let again = try TestSocket(.v4, type: SOCK_STREAM)
+        try again.bind(loopback4, port: port) // its listener is closed
+
+        let kept = try ProxyProcess.startPending(executable: executable, rules: [rule(.tcp, try freePort(), 9)])
+        kept.keep()
+        kept.release() // nothing more to say: it serves on
+        usleep(100_000)
+        #expect(waitpid(kept.pid, &status, WNOHANG) == 0, "the kept proxy exited")
+        try ProxyProcess.stop(pid: kept.pid)
+    }
+
     @Test func stopLeavesAnotherProgramAlone() throws {
         var pid: pid_t = 0
         var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("10"), nil]
