@@ -18,12 +18,29 @@ import Musl
 /// Not `Sendable`: a connection is used by one thread at a time (it is opened with
 /// `SQLITE_OPEN_NOMUTEX`). Each process opens its own; SQLite's file locks serialize writers
 /// across processes.
+///
+/// The WAL is kept short by the commits themselves (see ``walCheckpointFrames``): netctl's
+/// processes are short-lived and usually alone on the file, and SQLite's own auto-checkpoint
+/// cannot bound the WAL for them (BENCHMARKS.md, "The store's WAL").
 public final class Database {
     let connection: OpaquePointer
     public let path: String
     /// How long a writer waits for another process's write lock before giving up.
     public let busyTimeoutMilliseconds: Int32
+    /// WAL frames (pages) past which a commit checkpoints the WAL and truncates it to zero.
+    public let walCheckpointFrames: Int32
+    /// The polls the busy handler makes before it gives up: the busy timeout, or the short
+    /// wait of a checkpoint, which a later commit retries rather than hold up this one.
+    private var busyPolls: Int
     private var statements: [String: Statement] = [:]
+
+    /// The default ``walCheckpointFrames``: 64 pages, 256 KiB. Each process rebuilds the WAL
+    /// index from the whole WAL on open (about 0.55 ms per MiB here) and a checkpoint costs
+    /// two fsyncs (about 1.2 ms on this VM's disk), so a short WAL is cheap to open and a
+    /// checkpoint every dozen or so CNI calls is cheap to pay.
+    public static let defaultWALCheckpointFrames: Int32 = 64
+    /// How long a commit's checkpoint waits for other processes' readers and writers.
+    static let checkpointWaitMilliseconds = 50
 
     /// Opens (creating if needed) the database at `path` and sets it up for shared, crash-safe use.
     ///
@@ -32,8 +49,10 @@ public final class Database {
     ///   - busyTimeoutMilliseconds: how long to wait for a lock held by another process.
     ///   - synchronous: `NORMAL` by default; see ``Synchronous``.
     /// - Throws: ``SQLiteError`` when the file cannot be opened or configured.
+    ///   - walCheckpointFrames: see ``walCheckpointFrames``.
     public init(
-        path: String, busyTimeoutMilliseconds: Int32 = 10_000, synchronous: Synchronous = .normal
+        path: String, busyTimeoutMilliseconds: Int32 = 10_000, synchronous: Synchronous = .normal,
+        walCheckpointFrames: Int32 = Database.defaultWALCheckpointFrames
     ) throws {
         var opened: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
@@ -47,11 +66,14 @@ public final class Database {
         connection = opened
         self.path = path
         self.busyTimeoutMilliseconds = max(busyTimeoutMilliseconds, 1)
+        self.walCheckpointFrames = max(walCheckpointFrames, 1)
+        busyPolls = Int(self.busyTimeoutMilliseconds)  // about 1 ms per poll on average
         installBusyHandler()
         // A CNI plugin process opens, commits once and exits: the checkpoint SQLite runs when
         // the last connection closes would fsync on every call. Commits in the WAL are already
-        // durable; the automatic checkpoint at 1000 pages keeps the WAL bounded.
+        // durable; the commits' own checkpoint keeps the WAL bounded.
         csqlite_skip_checkpoint_on_close(opened)
+        installWALLimit()
         do {
             // Switching to WAL needs a brief exclusive lock the first time; retry like any write.
             try retryingWhileBusy {
@@ -86,14 +108,46 @@ public final class Database {
     /// SQLite's own busy timeout backs off up to 100 ms per sleep, so under many-process
     /// contention a waiter sleeps long after the lock is free. This handler polls every
     /// 0.5–1.5 ms (jittered so waiters do not wake in lockstep) until the timeout.
+    /// The context is this object, unretained: the connection never outlives it.
     private func installBusyHandler() {
-        let polls = Int(busyTimeoutMilliseconds)  // about 1 ms per poll on average
         sqlite3_busy_handler(connection, { context, attempts in
-            let limit = Int(bitPattern: context)
-            guard Int(attempts) < limit else { return 0 }
+            guard let context else { return 0 }
+            let database = Unmanaged<Database>.fromOpaque(context).takeUnretainedValue()
+            guard Int(attempts) < database.busyPolls else { return 0 }
             usleep(500 + UInt32.random(in: 0..<1000))
             return 1
-        }, UnsafeMutableRawPointer(bitPattern: polls))
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Replaces SQLite's auto-checkpoint with one that truncates. Why: each process opens the
+    /// file alone, so it rebuilds the WAL index (the `-shm` file) from the WAL, and with it
+    /// forgets how far the last checkpoint got. SQLite restarts the WAL from its start only
+    /// when it knows every frame was checkpointed, so under exec-per-call use the WAL grew
+    /// forever and every process read all of it. A TRUNCATE checkpoint leaves an empty WAL,
+    /// which nothing has to remember.
+    private func installWALLimit() {
+        sqlite3_wal_hook(connection, { context, _, schema, frames in
+            guard let context else { return SQLITE_OK }
+            let database = Unmanaged<Database>.fromOpaque(context).takeUnretainedValue()
+            if frames >= database.walCheckpointFrames { _ = database.checkpoint(schema: schema) }
+            return SQLITE_OK  // the commit has happened whatever the checkpoint says
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Copies the WAL into the database file and truncates the WAL to zero bytes, waiting
+    /// briefly for other processes' transactions to end. Crash-safe at every point: the WAL
+    /// is cut only after the database file holds (and has synced) every frame.
+    ///
+    /// - Returns: whether the WAL was truncated; `false` when another process kept it busy
+    ///   (a later commit tries again) or on an I/O error.
+    @discardableResult
+    public func checkpoint() -> Bool { checkpoint(schema: "main") }
+
+    private func checkpoint(schema: UnsafePointer<CChar>?) -> Bool {
+        let saved = busyPolls
+        busyPolls = Self.checkpointWaitMilliseconds
+        defer { busyPolls = saved }
+        return sqlite3_wal_checkpoint_v2(connection, schema, SQLITE_CHECKPOINT_TRUNCATE, nil, nil) == SQLITE_OK
     }
 
     /// Runs one or more SQL statements that take no parameters and return no rows we need.

@@ -8,6 +8,12 @@
 //     "HELD ADDRESS CONTAINER INTERFACE" for each lease it keeps and "EXHAUSTED N".
 //   ipam-stress crash DIR NETWORK SUBNET START END WORKER
 //     Allocates and releases forever, until killed.
+//   ipam-stress cycles DIR NETWORK SUBNET START END WORKER COUNT
+//     COUNT allocate+release cycles for container "wWORKER", then exits: one short-lived
+//     process, as a CNI plugin is.
+//   ipam-stress checkpoint DIR ROWS
+//     Commits ROWS transactions of one 4 KiB row each to DIR/checkpoint.db without letting
+//     the WAL be checkpointed, prints "CHECKPOINT", checkpoints, prints "DONE MICROSECONDS".
 import IPAM
 import NetCore
 import Store
@@ -24,7 +30,30 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
+/// Writes `text` to stdout at once: the test reads it while this process runs.
+func say(_ text: String) {
+    let line = Array("\(text)\n".utf8)
+    _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}
+
 let arguments = CommandLine.arguments
+if arguments.count == 4, arguments[1] == "checkpoint", let rows = Int(arguments[3]) {
+    do {
+        let database = try Database(path: arguments[2] + "/checkpoint.db", walCheckpointFrames: .max)
+        try database.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+        let insert = try database.statement("INSERT INTO rows (body) VALUES (randomblob(4000))")
+        for _ in 0..<rows { try database.immediateTransaction { try insert.run() } }
+        say("CHECKPOINT")
+        let clock = ContinuousClock()
+        let start = clock.now
+        guard database.checkpoint() else { fail("the checkpoint did not finish") }
+        let elapsed = clock.now - start
+        say("DONE \(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)")
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+}
 guard arguments.count >= 8 else { fail("usage: ipam-stress churn|crash DIR NETWORK SUBNET START END WORKER ...") }
 let (mode, directory, network) = (arguments[1], arguments[2], arguments[3])
 let worker = arguments[7]
@@ -69,6 +98,12 @@ do {
         }
         for lease in held { print("HELD \(lease.address) \(lease.key.containerID) \(lease.key.interface)") }
         print("EXHAUSTED \(exhausted)")
+    case "cycles":
+        guard arguments.count >= 9, let count = Int(arguments[8]) else { fail("cycles needs COUNT") }
+        for index in 0..<count {
+            _ = try allocator.allocate(key: key(index), rangeSets: rangeSets)
+            try allocator.release(key: key(index))
+        }
     case "crash":
         var index = 0
         while true {

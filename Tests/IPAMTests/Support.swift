@@ -122,4 +122,34 @@ final class StressProcess {
     func waitForExit() {
         process.waitUntilExit()
     }
+
+    /// Reads the output until a line equal to `line` has arrived; throws if the process ends first.
+    func waitForLine(_ line: String) throws {
+        var seen = ""
+        while !seen.split(separator: "\n").contains(Substring(line)) {
+            let data = output.fileHandleForReading.availableData
+            guard !data.isEmpty else { throw StressError.failed(arguments.joined(separator: " "), -1, seen) }
+            seen += String(decoding: data, as: UTF8.self)
+        }
+    }
+}
+
+/// Runs `ipam-stress` with `arguments` to its end through `posix_spawn` (cheaper than
+/// `Process` when a test starts hundreds) and returns its exit status.
+func runStress(_ arguments: [String]) throws -> Int32 {
+    let executable = try stressExecutable()
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let result = posix_spawn(&pid, executable, nil, nil, argv, environ)
+    guard result == 0 else { throw StressError.failed(arguments.joined(separator: " "), result, "posix_spawn failed") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return status
+}
+
+/// The size of the file at `path` in bytes, 0 when it does not exist.
+func fileSize(_ path: String) -> Int {
+    var info = stat()
+    return stat(path, &info) == 0 ? Int(info.st_size) : 0
 }

@@ -131,3 +131,35 @@ private func temporaryPath() throws -> String {
         #expect(StateStore.fileName == "netctl.db")
     }
 }
+
+@Suite struct WALLimitTests {
+    @Test func aCommitPastTheThresholdLeavesAnEmptyWALAndKeepsEveryRow() throws {
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/test.db", walCheckpointFrames: 8)
+        try database.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b BLOB)")
+        let insert = try database.statement("INSERT INTO t (b) VALUES (randomblob(4000))")
+        var sizes: [Int] = []
+        for _ in 0..<50 {
+            try database.immediateTransaction { try insert.run() }
+            sizes.append(try FileManager.default.attributesOfItem(atPath: directory + "/test.db-wal")[.size] as? Int ?? -1)
+        }
+        // Each row takes a page or two: the WAL is cut to zero every few commits, never past
+        // the threshold plus one commit's frames.
+        #expect(sizes.filter { $0 == 0 }.count >= 5, "\(sizes)")
+        #expect(sizes.allSatisfy { $0 >= 0 && $0 <= 12 * (4096 + 24) + 32 }, "\(sizes)")
+        #expect(try database.statement("SELECT count(*) FROM t").firstRow { $0.int64(0) } == 50)
+    }
+
+    @Test func anExplicitCheckpointEmptiesTheWAL() throws {
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/test.db", walCheckpointFrames: .max)
+        try database.execute("CREATE TABLE t (a INTEGER)")
+        try database.execute("INSERT INTO t VALUES (1)")
+        let wal = directory + "/test.db-wal"
+        #expect(try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int ?? 0 > 0)
+        #expect(database.checkpoint())
+        #expect(try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int == 0)
+    }
+}
