@@ -10,51 +10,17 @@ struct NetworkCommand: ParsableCommand {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a network.",
-            discussion: """
-                Drivers: bridge (default; a Linux bridge, NAT to the outside, isolated from other \
-                networks), macvlan (endpoints on the parent's link; needs --subnet), null (no \
-                interface), host (the host's namespace), cni:<type> (any CNI plugin of that type \
-                found in $CNI_PATH, or where netctl's plugins and the reference plugins are installed; \
-                each connect is an ADD of a list of that plugin, host-local IPAM over --subnet, and \
-                portmap for -p; `network rm` deletes a bridge the plugin made).
-                Options (-o): bridge: com.docker.network.bridge.name, com.docker.network.driver.mtu, \
-                localhost_dnat=true (serve 127.0.0.1 ports by DNAT instead of the userland proxy); \
-                macvlan: parent (default: the interface of the default route), macvlan_mode \
-                (bridge, private, vepa, passthru), com.docker.network.driver.mtu; cni:<type>: any \
-                key of the plugin's config, the value as JSON when it parses as JSON (-o bridge=cni1, \
-                -o isGateway=true, -o ipam='{...}').
+            discussion: NetworkCreateOptions.discussion + """
+
+                Short form: `netctl create DRIVER [NAME]` (see `netctl create --help`).
                 """)
 
         @Argument(help: "The network's name.") var name: String
         @Option(name: [.short, .long], help: "null, host, bridge, macvlan or cni:<type> (a CNI plugin from $CNI_PATH).") var driver = "bridge"
-        @Option(name: .long, help: "A subnet in CIDR form (repeatable; IPv6 needs --ipv6). Default: a free /16 or /24 from Docker's pools.")
-        var subnet: [String] = []
-        @Option(name: .customLong("ip-range"), help: "Hand out addresses only from this CIDR inside a subnet (repeatable).")
-        var ipRange: [String] = []
-        @Option(name: .long, help: "The gateway of a subnet (repeatable). Default: the subnet's first address.")
-        var gateway: [String] = []
-        @Option(name: .customLong("aux-address"), help: "name=ip: an address never handed out (repeatable).")
-        var auxAddress: [String] = []
-        @Flag(name: .long, help: "No route out and no NAT: endpoints reach only each other.") var `internal` = false
-        @Flag(name: .long, help: "Give endpoints IPv6 addresses too.") var ipv6 = false
-        @Option(name: [.customShort("o"), .customLong("opt")], help: "key=value driver option (repeatable).") var option: [String] = []
-        @Option(name: .long, help: "key=value label (repeatable).") var label: [String] = []
-        @OptionGroup var output: OutputOptions
+        @OptionGroup var options: NetworkCreateOptions
 
         func run() throws {
-            var request = NetworkRequest(name: name, driver: try parsed { try DriverKind(parsing: driver) })
-            request.subnets = try subnet.map { text in try parsed { try CIDR(parsing: text, field: "--subnet") } }
-            request.ipRanges = try ipRange.map { text in try parsed { try CIDR(parsing: text, field: "--ip-range") } }
-            request.gateways = try gateway.map { text in try parsed { try IPAddress(parsing: text, field: "--gateway") } }
-            request.auxAddresses = try keyValues(auxAddress, flag: "--aux-address").mapValues { text in
-                try parsed { try IPAddress(parsing: text, field: "--aux-address") }
-            }
-            request.options = try keyValues(option, flag: "-o")
-            request.labels = try keyValues(label, flag: "--label")
-            request.isInternal = `internal`
-            request.ipv6 = ipv6
-            let network = try withModel { try $0.createNetwork(request) }
-            if output.format == .json { printJSON(network.json) } else { print(network.id) }
+            try options.create(name: name, driver: driver, named: true)
         }
     }
 
@@ -147,6 +113,63 @@ struct NetworkCommand: ParsableCommand {
             if output.format == .json { return printJSON(.array(removed.map(JSON.string))) }
             for name in removed { print(name) }
         }
+    }
+}
+
+/// The flags of `network create` after the name and driver, shared with `netctl create`.
+struct NetworkCreateOptions: ParsableArguments {
+    static let discussion = """
+        Drivers: bridge (default; a Linux bridge, NAT to the outside, isolated from other \
+        networks), macvlan (endpoints on the parent's link; needs --subnet), null (no \
+        interface), host (the host's namespace), cni:<type> (any CNI plugin of that type \
+        found in $CNI_PATH, or where netctl's plugins and the reference plugins are installed; \
+        each connect is an ADD of a list of that plugin, host-local IPAM over --subnet, and \
+        portmap for -p; `network rm` deletes a bridge the plugin made).
+        Options (-o): bridge: com.docker.network.bridge.name, com.docker.network.driver.mtu, \
+        localhost_dnat=true (serve 127.0.0.1 ports by DNAT instead of the userland proxy); \
+        macvlan: parent (default: the interface of the default route), macvlan_mode \
+        (bridge, private, vepa, passthru), com.docker.network.driver.mtu; cni:<type>: any \
+        key of the plugin's config, the value as JSON when it parses as JSON (-o bridge=cni1, \
+        -o isGateway=true, -o ipam='{...}').
+        """
+
+    @Option(name: .long, help: "A subnet in CIDR form (repeatable; IPv6 needs --ipv6). Default: a free /16 or /24 from Docker's pools.")
+    var subnet: [String] = []
+    @Option(name: .customLong("ip-range"), help: "Hand out addresses only from this CIDR inside a subnet (repeatable).")
+    var ipRange: [String] = []
+    @Option(name: .long, help: "The gateway of a subnet (repeatable). Default: the subnet's first address.")
+    var gateway: [String] = []
+    @Option(name: .customLong("aux-address"), help: "name=ip: an address never handed out (repeatable).")
+    var auxAddress: [String] = []
+    @Flag(name: .long, help: "No route out and no NAT: endpoints reach only each other.") var `internal` = false
+    @Flag(name: .long, help: "Give endpoints IPv6 addresses too.") var ipv6 = false
+    @Option(name: [.customShort("o"), .customLong("opt")], help: "key=value driver option (repeatable).") var option: [String] = []
+    @Option(name: .long, help: "key=value label (repeatable).") var label: [String] = []
+    @OptionGroup var output: OutputOptions
+
+    /// Creates the network and prints its ID (or its JSON). `named` is false when the caller
+    /// chose the name for the user: a clash then says how to pick another.
+    func create(name: String, driver: String, named: Bool) throws {
+        var request = NetworkRequest(name: name, driver: try parsed { try DriverKind(parsing: driver) })
+        request.subnets = try subnet.map { text in try parsed { try CIDR(parsing: text, field: "--subnet") } }
+        request.ipRanges = try ipRange.map { text in try parsed { try CIDR(parsing: text, field: "--ip-range") } }
+        request.gateways = try gateway.map { text in try parsed { try IPAddress(parsing: text, field: "--gateway") } }
+        request.auxAddresses = try keyValues(auxAddress, flag: "--aux-address").mapValues { text in
+            try parsed { try IPAddress(parsing: text, field: "--aux-address") }
+        }
+        request.options = try keyValues(option, flag: "-o")
+        request.labels = try keyValues(label, flag: "--label")
+        request.isInternal = `internal`
+        request.ipv6 = ipv6
+        let network: NetworkRecord
+        do {
+            network = try withModel { try $0.createNetwork(request) }
+        } catch let failure as CommandFailure where !named && failure.error.code == .alreadyExists {
+            throw CommandFailure(NetworkError(
+                code: .alreadyExists,
+                message: "\(failure.error.message); pass a name for another: netctl create \(driver) NAME"))
+        }
+        if output.format == .json { printJSON(network.json) } else { print(network.id) }
     }
 }
 

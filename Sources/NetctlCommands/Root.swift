@@ -27,7 +27,7 @@ public struct NetctlCommand: ParsableCommand {
             6 no addresses left; 7 unsupported; 77 permission denied.
             """,
         version: version,
-        subcommands: [NetworkCommand.self, SandboxCommand.self, Connect.self, Disconnect.self, Exec.self,
+        subcommands: [CreateShortForm.self, NetworkCommand.self, SandboxCommand.self, Connect.self, Disconnect.self, Exec.self,
                       PortCommand.self, FirewallCommand.self, GC.self, Version.self, Completion.self]
     )
 
@@ -139,6 +139,10 @@ func keyValues(_ values: [String], flag: String) throws -> [String: String] {
 
 /// Runs the command line and exits with the status a script can rely on.
 public func runNetctl() -> Never {
+    if let word = CommandLine.arguments.dropFirst().first, let message = Suggestions.unknownCommand(word) {
+        printError(message)
+        NetctlCommand.exit(withError: ExitCode(64))
+    }
     do {
         var command = try NetctlCommand.parseAsRoot()
         try command.run()

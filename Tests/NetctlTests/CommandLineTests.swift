@@ -12,8 +12,16 @@ struct CommandLineTests {
         let create = try NetctlCommand.parseAsRoot(["network", "create", "web", "--driver", "macvlan", "--subnet", "10.1.0.0/24",
                                                     "--subnet", "fd00::/64", "--ipv6", "-o", "parent=eth0", "--label", "a=b"])
         let network = try #require(create as? NetworkCommand.Create)
-        #expect(network.subnet == ["10.1.0.0/24", "fd00::/64"])
-        #expect(network.option == ["parent=eth0"])
+        #expect(network.options.subnet == ["10.1.0.0/24", "fd00::/64"])
+        #expect(network.options.option == ["parent=eth0"])
+        // The short form: the driver and the name are words, the flags the same.
+        let short = try #require(try NetctlCommand.parseAsRoot(["create", "macvlan", "mv", "-o", "parent=eth0", "--subnet", "10.2.0.0/24"]) as? CreateShortForm)
+        #expect(short.driver == "macvlan" && short.name == "mv")
+        #expect(short.options.subnet == ["10.2.0.0/24"] && short.options.option == ["parent=eth0"])
+        let bare = try #require(try NetctlCommand.parseAsRoot(["create", "bridge"]) as? CreateShortForm)
+        #expect(bare.name == nil)
+        #expect(CreateShortForm.defaultName(driver: "bridge") == "bridge")
+        #expect(CreateShortForm.defaultName(driver: "cni:ptp") == "ptp")
         let connect = try #require(try NetctlCommand.parseAsRoot(["connect", "web", "/run/netns/x", "-p", "8080:80", "-p", "53:53/udp", "--ip", "10.1.0.9"]) as? Connect)
         #expect(connect.publish == ["8080:80", "53:53/udp"])
         let exec = try #require(try NetctlCommand.parseAsRoot(["exec", "web", "--", "ip", "-br", "addr"]) as? Exec)
@@ -27,6 +35,16 @@ struct CommandLineTests {
         #expect(throws: (any Error).self) { try NetctlCommand.parseAsRoot(["network", "create"]) }
     }
 
+    @Test func aFirstWordThatIsNoCommandIsAnsweredWithTheNearestCommands() {
+        #expect(Suggestions.unknownCommand("craete") == "netctl: unknown command 'craete'; did you mean 'create'?")
+        #expect(Suggestions.unknownCommand("ls") == "netctl: unknown command 'ls'; did you mean 'network ls' or 'sandbox ls'?")
+        #expect(Suggestions.unknownCommand("sandboxes") == "netctl: unknown command 'sandboxes'; did you mean 'sandbox'?")
+        #expect(Suggestions.unknownCommand("zzz") == "netctl: unknown command 'zzz'; see 'netctl --help'")
+        for word in ["create", "network", "help", "--help", "-h", "--version"] { #expect(Suggestions.unknownCommand(word) == nil) }
+        #expect(Suggestions.editDistance("craete", "create") == 1)
+        #expect(Suggestions.editDistance("", "gc") == 2)
+    }
+
     @Test func keyValueFlagsNameTheFlagWhenThereIsNoEquals() {
         let error = #expect(throws: CommandFailure.self) { try keyValues(["parent"], flag: "-o") }
         #expect(error?.description.contains("-o") == true)
@@ -35,7 +53,7 @@ struct CommandLineTests {
 
     /// Every command the root help lists, reached through its parent.
     static let commandPaths: [[String]] = [
-        [], ["network"], ["network", "create"], ["network", "ls"], ["network", "inspect"], ["network", "rm"], ["network", "prune"],
+        [], ["create"], ["network"], ["network", "create"], ["network", "ls"], ["network", "inspect"], ["network", "rm"], ["network", "prune"],
         ["sandbox"], ["sandbox", "create"], ["sandbox", "ls"], ["sandbox", "inspect"], ["sandbox", "rm"],
         ["connect"], ["disconnect"], ["exec"], ["port"], ["port", "ls"], ["firewall"], ["firewall", "reload"],
         ["gc"], ["version"], ["completion"],

@@ -48,6 +48,12 @@ struct Chain: Sendable {
         return [bridge, portmap]
     }
 
+    /// The WAL files of the stores our plugins write: host-local's `dataDir` and portmap's
+    /// state directory (the sandbox's `/var/lib/netctl`).
+    var walFiles: [String] {
+        ["\(side.dataDirectory)/\(kind.rawValue)/netctl.db-wal", "/var/lib/netctl/netctl.db-wal"]
+    }
+
     /// The runtime's view of container `index`: its id, netns and the capability arguments.
     struct Container: Sendable {
         let id: String

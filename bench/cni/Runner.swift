@@ -14,6 +14,8 @@ final class Measurements: Sendable {
     private let sizes = Mutex<[String: [Double]]>([:])
     /// The cached ADD result per container id, as libcni keeps it for DEL.
     private let cache = Mutex<[String: JSON]>([:])
+    /// The largest size (bytes) each of our stores' WAL files reached after a call.
+    private let walPeaks = Mutex<[String: Int]>([:])
 
     func record(_ key: String, index: Int, nanoseconds: UInt64) {
         times.withLock { $0[key, default: [:]][index] = Double(nanoseconds) }
@@ -25,6 +27,14 @@ final class Measurements: Sendable {
 
     func cacheResult(_ result: JSON, for id: String) { cache.withLock { $0[id] = result } }
     func cachedResult(for id: String) -> JSON? { cache.withLock { $0.removeValue(forKey: id) } }
+
+    func record(walOf path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        walPeaks.withLock { $0[path] = max($0[path] ?? 0, Int(info.st_size)) }
+    }
+
+    func walPeak(_ path: String) -> Int? { walPeaks.withLock { $0[path] } }
 
     func times(_ key: String) -> [Int: Double] { times.withLock { $0[key] ?? [:] } }
     func sizes(_ key: String) -> Samples { Samples(sizes.withLock { $0[key] ?? [] }) }
@@ -88,6 +98,7 @@ struct Runner {
             executions = try chain.delete(container, cached: measurements.cachedResult(for: container.id) ?? .null)
         }
         measurements.record(key, index: index, nanoseconds: now() - start)
+        if chain.side.label == "ours" { chain.walFiles.forEach(measurements.record(walOf:)) }
         for (plugin, execution) in executions {
             measurements.record(size: Runner.sizeKey(chain.side.label, plugin, command), kibibytes: execution.maxRSS)
             measurements.record(key + "/" + plugin, index: index, nanoseconds: execution.nanoseconds)

@@ -31,6 +31,8 @@ func format(_ value: Double, decimals: Int = 2) -> String {
 
 func milliseconds(_ nanoseconds: Double) -> String { format(nanoseconds / 1_000_000) }
 
+func kibibytes(_ bytes: Int) -> String { "\(format(Double(bytes) / 1024, decimals: 0)) KiB" }
+
 /// `ours / theirs` with a `×`.
 func ratio(_ ours: Double, _ theirs: Double) -> String {
     guard theirs > 0 else { return "–" }

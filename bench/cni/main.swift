@@ -5,7 +5,9 @@
 //   make bench BENCH=cni   (or: scripts/sandbox.sh .build-static/release/bench-cni [options])
 //
 // Options: --iterations N (200), --workers W (2), --block B (10), --chains bridge,portmap,
-// --reference DIR (/usr/lib/cni), --netctl-cni PATH (the netctl-cni beside this binary).
+// --reference DIR (/usr/lib/cni), --netctl-cni PATH (the netctl-cni beside this binary),
+// --growth-span S (20: the first and last S containers of the growth tables),
+// --soak R (0: after the tables, R rounds of ADD+DEL of one container, ours only).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,6 +37,8 @@ let blockSize = option("--block").flatMap { Int($0) } ?? 10
 let referenceDirectory = option("--reference") ?? "/usr/lib/cni"
 let requestedChains = (option("--chains") ?? "bridge,portmap").split(separator: ",").map(String.init)
 let ourBinary = option("--netctl-cni") ?? siblingPath("netctl-cni")
+let growthSpan = option("--growth-span").flatMap { Int($0) } ?? 20
+let soakRounds = option("--soak").flatMap { Int($0) } ?? 0
 
 // Our plugin directory: the one binary linked under each plugin name, as `make install` does.
 let ourDirectory = "/run/netctl/bench-cni-plugins"
@@ -107,6 +111,15 @@ do {
 } catch {
     fail("memory at exit: \(error)")
 }
+var soakTable: String?
+if soakRounds > 0, let kind = chains.last, let netns = namespaces["ours"]?.first {
+    progress("soak: \(soakRounds) rounds of \(kind.title) ADD+DEL, ours")
+    do {
+        soakTable = try soak(Chain(kind: kind, side: ours), netns: netns, rounds: soakRounds)
+    } catch {
+        fail("soak: \(error)")
+    }
+}
 for name in names.values.joined() { try? NetNamespace.delete(named: name) }
 
 // MARK: Tables
@@ -116,7 +129,8 @@ print(report.header(chains: chains))
 for kind in chains {
     print(report.chainTable(kind, modes: modes))
 }
-if chains.contains(.portmap) { print(report.growthTable()) }
+for kind in chains { print(report.growthTable(kind, span: growthSpan, ours: ours)) }
+if let soakTable { print(soakTable) }
 print(startupTable)
 print(report.sizeTable(chains: chains, startup: startup))
 print(memory.table(chains))
