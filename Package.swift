@@ -57,11 +57,13 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["NetCore", "Namespaces", "CNetlink"], swiftSettings: strict),
         .target(name: "Store", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),
         .target(name: "IPAM", dependencies: ["NetCore", "Store"], swiftSettings: strict),
-        .target(name: "Firewall", dependencies: ["NetCore", "Namespaces", "Netlink", "CNetlink", "CNftables"], swiftSettings: strict),
+        // nftables through libnftables; the host's addresses and sysctls come in through a
+        // `FirewallHost`, so it reads no kernel state of its own (no Netlink).
+        .target(name: "Firewall", dependencies: ["NetCore", "Namespaces", "CNetlink", "CNftables"], swiftSettings: strict),
         // `swift run -c release bench-firewall` (in the sandbox): add+remove one mapping against the mapping count.
         .executableTarget(
             name: "bench-firewall",
-            dependencies: ["Firewall", "NetCore"],
+            dependencies: ["Firewall", "Publishing", "NetCore"],
             path: "bench/firewall",
             swiftSettings: strict
         ),
@@ -75,11 +77,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
-        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM", "Store", "Firewall", "PortProxy"], swiftSettings: strict),
+        // Link drivers: they keep no records and publish nothing.
+        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM"], swiftSettings: strict),
+        // Published ports and network rules: the firewall registry in the store, the DNAT vs
+        // proxy plan, the proxy's client side, conntrack flushes, the host's facts.
+        .target(name: "Publishing", dependencies: ["NetCore", "Namespaces", "Netlink", "Store", "Firewall", "ProxyClient"], swiftSettings: strict),
         // The CNM model behind the CLI: networks, sandboxes, endpoints over the shared drivers.
         .target(
             name: "NetctlModel",
-            dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM", "Store", "Firewall", "PortProxy", "Drivers", "CNI"],
+            dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM", "Store", "Firewall", "ProxyClient", "Publishing", "Drivers", "CNI"],
             swiftSettings: strict
         ),
         .target(
@@ -90,13 +96,16 @@ let package = Package(
         .executableTarget(name: "netctl", dependencies: ["NetctlCommands"], swiftSettings: strict, linkerSettings: execLinkerSettings),
         // splice, pipe2, accept4, epoll and signalfd, which the Glibc module hides or lacks.
         .target(name: "CPortProxy"),
-        .target(name: "PortProxy", dependencies: ["NetCore", "CPortProxy"], swiftSettings: strict),
+        // Starting, keeping and stopping a proxy process, and its forward rules: what publishers link.
+        .target(name: "ProxyClient", dependencies: ["NetCore", "CPortProxy"], swiftSettings: strict),
+        // The proxy server itself (epoll, splice): only netctl-proxy links it.
+        .target(name: "PortProxy", dependencies: ["NetCore", "CPortProxy", "ProxyClient"], swiftSettings: strict),
         // The userland TCP/UDP port proxy: one process per endpoint, started by ProxyProcess.
         .executableTarget(name: "netctl-proxy", dependencies: ["PortProxy"], swiftSettings: strict, linkerSettings: execLinkerSettings),
         // The CNI plugins: one multi-call binary, installed under each plugin's name.
         .executableTarget(
             name: "netctl-cni",
-            dependencies: ["CNI", "Drivers", "IPAM", "Store", "NetCore", "Namespaces", "Netlink", "Firewall", "PortProxy"],
+            dependencies: ["CNI", "Drivers", "IPAM", "Store", "NetCore", "Namespaces", "Netlink", "Firewall", "Publishing"],
             path: "plugins",
             swiftSettings: strict,
             // Every CNI call is an exec: a position-dependent executable has no relative
@@ -137,26 +146,26 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(name: "NetctlTests", dependencies: ["NetctlModel", "NetctlCommands", "NetCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
-        .testTarget(name: "DriversTests", dependencies: ["Drivers", "Firewall", "Store", "NetCore"], swiftSettings: strict),
+        .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Drivers", "Firewall", "ProxyClient", "Store", "NetCore"], swiftSettings: strict),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "NetCore"], exclude: ["golden"], swiftSettings: strict),
         // Real traffic through the nftables ruleset, in namespaces made per test (root, sandbox only).
         .testTarget(
             name: "FirewallIntegrationTests",
-            dependencies: ["Firewall", "NetCore", "Namespaces", "Netlink"],
+            dependencies: ["Firewall", "Publishing", "NetCore", "Namespaces", "Netlink"],
             swiftSettings: strict
         ),
         // Depends on ipam-stress so that building the tests builds the helper they spawn.
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "Store", "NetCore", "ipam-stress"], swiftSettings: strict),
         // Depends on netctl-proxy so that `swift test` builds the executable the tests spawn.
-        .testTarget(name: "PortProxyTests", dependencies: ["PortProxy", "NetCore", "netctl-proxy"], swiftSettings: strict),
+        .testTarget(name: "PortProxyTests", dependencies: ["PortProxy", "ProxyClient", "NetCore", "netctl-proxy"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CNI", "NetCore", "Drivers", "Firewall", "PortProxy", "Store", "netctl-cni", "netctl-proxy", "netctl", "cnitool"],
+            dependencies: ["CNI", "NetCore", "Drivers", "Firewall", "Publishing", "ProxyClient", "Store", "netctl-cni", "netctl-proxy", "netctl", "cnitool"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["NetCore", "Namespaces", "Netlink", "CNetlink", "Drivers", "IPAM", "Firewall", "Store"],
+            dependencies: ["NetCore", "Namespaces", "Netlink", "CNetlink", "Drivers", "IPAM", "Firewall", "Publishing", "Store"],
             swiftSettings: strict
         ),
     ]

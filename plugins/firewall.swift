@@ -2,6 +2,7 @@ import CNI
 import Drivers
 import Firewall
 import NetCore
+import Publishing
 import Store
 
 /// The firewall registry as the plugins use it: the shared state store (`NETCTL_STATE_DIR`

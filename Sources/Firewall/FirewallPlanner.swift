@@ -99,11 +99,11 @@ struct FirewallPlanner: Sendable {
                 for address in localAddresses where address.family == entry.family {
                     var probe = entry
                     probe.scope = .hostAddress(address)
-                    probes.add(Element(key: Ruleset.key(probe, in: maps), data: .address(.zero(entry.family))), to: maps.address)
+                    probes.add(Element(key: Ruleset.key(probe, in: maps), data: .address(.unspecified(entry.family))), to: maps.address)
                 }
             case .hostAddress:
                 let maps = Ruleset.PortMaps.anyAddress(entry.family)
-                probes.add(Element(key: Ruleset.key(entry, in: maps), data: .address(.zero(entry.family))), to: maps.address)
+                probes.add(Element(key: Ruleset.key(entry, in: maps), data: .address(.unspecified(entry.family))), to: maps.address)
             }
         }
         var batch = Nftables.Batch(table: table, commands: declarations(creations.sets + probes.sets))
@@ -270,9 +270,4 @@ private struct Deletions {
             return .delete(.elements(set, keys.map { Nftables.Element(key: .verbatim($0)) }))
         }
     }
-}
-
-extension IPAddress {
-    /// `0.0.0.0` or `::`: the value of a probe element, which never reaches a packet.
-    static func zero(_ family: Family) -> IPAddress { family == .v4 ? .v4(.any) : .v6(.any) }
 }

@@ -38,18 +38,20 @@ public final class NftablesFirewall: FirewallDriver {
         self.lock = lock
     }
 
-    /// Opens libnftables, rtnetlink and the lock for `namespace` (the calling thread's when `nil`).
+    /// Opens libnftables and the lock for `namespace` (the calling thread's when `nil`).
     ///
-    /// - Parameter lockPath: created with its directory when missing; `nil` for no lock.
+    /// - Parameters:
+    ///   - lockPath: created with its directory when missing; `nil` for no lock.
+    ///   - host: the addresses and sysctls of that namespace.
     /// - Throws: ``NetworkError`` when libnftables or the lock cannot be opened.
-    public static func open(in namespace: NetNamespace? = nil, lockPath: String? = defaultLockPath) throws -> NftablesFirewall {
+    public static func open(in namespace: NetNamespace?, lockPath: String?, host: any FirewallHost) throws -> NftablesFirewall {
         var lock: FileLock?
         if let lockPath {
             try makeParentDirectory(of: lockPath)
             lock = try FileLock(path: lockPath)
         }
         return NftablesFirewall(transport: try LibNftables(namespace: namespace),
-                                host: try NamespaceHost(namespace: namespace), lock: lock)
+                                host: host, lock: lock)
     }
 
     // MARK: FirewallDriver

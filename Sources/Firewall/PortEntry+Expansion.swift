@@ -140,13 +140,3 @@ extension PublishedPort {
         return !hostIP.isLoopback || (hostIP.family == .v4 && network.localhostDNAT)
     }
 }
-
-extension IPAddress {
-    /// `127.0.0.0/8` or `::1`.
-    var isLoopback: Bool {
-        switch self {
-        case .v4(let address): address.value >> 24 == 127
-        case .v6(let address): address == .loopback
-        }
-    }
-}

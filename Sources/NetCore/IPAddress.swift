@@ -89,6 +89,22 @@ public enum IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
 }
 
 extension IPAddress {
+    /// `0.0.0.0` or `::`: every address of the family, to a listener or a host IP.
+    public static func unspecified(_ family: Family) -> IPAddress {
+        family == .v4 ? .v4(.any) : .v6(.any)
+    }
+
+    /// `0.0.0.0` or `::`.
+    public var isUnspecified: Bool { integerValue == 0 }
+
+    /// `127.0.0.0/8` or `::1`.
+    public var isLoopback: Bool {
+        switch self {
+        case .v4(let address): address.value >> 24 == 127
+        case .v6(let address): address == .loopback
+        }
+    }
+
     /// `fe80::/10`.
     public var isIPv6LinkLocal: Bool {
         if case .v6(let address) = self { return address.value >> 118 == 0x3FA }

@@ -110,7 +110,7 @@ public struct PortMapping: Sendable, Hashable, CustomStringConvertible {
     public func sharesAHostPort(with other: PortMapping) -> Bool {
         guard transport == other.transport, hostPorts.overlaps(other.hostPorts) else { return false }
         guard let mine = hostIP, let theirs = other.hostIP else { return true }
-        return mine.family == theirs.family && (mine == theirs || mine.integerValue == 0 || theirs.integerValue == 0)
+        return mine.family == theirs.family && (mine == theirs || mine.isUnspecified || theirs.isUnspecified)
     }
 
     /// The container port that `hostPort` (inside ``hostPorts``) maps to.

@@ -9,7 +9,8 @@ import IPAM
 import Namespaces
 import NetCore
 import Netlink
-import PortProxy
+import ProxyClient
+import Publishing
 import Store
 
 /// The CNM model behind the `netctl` CLI: networks, sandboxes and endpoints kept in the state

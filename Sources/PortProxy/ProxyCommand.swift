@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import NetCore
+import ProxyClient
 
 /// The `netctl-proxy` command line, and the process it runs:
 ///
@@ -19,19 +20,6 @@ public struct ProxyCommand: Sendable {
     public var configuration = ProxyConfiguration()
     /// An inherited descriptor to report readiness on; `nil` reports errors on stderr only.
     public var readyDescriptor: Int32?
-
-    /// An error's exit status: distinct per ``NetworkError/Code``, so a launcher that reads
-    /// only the message can still tell a port in use from a bad rule.
-    public static func exitStatus(for code: NetworkError.Code) -> Int32 {
-        Int32(NetworkError.Code.allCases.firstIndex(of: code) ?? 0) + 10
-    }
-
-    /// The code ``exitStatus(for:)`` encoded, or `system` for any other status.
-    public static func code(forExitStatus status: Int32) -> NetworkError.Code {
-        let index = Int(status) - 10
-        let codes = NetworkError.Code.allCases
-        return codes.indices.contains(index) ? codes[index] : .system
-    }
 
     /// Reads the arguments after the program name.
     ///
@@ -103,7 +91,7 @@ public struct ProxyCommand: Sendable {
                 report("error: \(message)\n", to: fd)
             }
             report("netctl-proxy: \(message)\n", to: STDERR_FILENO)
-            return exitStatus(for: (error as? NetworkError)?.code ?? .system)
+            return ProxyExitStatus.status(for: (error as? NetworkError)?.code ?? .system)
         }
     }
 

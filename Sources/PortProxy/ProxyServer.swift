@@ -5,6 +5,7 @@ import Musl
 #endif
 import CPortProxy
 import NetCore
+import ProxyClient
 
 /// The forwarding engine of one proxy process: every listener of every rule, served by one
 /// thread with one epoll loop, so a published range costs descriptors, not processes.
@@ -184,11 +185,4 @@ public final class ProxyServer {
         if Int(fd) < sources.count { sources[Int(fd)] = nil }
         close(fd)
     }
-}
-
-/// `CLOCK_MONOTONIC` in nanoseconds.
-func monotonicNow() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }

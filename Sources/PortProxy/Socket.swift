@@ -5,6 +5,7 @@ import Musl
 #endif
 import CPortProxy
 import NetCore
+import ProxyClient
 
 /// The socket calls the proxy makes, each returning or throwing the errno intact.
 /// Every descriptor is non-blocking and close-on-exec from birth.

@@ -1,3 +1,4 @@
+import ProxyClient
 /// A bound UDP socket, its target, and the flows of the clients that sent to it.
 ///
 /// Each client gets its own socket connected to the target, so the target sees one peer per

@@ -2,7 +2,8 @@ import Drivers
 import Firewall
 import Foundation
 import NetCore
-import PortProxy
+import ProxyClient
+import Publishing
 import Store
 import Testing
 

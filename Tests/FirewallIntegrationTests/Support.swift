@@ -3,6 +3,7 @@ import Foundation
 import Namespaces
 import NetCore
 import Netlink
+import Publishing
 import Testing
 
 /// Privileged tests run only as root inside the throwaway sandbox `make test` sets up, so they

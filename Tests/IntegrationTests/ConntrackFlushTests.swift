@@ -4,6 +4,7 @@ import Foundation
 import Namespaces
 import NetCore
 import Netlink
+import Publishing
 import Store
 import Testing
 

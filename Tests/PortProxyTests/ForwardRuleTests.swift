@@ -1,6 +1,7 @@
 import NetCore
 import Testing
 @testable import PortProxy
+@testable import ProxyClient
 
 @Suite struct ForwardRuleParsingTests {
     @Test func anIPv4RuleParsesAndPrintsBack() throws {
@@ -137,8 +138,8 @@ import Testing
 
     @Test func everyErrorCodeSurvivesTheExitStatus() {
         for code in NetworkError.Code.allCases {
-            #expect(ProxyCommand.code(forExitStatus: ProxyCommand.exitStatus(for: code)) == code)
+            #expect(ProxyExitStatus.code(forExitStatus: ProxyExitStatus.status(for: code)) == code)
         }
-        #expect(ProxyCommand.code(forExitStatus: 1) == .system)
+        #expect(ProxyExitStatus.code(forExitStatus: 1) == .system)
     }
 }

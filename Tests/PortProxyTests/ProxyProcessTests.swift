@@ -2,6 +2,7 @@ import Foundation
 import NetCore
 import Testing
 @testable import PortProxy
+@testable import ProxyClient
 
 /// Starting and stopping the proxy executable as the port-publishing code does.
 @Suite(.enabled(if: proxyExecutable != nil, "netctl-proxy is not built next to the test bundle"))

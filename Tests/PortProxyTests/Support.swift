@@ -2,6 +2,7 @@ import Foundation
 import NetCore
 import Testing
 @testable import PortProxy
+@testable import ProxyClient
 
 /// The `netctl-proxy` built next to this test bundle (`swift build --build-tests` builds both).
 let proxyExecutable: String? = {

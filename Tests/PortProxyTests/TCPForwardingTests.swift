@@ -2,6 +2,7 @@ import Foundation
 import NetCore
 import Testing
 @testable import PortProxy
+@testable import ProxyClient
 
 /// The built proxy relaying TCP between loopback sockets of this test process.
 @Suite(.enabled(if: proxyExecutable != nil, "netctl-proxy is not built next to the test bundle"))

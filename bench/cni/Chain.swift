@@ -15,11 +15,24 @@ struct Side: Sendable {
 struct Chain: Sendable {
     enum Kind: String, CaseIterable, Sendable {
         case bridge, portmap
+        /// `host-local` exec'd alone, as the IPAM of a network: the store's share of a call,
+        /// without the kernel's.
+        case ipam
 
         var title: String {
             switch self {
             case .bridge: "bridge + host-local"
             case .portmap: "bridge + host-local + portmap"
+            case .ipam: "host-local alone"
+            }
+        }
+
+        /// The plugins that must answer VERSION for the chain to run.
+        var pluginTypes: [String] {
+            switch self {
+            case .bridge: ["bridge"]
+            case .portmap: ["bridge", "portmap"]
+            case .ipam: ["host-local"]
             }
         }
     }
@@ -29,19 +42,25 @@ struct Chain: Sendable {
 
     var networkName: String { "bench-\(side.label)-\(kind.rawValue)" }
     var bridgeName: String { "bc\(side.label.prefix(1))\(kind == .bridge ? "b" : "p")0" }
-    var subnet: String { "10.\(side.subnetOctet + (kind == .bridge ? 0 : 1)).0.0/16" }
+    var subnet: String {
+        let offset = switch kind { case .bridge: 0; case .portmap: 1; case .ipam: 2 }
+        return "10.\(side.subnetOctet + offset).0.0/16"
+    }
 
     /// The plugin list of the conflist: bridge with host-local IPAM (no ipMasq: the plain
     /// interface chain), then portmap with its capability when the chain has it.
     var plugins: [JSONObject] {
+        let ipam: JSONObject = [
+            "type": "host-local",
+            "ranges": [[["subnet": .string(subnet)]]],
+            "routes": [["dst": "0.0.0.0/0"]],
+            "dataDir": .string("\(side.dataDirectory)/\(kind.rawValue)"),
+        ]
+        // The IPAM plugin reads the `ipam` section of the network's config, whatever its type.
+        guard kind != .ipam else { return [["type": "host-local", "ipam": .object(ipam)]] }
         let bridge: JSONObject = [
             "type": "bridge", "bridge": .string(bridgeName), "isGateway": true, "ipMasq": false,
-            "ipam": .object([
-                "type": "host-local",
-                "ranges": [[["subnet": .string(subnet)]]],
-                "routes": [["dst": "0.0.0.0/0"]],
-                "dataDir": .string("\(side.dataDirectory)/\(kind.rawValue)"),
-            ]),
+            "ipam": .object(ipam),
         ]
         guard kind == .portmap else { return [bridge] }
         let portmap: JSONObject = ["type": "portmap", "capabilities": ["portMappings": true], "snat": true]

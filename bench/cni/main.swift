@@ -4,7 +4,7 @@
 //
 //   make bench BENCH=cni   (or: scripts/sandbox.sh .build-static/release/bench-cni [options])
 //
-// Options: --iterations N (200), --workers W (2), --block B (10), --chains bridge,portmap,
+// Options: --iterations N (200), --workers W (2), --block B (10), --chains bridge,portmap[,ipam],
 // --reference DIR (/usr/lib/cni), --netctl-cni PATH (the netctl-cni beside this binary),
 // --growth-span S (20: the first and last S containers of the growth tables),
 // --soak R (0: after the tables, R rounds of ADD+DEL of one container, ours only).
@@ -57,8 +57,8 @@ let sides = [ours, reference]
 
 var chains: [Chain.Kind] = []
 for name in requestedChains {
-    guard let kind = Chain.Kind(rawValue: name) else { fail("unknown chain \"\(name)\" (bridge, portmap)") }
-    let missing = kind == .portmap ? ["bridge", "portmap"] : ["bridge"]
+    guard let kind = Chain.Kind(rawValue: name) else { fail("unknown chain \"\(name)\" (bridge, portmap, ipam)") }
+    let missing = kind.pluginTypes
     if let plugin = missing.first(where: { version(of: "\(ourDirectory)/\($0)") == nil }) {
         let message = "skipping \(kind.title): our binary does not answer VERSION as `\(plugin)`"
         progress(message)

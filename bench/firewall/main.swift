@@ -11,6 +11,7 @@
 // table opens a fresh context for each round, as every CNI plugin exec does.
 import Firewall
 import NetCore
+import Publishing
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,3 @@
-import NetCore
-
 /// One container's attachment to one network through one interface: the key of everything
 /// a driver makes for it.
 public struct AttachmentID: Hashable, Sendable, CustomStringConvertible {

@@ -1,7 +1,8 @@
-@testable import Drivers
+import Drivers
 import Firewall
 import Foundation
 import NetCore
+@testable import Publishing
 import Store
 import Testing
 

@@ -75,7 +75,7 @@ public enum ProxyProcess {
         if line == nil { kill(pid, SIGKILL) }
         let status = reap(pid)
         if let line, line.hasPrefix("error: ") {
-            throw NetworkError(code: ProxyCommand.code(forExitStatus: status), message: String(line.dropFirst("error: ".count)))
+            throw NetworkError(code: ProxyExitStatus.code(forExitStatus: status), message: String(line.dropFirst("error: ".count)))
         }
         let reason = line == nil ? "did not report readiness within \(timeout) s" : "exited before it was ready"
         throw NetworkError(code: .system, message: "proxy \(executable) \(reason) (wait status \(status))")

@@ -2,7 +2,7 @@ import Firewall
 import Namespaces
 import NetCore
 import Netlink
-import PortProxy
+import ProxyClient
 import Store
 
 /// The firewall as both front ends use it: network rules reference-counted by the attachments
@@ -300,7 +300,7 @@ public final class FirewallRegistry {
     private func flushConntrack(_ mappings: [PortMapping]) {
         let filters = mappings.filter { $0.transport == .udp }.map { mapping in
             ConntrackFilter(transport: .udp, destinationPorts: mapping.hostPorts,
-                            destination: mapping.hostIP.flatMap { $0.integerValue == 0 ? nil : $0 })
+                            destination: mapping.hostIP.flatMap { $0.isUnspecified ? nil : $0 })
         }
         guard !filters.isEmpty else { return }
         do {

@@ -1,5 +1,3 @@
-import NetCore
-
 extension NetworkError {
     /// A step of a teardown failed; the others still ran.
     public static func teardown(_ what: String, failures: [(name: String, error: any Error)]) -> NetworkError {
@@ -8,7 +6,7 @@ extension NetworkError {
     }
 
     /// What CHECK found different from what was set up.
-    static func mismatch(_ message: String) -> NetworkError {
+    package static func mismatch(_ message: String) -> NetworkError {
         NetworkError(code: .notFound, message: message)
     }
 }

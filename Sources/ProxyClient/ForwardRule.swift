@@ -52,21 +52,14 @@ public struct ForwardRule: Hashable, Sendable, CustomStringConvertible {
         "\(transport.rawValue):\(Self.endpoint(listenAddress, listenPort))=\(Self.endpoint(targetAddress, targetPort))"
     }
 
-    static func endpoint(_ address: IPAddress, _ port: some CustomStringConvertible) -> String {
+    package static func endpoint(_ address: IPAddress, _ port: some CustomStringConvertible) -> String {
         switch address {
         case .v4: "\(address):\(port)"
         case .v6: "[\(address)]:\(port)"
         }
     }
 
-    static let sctpUnsupported = NetworkError(
+    package static let sctpUnsupported = NetworkError(
         code: .unsupported,
         message: "the userland proxy does not forward sctp; published sctp ports are served by DNAT only")
-}
-
-extension IPAddress {
-    /// `0.0.0.0` or `::`.
-    static func unspecified(_ family: Family) -> IPAddress {
-        family == .v4 ? .v4(.any) : .v6(.any)
-    }
 }

@@ -1,6 +1,6 @@
 import Firewall
 import NetCore
-import PortProxy
+import ProxyClient
 import Store
 
 extension FirewallRegistry {

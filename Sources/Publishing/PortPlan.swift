@@ -1,6 +1,6 @@
 import Firewall
 import NetCore
-import PortProxy
+import ProxyClient
 
 /// Splits an attachment's `-p` mappings between DNAT and the userland proxy.
 ///
@@ -28,7 +28,7 @@ struct PortPlan: Equatable {
         for mapping in mappings {
             let before = (dnat.count, proxy.count)
             let wanted = mapping.hostIP
-            let isAny = wanted.map { $0.integerValue == 0 } ?? true
+            let isAny = wanted.map(\.isUnspecified) ?? true
             if isAny {
                 for container in [v4, v6].compactMap({ $0 }) where wanted == nil || wanted?.family == container.family {
                     dnat.append(PublishedPort(mapping: mapping, containerAddress: container, owner: owner))
