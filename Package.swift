@@ -90,7 +90,7 @@ let package = Package(
         ),
         .target(
             name: "NetctlCommands",
-            dependencies: ["NetctlModel", "NetCore", "Namespaces", "CNetlink", "Firewall", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["NetctlModel", "NetCore", "Namespaces", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(name: "netctl", dependencies: ["NetctlCommands"], swiftSettings: strict, linkerSettings: execLinkerSettings),

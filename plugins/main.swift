@@ -7,7 +7,7 @@ import Glibc
 import Musl
 #endif
 import CNI
-import Firewall
+import Publishing
 import NetCore
 
 /// The last component of `path`. Top-level closures are main-actor isolated, and calling one
@@ -54,6 +54,6 @@ let status = PluginMain.run(StoreAwarePlugin(plugin: plugin), environment: envir
 // The child this may leave is reparented to init or the nearest subreaper; a runtime that is a
 // subreaper and reaps only the children it knows can turn the hand-off off.
 if environment["CNI_COMMAND"] != "VERSION", BackgroundRelease.isAllowed {
-    NetfilterSocketRelease.handOffBeforeExit()
+    PublishingExit.leaveReclaimToAChild()
 }
 exit(status)

@@ -4,7 +4,7 @@ import Glibc
 import Musl
 #endif
 import ArgumentParser
-import CNetlink
+import Namespaces
 import NetCore
 import NetctlModel
 
@@ -24,14 +24,11 @@ struct Exec: ParsableCommand {
             if sandbox.contains("/"), (try? model.sandbox(sandbox)) == nil { return sandbox }
             return try model.sandbox(sandbox).path
         }
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw CommandFailure(Self.openError(path, Errno.current)) }
-        guard cnetlink_setns(descriptor, CNETLINK_CLONE_NEWNET) == 0 else {
-            let error = Errno.current
-            close(descriptor)
-            throw CommandFailure(Self.joinError(path, error))
+        do {
+            try NetNamespace.enterForExec(path: path)
+        } catch let error as NetworkError {
+            throw CommandFailure(error)
         }
-        close(descriptor)
         // The command gets a clean slate: the Swift runtime's threads may have blocked or
         // ignored signals in this process, and exec keeps both, so a server started here
         // would not stop on SIGTERM.
@@ -44,28 +41,5 @@ struct Exec: ParsableCommand {
         let error = Errno.current
         throw CommandFailure(NetworkError(code: error == .noSuchFileOrDirectory ? .notFound : .system,
                                           message: "cannot run \"\(program)\"", cause: error))
-    }
-
-    /// Why the namespace file could not be opened, as the exit status tells it.
-    static func openError(_ path: String, _ error: Errno) -> NetworkError {
-        let code: NetworkError.Code = switch error {
-        case .noSuchFileOrDirectory, Errno(rawValue: ENOTDIR): .notFound
-        case .permissionDenied, .notPermitted: .permissionDenied
-        default: .system
-        }
-        return NetworkError(code: code, message: "cannot open network namespace \"\(path)\"", cause: error)
-    }
-
-    /// Why `setns` refused: EINVAL is a file that is not a network namespace (a bad value,
-    /// exit 2), EPERM a lack of privilege (77); anything else is a system error.
-    static func joinError(_ path: String, _ error: Errno) -> NetworkError {
-        switch error {
-        case .invalidArgument:
-            NetworkError(code: .invalidArgument, message: "invalid network namespace path \"\(path)\": is not a network namespace", cause: error)
-        case .notPermitted, .permissionDenied:
-            NetworkError(code: .permissionDenied, message: "cannot join network namespace \"\(path)\" (needs CAP_SYS_ADMIN)", cause: error)
-        default:
-            NetworkError(code: .system, message: "cannot join network namespace \"\(path)\"", cause: error)
-        }
     }
 }

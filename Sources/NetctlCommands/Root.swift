@@ -4,7 +4,6 @@ import Glibc
 import Musl
 #endif
 import ArgumentParser
-import Firewall
 import NetCore
 import NetctlModel
 
@@ -70,12 +69,12 @@ func withModel<T>(_ body: (Netctl) throws -> T) throws -> T {
 nonisolated(unsafe) private var openedModels: [Netctl] = []
 
 /// Before exit: closing a netfilter socket after a ruleset change waits for the kernel's
-/// reclaim (10–15 ms); `NetfilterSocketRelease` leaves that wait to a child, as the CNI
+/// reclaim (10–15 ms); the model leaves that wait to a child, as the CNI
 /// plugins do, unless ``BackgroundRelease`` is turned off.
 private func leaveQuickly() {
     guard !openedModels.isEmpty, BackgroundRelease.isAllowed else { return }
     fflush(nil) // what `print` buffered, before stdout is closed
-    NetfilterSocketRelease.handOffBeforeExit()
+    Netctl.prepareForExit()
 }
 
 /// SIGINT, SIGTERM, SIGHUP and SIGQUIT wait while a command works on the store and the

@@ -41,6 +41,12 @@ public final class Netctl {
         return registry
     }
 
+    /// Right before a netctl process exits, after everything is written: the kernel's wait
+    /// after a ruleset change goes to a child (stdio is closed).
+    public static func prepareForExit() {
+        PublishingExit.leaveReclaimToAChild()
+    }
+
     func allocator() throws -> AddressAllocator { try AddressAllocator(store: store) }
 
     /// The key under which IPAM and the firewall keep a netctl network's state, apart from

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Namespaces
 import NetCore
 @testable import NetctlCommands
 @testable import NetctlModel
@@ -103,14 +104,14 @@ struct CommandLineTests {
     }
 
     @Test func aFailedSetnsExitsByItsErrno() {
-        let notANamespace = CommandFailure(Exec.joinError("/etc/hostname", .invalidArgument))
+        let notANamespace = CommandFailure(NetNamespace.joinError("/etc/hostname", .invalidArgument))
         #expect(notANamespace.exitCode == 2)
         #expect(notANamespace.description.contains("/etc/hostname"))
-        #expect(CommandFailure(Exec.joinError("/run/netns/x", .notPermitted)).exitCode == 77)
-        #expect(CommandFailure(Exec.joinError("/run/netns/x", .permissionDenied)).exitCode == 77)
-        #expect(CommandFailure(Exec.joinError("/run/netns/x", .noSpace)).exitCode == 1)
-        #expect(CommandFailure(Exec.openError("/run/netns/x", .noSuchFileOrDirectory)).exitCode == 3)
-        #expect(CommandFailure(Exec.openError("/run/netns/x", .permissionDenied)).exitCode == 77)
+        #expect(CommandFailure(NetNamespace.joinError("/run/netns/x", .notPermitted)).exitCode == 77)
+        #expect(CommandFailure(NetNamespace.joinError("/run/netns/x", .permissionDenied)).exitCode == 77)
+        #expect(CommandFailure(NetNamespace.joinError("/run/netns/x", .noSpace)).exitCode == 1)
+        #expect(CommandFailure(NetNamespace.openError("/run/netns/x", .noSuchFileOrDirectory)).exitCode == 3)
+        #expect(CommandFailure(NetNamespace.openError("/run/netns/x", .permissionDenied)).exitCode == 77)
     }
 
     @Test func inspectTablesAreFieldsAndTablesAreAligned() throws {
