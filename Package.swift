@@ -82,10 +82,12 @@ let package = Package(
         // Published ports and network rules: the firewall registry in the store, the DNAT vs
         // proxy plan, the proxy's client side, conntrack flushes, the host's facts.
         .target(name: "Publishing", dependencies: ["NetCore", "Namespaces", "Netlink", "Store", "Firewall", "ProxyClient"], swiftSettings: strict),
+        // The recipe every front end runs for one attachment: lease, driver, publishing, one undo stack.
+        .target(name: "Attachment", dependencies: ["NetCore", "Drivers", "IPAM", "Firewall", "Publishing"], swiftSettings: strict),
         // The CNM model behind the CLI: networks, sandboxes, endpoints over the shared drivers.
         .target(
             name: "NetctlModel",
-            dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM", "Store", "Firewall", "ProxyClient", "Publishing", "Drivers", "CNI"],
+            dependencies: ["NetCore", "Namespaces", "IPAM", "Store", "ProxyClient", "Publishing", "Drivers", "Attachment", "CNI"],
             swiftSettings: strict
         ),
         .target(
@@ -105,7 +107,7 @@ let package = Package(
         // The CNI plugins: one multi-call binary, installed under each plugin's name.
         .executableTarget(
             name: "netctl-cni",
-            dependencies: ["CNI", "Drivers", "IPAM", "Store", "NetCore", "Namespaces", "Netlink", "Firewall", "Publishing"],
+            dependencies: ["CNI", "Drivers", "IPAM", "Store", "NetCore", "Namespaces", "Publishing", "Attachment"],
             path: "plugins",
             swiftSettings: strict,
             // Every CNI call is an exec: a position-dependent executable has no relative

@@ -68,8 +68,10 @@ public struct BridgeDriver: Sendable {
     /// Creates the veth pair, puts the container end in `namespace` as the attachment's
     /// interface with `ip`, and the host end on the bridge (creating the bridge if needed).
     ///
+    /// - Parameter container: a socket in `namespace`, when the caller has one open.
     /// - Throws: ``NetworkError``; nothing this call made is left behind.
-    public func attach(_ id: AttachmentID, namespace: NetNamespace, ip: IPConfiguration, mac: MACAddress? = nil) throws -> AttachedInterfaces {
+    public func attach(_ id: AttachmentID, namespace: NetNamespace, container: RouteSocket? = nil, ip: IPConfiguration,
+                       mac: MACAddress? = nil) throws -> AttachedInterfaces {
         try UndoStack.transaction { undo in
             let bridge = try ensureBridge(for: ip, undo: &undo)
             let hostName = id.hostInterfaceName
@@ -82,7 +84,7 @@ public struct BridgeDriver: Sendable {
             try host.setAlias(.name(hostName), id.alias)
             if options.hairpin { try host.setHairpin(.name(hostName), true) }
 
-            let container = try RouteSocket.open(in: namespace)
+            let container = try container ?? RouteSocket.open(in: namespace)
             guard let created = try container.link(named: id.interface) else {
                 throw NetworkError(code: .internalError, message: "interface \"\(id.interface)\" vanished during setup")
             }
@@ -102,7 +104,7 @@ public struct BridgeDriver: Sendable {
     private func ensureBridge(for ip: IPConfiguration, undo: inout UndoStack) throws -> Link {
         var bridge: Link
         if let existing = try host.link(named: options.bridge) {
-            guard existing.kind == "bridge" else {
+            guard existing.kind == .bridge else {
                 throw NetworkError(code: .alreadyExists, message: "interface \"\(options.bridge)\" exists and is not a bridge (it is \(existing.kind ?? "a device"))")
             }
             bridge = existing
@@ -218,8 +220,9 @@ public struct BridgeDriver: Sendable {
     /// Verifies the attachment is as ``attach(_:namespace:ip:mac:)`` left it.
     ///
     /// - Throws: ``NetworkError`` naming the first thing missing or different.
-    public func check(_ id: AttachmentID, namespace: NetNamespace, ip: IPConfiguration, mac: MACAddress? = nil) throws {
-        guard let bridge = try host.link(named: options.bridge), bridge.kind == "bridge" else {
+    public func check(_ id: AttachmentID, namespace: NetNamespace, container: RouteSocket? = nil, ip: IPConfiguration,
+                      mac: MACAddress? = nil) throws {
+        guard let bridge = try host.link(named: options.bridge), bridge.kind == .bridge else {
             throw NetworkError.mismatch("bridge \"\(options.bridge)\" is missing")
         }
         guard let hostEnd = try host.link(named: id.hostInterfaceName) else {
@@ -228,9 +231,14 @@ public struct BridgeDriver: Sendable {
         guard hostEnd.masterIndex == bridge.index else {
             throw NetworkError.mismatch("host interface \"\(id.hostInterfaceName)\" is not on bridge \"\(options.bridge)\"")
         }
-        let container = try RouteSocket.open(in: namespace)
+        let container = try container ?? RouteSocket.open(in: namespace)
         guard let inside = try container.link(named: id.interface) else {
             throw NetworkError.mismatch("interface \"\(id.interface)\" is missing in \(namespace.path)")
+        }
+        // The two ends name each other (IFLA_LINK): a host end with the right name is not
+        // enough, it must be this interface's peer.
+        guard inside.kind == .veth, inside.parentIndex == hostEnd.index, hostEnd.parentIndex == inside.index else {
+            throw NetworkError.mismatch("interface \"\(id.interface)\" in \(namespace.path) is not the veth peer of host interface \"\(id.hostInterfaceName)\"")
         }
         try container.checkInterface(inside, of: id, in: namespace, mac: mac, addresses: ip.assignments.map(\.address),
                                      routes: options.disableContainerInterface ? [] : routes(ip, device: inside.index))

@@ -32,6 +32,15 @@ public struct IPConfiguration: Sendable, Hashable {
 
 extension IPConfiguration {
     /// The gateway of the first assignment of `family` that has one.
+    /// Adds a default route via each assignment's gateway whose family is not in `present`
+    /// (the families the sandbox already has one of), at most one per family.
+    public mutating func addDefaultRoutes(besides present: Set<IPAddress.Family>) {
+        var families = present
+        for gateway in assignments.compactMap(\.gateway) where families.insert(gateway.family).inserted {
+            routes.append(.defaultRoute(via: gateway))
+        }
+    }
+
     public func gateway(for family: IPAddress.Family) -> IPAddress? {
         assignments.first { $0.address.family == family && $0.gateway?.family == family }?.gateway
     }

@@ -22,6 +22,18 @@ public struct MacvlanOptions: Sendable, Hashable {
     }
 }
 
+extension MacvlanOptions {
+    /// The modes' names, as `-o macvlan_mode` and the reference plugin's `mode` take them.
+    public static var modeNames: [String] { MacvlanMode.allCases.map(\.rawValue) }
+
+    /// Options with the mode given by name (`bridge` when `nil`).
+    ///
+    /// - Throws: ``NetworkError`` naming `field` and the value when no mode has that name.
+    public init(parent: InterfaceName?, modeName: String?, mtu: UInt32?, field: String = "mode") throws {
+        self.init(parent: parent, mode: try MacvlanMode(parsing: modeName ?? MacvlanMode.bridge.rawValue, field: field), mtu: mtu)
+    }
+}
+
 /// Gives containers a macvlan of a host interface: the `macvlan` network driver. The link is
 /// created directly inside the container's namespace, so there is nothing on the host to undo.
 public struct MacvlanDriver: Sendable {
@@ -58,8 +70,9 @@ public struct MacvlanDriver: Sendable {
     /// Creates the macvlan as the attachment's interface inside `namespace` and configures it.
     ///
     /// - Throws: ``NetworkError``; nothing this call made is left behind.
-    public func attach(_ id: AttachmentID, namespace: NetNamespace, ip: IPConfiguration, mac: MACAddress? = nil) throws -> AttachedInterfaces {
-        let container = try RouteSocket.open(in: namespace)
+    public func attach(_ id: AttachmentID, namespace: NetNamespace, container: RouteSocket? = nil, ip: IPConfiguration,
+                       mac: MACAddress? = nil) throws -> AttachedInterfaces {
+        let container = try container ?? RouteSocket.open(in: namespace)
         let creator = options.parentInContainer ? container : host
         let parent = try parent(in: creator)
         return try UndoStack.transaction { undo in
@@ -91,9 +104,10 @@ public struct MacvlanDriver: Sendable {
     /// Verifies the macvlan exists in `namespace` with its MAC (when given), addresses and routes.
     ///
     /// - Throws: ``NetworkError`` naming the first thing missing or different.
-    public func check(_ id: AttachmentID, namespace: NetNamespace, ip: IPConfiguration, mac: MACAddress? = nil) throws {
-        let container = try RouteSocket.open(in: namespace)
-        guard let link = try container.link(named: id.interface), link.kind == "macvlan" else {
+    public func check(_ id: AttachmentID, namespace: NetNamespace, container: RouteSocket? = nil, ip: IPConfiguration,
+                      mac: MACAddress? = nil) throws {
+        let container = try container ?? RouteSocket.open(in: namespace)
+        guard let link = try container.link(named: id.interface), link.kind == .macvlan else {
             throw NetworkError.mismatch("macvlan \"\(id.interface)\" is missing in \(namespace.path)")
         }
         try container.checkInterface(link, of: id, in: namespace, mac: mac, addresses: ip.assignments.map(\.address),

@@ -18,5 +18,10 @@ public struct LeaseKey: Hashable, Sendable, CustomStringConvertible {
         self.interface = interface
     }
 
+    /// The lease key of an attachment: the same network, container and interface.
+    public init(_ attachment: AttachmentID) throws {
+        try self.init(network: attachment.network, containerID: attachment.containerID, interface: attachment.interface)
+    }
+
     public var description: String { "\(network)/\(containerID)/\(interface)" }
 }

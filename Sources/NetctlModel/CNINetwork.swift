@@ -6,7 +6,7 @@ import Musl
 import CNI
 import Namespaces
 import NetCore
-import Netlink
+import Drivers
 
 /// The `cni:<type>` driver, libnetwork's "remote driver" done with CNI: a network is a
 /// conflist made from the network's settings, and an endpoint is an ADD of that list through
@@ -142,18 +142,16 @@ struct CNINetwork {
 
     /// The MAC of `interface` in `namespace`, as the kernel has it; `nil` without such a link.
     static func macAddress(of interface: String, in namespace: NetNamespace) -> String? {
-        guard let name = try? InterfaceName(interface), let link = try? RouteSocket.open(in: namespace).link(named: name) else { return nil }
-        return link.mac?.description
+        guard let name = try? InterfaceName(interface) else { return nil }
+        return HostLinks.macAddress(of: name, in: namespace)?.description
     }
 
     /// A probe of the host links the plugin makes. Call before the first ADD: afterwards, the
     /// returned closure names the host links (the plugin's bridge) that were not there
     /// before and are now.
     func linksMadeProbe() -> () -> [String] {
-        guard let bridge = hostBridge, let host = try? RouteSocket.open(), (try? host.link(named: bridge)) == .some(nil) else {
-            return { [] }
-        }
-        return { ((try? host.link(named: bridge)) ?? nil) != nil ? [bridge.rawValue] : [] }
+        guard let bridge = hostBridge, (try? HostLinks.exists(bridge)) == false else { return { [] } }
+        return { (try? HostLinks.exists(bridge)) == true ? [bridge.rawValue] : [] }
     }
 
     /// A plugin's CNI error as netctl's, with the plugin's message and details.

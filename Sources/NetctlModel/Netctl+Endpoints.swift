@@ -3,12 +3,12 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Attachment
 import Drivers
-import Firewall
 import IPAM
 import Namespaces
 import NetCore
-import Netlink
+import Publishing
 
 /// What `netctl connect` asks for besides the network and the sandbox.
 public struct ConnectRequest: Sendable {
@@ -39,33 +39,37 @@ extension Netctl {
         let network = try network(name)
         try validate(request, for: network)
         let sandbox = try sandbox(forConnecting: nameOrPath) { path in try checkNamespace(path, named: nameOrPath, for: network) }
+        let backend = try backend(network)
+        // The sandbox's namespace and the sockets of this attachment, opened once for every step.
+        let context = try backend.addsInterface ? AttachmentContext.forSandbox(path: sandbox.path) : nil
         var endpoint: EndpointRecord
         do {
-            endpoint = try reserveEndpoint(network, sandbox, request)
+            endpoint = try reserveEndpoint(network, sandbox, request, context: context)
         } catch is AbandonedConnect {
             // What a connect killed before it finished made, taken down; then this one goes on.
             try disconnect(network: network.name, sandbox: sandbox.name, force: true)
-            endpoint = try reserveEndpoint(network, sandbox, request)
+            endpoint = try reserveEndpoint(network, sandbox, request, context: context)
         }
         do {
-            switch network.driver {
-            case .null, .host:
-                break
-            case .bridge, .macvlan:
+            switch backend {
+            case .driver(let driver):
+                guard let context, let namespace = context.namespace else { break }
                 let interface = try InterfaceName(endpoint.interface)
-                let namespace = try NetNamespace.open(path: sandbox.path)
+                context.id = AttachmentID(network: Self.stateKey(network.name), containerID: sandbox.id, interface: interface)
+                let recipe = try attachmentRecipe(network, driver, context.id, request)
                 try Self.whileLocking(namespace) {
                     try UndoStack.transaction { undo in
-                        endpoint = try attach(network, sandbox, namespace, interface, request, endpoint, undo: &undo)
+                        let attached = try recipe.run(context, mac: request.mac, undo: &undo)
+                        endpoint.addresses = attached.ip.assignments.map(\.address)
+                        endpoint.mac = attached.interfaces?.container.mac?.description
                         endpoint.reservedBy = nil
                         try tables.update(endpoint)
                     }
                 }
-            case .cni(let type):
-                let cni = CNINetwork(network: network, type: type)
+            case .cni(let cni):
                 let linksMade = cni.linksMadeProbe()
                 defer { try? recordCreatedLinks(linksMade(), of: network) }
-                let namespace = try NetNamespace.open(path: sandbox.path)
+                let namespace = try context?.namespace ?? NetNamespace.open(path: sandbox.path)
                 try Self.whileLocking(namespace) {
                     do {
                         let attached = try cni.add(sandbox, namespace: namespace, interface: endpoint.interface, request: request)
@@ -84,6 +88,25 @@ extension Netctl {
             throw error
         }
         return endpoint
+    }
+
+    /// The recipe of one attachment to a network of `driver`: a lease from the network's
+    /// pools, the driver's interface with a default route of each family the sandbox lacks
+    /// (as in Docker: the first endpoint with a gateway of a family gives it; a second would
+    /// clash), and the published ports.
+    private func attachmentRecipe(_ network: NetworkRecord, _ driver: any NetworkDriver, _ id: AttachmentID,
+                                  _ request: ConnectRequest) throws -> AttachmentRecipe {
+        let leasing = AllocatorLeasing(allocator: try allocator(), key: try LeaseKey(id), rangeSets: try rangeSets(network),
+                                       requested: request.addresses)
+        var publishing: [any AttachmentPublishing] = []
+        if driver.offersPublishing, !request.ports.isEmpty {
+            publishing.append(RegistryPublishing(registry: try firewall(), attachment: id, network: try firewallNetwork(network),
+                                                 ports: request.ports))
+        }
+        let routesOut = !network.isInternal
+        return AttachmentRecipe(driver: driver, addresses: leasing, publishing: publishing) { ip, context in
+            if routesOut { ip.addDefaultRoutes(besides: try context.defaultRouteFamilies()) }
+        }
     }
 
     /// Refuses an interface into the host's namespace, and a host network for a sandbox of
@@ -106,8 +129,11 @@ extension Netctl {
 
     /// Inserts the endpoint row with the first free interface name, in one transaction with
     /// the "already connected" check; the row is updated once the driver has done its work.
-    private func reserveEndpoint(_ network: NetworkRecord, _ sandbox: SandboxRecord, _ request: ConnectRequest) throws -> EndpointRecord {
-        let present = presentLinks(in: sandbox, for: network)
+    private func reserveEndpoint(_ network: NetworkRecord, _ sandbox: SandboxRecord, _ request: ConnectRequest,
+                                 context: AttachmentContext?) throws -> EndpointRecord {
+        // The links already in the sandbox, which a new interface must not take the name of;
+        // none when the namespace cannot be read.
+        let present = (try? context?.containerLinkNames()) ?? []
         return try store.database.immediateTransaction {
             guard let current = try tables.network(network.name), current.id == network.id else { throw Self.notFound("network", network.name) }
             guard !current.isBeingRemoved else {
@@ -147,14 +173,6 @@ extension Netctl {
         }
     }
 
-    /// The links already in the sandbox's namespace, which a new interface must not take the
-    /// name of; none for drivers that add no interface, or when the namespace cannot be read.
-    private func presentLinks(in sandbox: SandboxRecord, for network: NetworkRecord) -> Set<String> {
-        guard network.addsInterfaces, let namespace = try? NetNamespace.open(path: sandbox.path),
-              let links = try? RouteSocket.open(in: namespace).links() else { return [] }
-        return Set(links.map(\.name))
-    }
-
     /// Adds links a CNI plugin made to the network's record, so `network rm` removes them.
     private func recordCreatedLinks(_ links: [String], of network: NetworkRecord) throws {
         guard !links.isEmpty else { return }
@@ -182,38 +200,33 @@ extension Netctl {
         }
         if let interface = try? InterfaceName(endpoint.interface) {
             let id = AttachmentID(network: Self.stateKey(network.name), containerID: sandbox.id, interface: interface)
-            let namespace = try? NetNamespace.open(path: sandbox.path)
-            switch network.driver {
-            case .bridge:
-                attempt("unpublish ports") {
-                    try firewall().detach(id)
-                    if endpoint.reservedBy != nil {
-                        // A connect killed before its firewall record committed leaves DNAT
-                        // entries no record knows; the lease tells where they point.
-                        let leaseKey = try LeaseKey(network: id.network, containerID: sandbox.id, interface: interface)
-                        let addresses = try allocator().leases(for: leaseKey).map(\.address.address)
-                        try firewall().unpublishUnrecorded(id, network: firewallNetwork(network), ports: endpoint.ports,
-                                                           containerAddresses: addresses)
-                    }
+            let context = try? AttachmentContext.forSandbox(path: sandbox.path, id: id, missingIsNone: true)
+            switch try backend(network) {
+            case .driver(let driver):
+                if endpoint.reservedBy != nil, driver.offersPublishing {
+                    // A connect killed before its firewall record committed leaves DNAT
+                    // entries no record knows; the lease tells where they point.
+                    attempt("unpublish ports") { try unpublishUnrecorded(id, network: network, ports: endpoint.ports) }
                 }
-                attempt("remove the interface") { try bridgeDriver(network).detach(id, namespace: namespace) }
-            case .macvlan:
-                attempt("remove the interface") { try macvlanDriver(network).detach(id, namespace: namespace) }
-            case .cni(let type):
-                attempt("CNI DEL") { try CNINetwork(network: network, type: type).delete(sandbox, interface: endpoint.interface) }
-            case .null, .host: break
+                if let context {
+                    failures += try teardownRecipe(network, driver, id).detach(context)
+                } else {
+                    attempt("open the host's sockets") { throw NetworkError(code: .system, message: "cannot open a netlink socket on the host") }
+                }
+            case .cni(let cni):
+                attempt("CNI DEL") { try cni.delete(sandbox, interface: endpoint.interface) }
+                attempt("release the addresses") { _ = try allocator().release(key: LeaseKey(id)) }
             }
-            if let namespace, network.netctlMakesItsInterfaces, !network.isInternal {
+            if let context, context.namespace != nil, network.netctlMakesItsInterfaces, !network.isInternal {
                 // The network is gone from the sandbox either way: a failure here is told, and
                 // does not make the disconnect fail (a retry could not do better).
                 do {
-                    try Self.whileLocking(namespace) { try restoreDefaultRoutes(sandbox, namespace, after: endpoint) }
+                    try context.namespace.map { namespace in
+                        try Self.whileLocking(namespace) { try restoreDefaultRoutes(sandbox, context, after: endpoint) }
+                    }
                 } catch {
                     warn("sandbox \"\(sandbox.name)\" lost its default route with network \"\(network.name)\" and got none from its other networks: \(error)")
                 }
-            }
-            attempt("release the addresses") {
-                _ = try allocator().release(key: LeaseKey(network: Self.stateKey(network.name), containerID: sandbox.id, interface: interface))
             }
         }
         if !failures.isEmpty && !force {
@@ -222,19 +235,40 @@ extension Netctl {
         try tables.deleteEndpoint(network: network.name, sandbox: sandbox.name)
     }
 
+    /// The mirror of ``attachmentRecipe``: the published ports (every record of the
+    /// attachment, whatever it published), the interface, the addresses.
+    private func teardownRecipe(_ network: NetworkRecord, _ driver: any NetworkDriver, _ id: AttachmentID) throws -> AttachmentRecipe {
+        let leasing = AllocatorLeasing(allocator: try allocator(), key: try LeaseKey(id), rangeSets: [])
+        var publishing: [any AttachmentPublishing] = []
+        if driver.offersPublishing {
+            publishing.append(RegistryPublishing(registry: try firewall(), attachment: id, network: try firewallNetwork(network), ports: []))
+        }
+        return AttachmentRecipe(driver: driver, addresses: leasing, publishing: publishing)
+    }
+
+    /// The DNAT entries of `ports` a connect killed before its firewall record committed left,
+    /// where they still point at the attachment's leased addresses.
+    private func unpublishUnrecorded(_ id: AttachmentID, network: NetworkRecord, ports: [PortMapping]) throws {
+        let addresses = try allocator().leases(for: LeaseKey(id)).map(\.address.address)
+        try firewall().unpublishUnrecorded(id, network: firewallNetwork(network), ports: ports, containerAddresses: addresses)
+    }
+
     /// When `removed` gave the sandbox its default route of a family, another endpoint with a
     /// gateway of that family gives it instead (the first by network name), as in Docker:
     /// disconnecting one network must not cut the sandbox off from the others' way out.
-    private func restoreDefaultRoutes(_ sandbox: SandboxRecord, _ namespace: NetNamespace, after removed: EndpointRecord) throws {
-        let socket = try RouteSocket.open(in: namespace)
-        var missing = Set(removed.addresses.map(\.address.family)).subtracting(try socket.defaultRouteFamilies())
+    private func restoreDefaultRoutes(_ sandbox: SandboxRecord, _ context: AttachmentContext, after removed: EndpointRecord) throws {
+        var missing = Set(removed.addresses.map(\.address.family)).subtracting(try context.defaultRouteFamilies())
         for other in try tables.endpoints(sandbox: sandbox.name) where !missing.isEmpty && other.network != removed.network {
             guard let network = try tables.network(other.network), network.netctlMakesItsInterfaces, !network.isInternal,
-                  let link = try socket.link(named: InterfaceName(other.interface)) else { continue }
+                  let interface = try? InterfaceName(other.interface) else { continue }
             let ranges = try rangeSets(network)
             for address in other.addresses where missing.contains(address.address.family) {
                 guard let gateway = ranges.lazy.compactMap({ $0.range(containing: address.address)?.gateway }).first else { continue }
-                try socket.addRoute(.defaultRoute(via: gateway, device: .index(link.index)))
+                do {
+                    try context.addDefaultRoute(via: gateway, interface: interface)
+                } catch let error as NetworkError where error.code == .notFound {
+                    continue // that endpoint's interface is gone too
+                }
                 missing.remove(address.address.family)
             }
         }
@@ -254,66 +288,6 @@ extension Netctl {
         }
         defer { flock(namespace.descriptor, LOCK_UN) }
         return try body()
-    }
-
-    private func attach(_ network: NetworkRecord, _ sandbox: SandboxRecord, _ namespace: NetNamespace, _ interface: InterfaceName,
-                        _ request: ConnectRequest, _ endpoint: EndpointRecord, undo: inout UndoStack) throws -> EndpointRecord {
-        var endpoint = endpoint
-        let key = Self.stateKey(network.name)
-        let leaseKey = try LeaseKey(network: key, containerID: sandbox.id, interface: interface)
-        let allocator = try allocator()
-        let leases = try allocator.allocate(key: leaseKey, rangeSets: rangeSets(network), requested: request.addresses)
-        undo.push("release \(leaseKey)") { _ = try allocator.release(key: leaseKey) }
-        endpoint.addresses = leases.map(\.address)
-        let id = AttachmentID(network: key, containerID: sandbox.id, interface: interface)
-        var ip = IPConfiguration(assignments: leases.map { IPConfiguration.Assignment(address: $0.address, gateway: $0.gateway) })
-        // The default route of each family comes from the first endpoint that has a gateway of
-        // it, as in Docker: a second one would clash with it (EEXIST). So the drivers are asked
-        // for none, and the routes are given explicitly where the namespace has none yet.
-        if !network.isInternal {
-            var families = try RouteSocket.open(in: namespace).defaultRouteFamilies()
-            for gateway in leases.compactMap(\.gateway) where families.insert(gateway.family).inserted {
-                ip.routes.append(.defaultRoute(via: gateway))
-            }
-        }
-        switch network.driver {
-        case .bridge:
-            let driver = try bridgeDriver(network, defaultGateway: false)
-            let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: request.mac)
-            undo.push("detach \(id)") { try driver.detach(id, namespace: namespace) }
-            endpoint.mac = attached.container.mac?.description
-            if !request.ports.isEmpty {
-                try firewall().attach(id, network: firewallNetwork(network), ports: request.ports,
-                                      containerAddresses: leases.map(\.address.address))
-                undo.push("unpublish ports of \(id)") { try self.firewall().detach(id) }
-            }
-        case .macvlan:
-            let driver = try macvlanDriver(network)
-            let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: request.mac)
-            undo.push("detach \(id)") { try driver.detach(id, namespace: namespace) }
-            endpoint.mac = attached.container.mac?.description
-        case .null, .host, .cni: break
-        }
-        return endpoint
-    }
-
-    /// The network's bridge driver; `defaultGateway: false` leaves the default route to the
-    /// caller (``attach``), which knows what the namespace has already.
-    func bridgeDriver(_ network: NetworkRecord, defaultGateway: Bool = true) throws -> BridgeDriver {
-        let options = BridgeOptions(
-            bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
-            mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init),
-            isGateway: true, isDefaultGateway: defaultGateway && !network.isInternal, hairpin: true)
-        return BridgeDriver(options: options, host: try RouteSocket.open(), hostNamespace: try NetNamespace.current(),
-                            linkDeletion: .fromEnvironment())
-    }
-
-    func macvlanDriver(_ network: NetworkRecord) throws -> MacvlanDriver {
-        let options = MacvlanOptions(
-            parent: try network.options[NetworkOption.parent].map { try InterfaceName($0, field: "-o parent") },
-            mode: network.options[NetworkOption.macvlanMode].flatMap(MacvlanMode.init(rawValue:)) ?? .bridge,
-            mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init))
-        return MacvlanDriver(options: options, host: try RouteSocket.open(), linkDeletion: .fromEnvironment())
     }
 
     private func validate(_ request: ConnectRequest, for network: NetworkRecord) throws {
@@ -390,16 +364,5 @@ extension Netctl {
         var index = 0
         while used.contains("eth\(index)") { index += 1 }
         return try InterfaceName("eth\(index)")
-    }
-}
-
-extension RouteSocket {
-    /// The families this socket's namespace has a default route of (main table).
-    func defaultRouteFamilies() throws -> Set<IPAddress.Family> {
-        var families: Set<IPAddress.Family> = []
-        for family in [IPAddress.Family.v4, .v6] where try routes(family: family).contains(where: \.isDefault) {
-            families.insert(family)
-        }
-        return families
     }
 }

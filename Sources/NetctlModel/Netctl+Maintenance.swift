@@ -1,5 +1,4 @@
 import Drivers
-import Firewall
 import IPAM
 import Namespaces
 import NetCore

@@ -1,8 +1,7 @@
 import Drivers
-import Firewall
 import IPAM
 import NetCore
-import Netlink
+import Publishing
 
 /// What `netctl network create` asks for.
 public struct NetworkRequest: Sendable {
@@ -117,17 +116,12 @@ extension Netctl {
             guard let network = try tables.network(network.name) else { return }
             let endpoints = try tables.endpoints(network: network.name)
             guard endpoints.isEmpty else { throw Self.inUse(network, endpoints) }
-            switch network.driver {
-            case .bridge:
-                try firewall().removeNetwork(name: Self.stateKey(network.name))
-                let host = try RouteSocket.open()
-                if let bridge = try? InterfaceName(network.bridgeName), let link = try host.link(named: bridge), link.kind == "bridge" {
-                    try host.deleteLink(.index(link.index), .fromEnvironment())
-                }
+            switch try backend(network) {
+            case .driver(let driver):
+                if driver.offersPublishing { try firewall().removeNetwork(name: Self.stateKey(network.name)) }
+                try driver.removeNetwork()
             case .cni:
                 try removeLinksThePluginMade(network)
-            case .null, .host, .macvlan:
-                break
             }
             _ = try allocator().gc(network: Self.stateKey(network.name), valid: [])
             try tables.deleteNetwork(network.name)
@@ -144,16 +138,15 @@ extension Netctl {
     private func removeLinksThePluginMade(_ network: NetworkRecord) throws {
         guard !network.createdLinks.isEmpty else { return }
         let others = try tables.networks().filter { $0.name != network.name }
-        let host = try RouteSocket.open()
-        let links = try host.links()
         for name in network.createdLinks {
-            let namedElsewhere = others.contains { other in
-                guard case .cni(let otherType) = other.driver else { return other.driver == .bridge && other.bridgeName == name }
-                return other.createdLinks.contains(name) || CNINetwork(network: other, type: otherType).hostBridge?.rawValue == name
+            let namedElsewhere = try others.contains { other in
+                switch try backend(other) {
+                case .driver(let driver): driver.hostLink?.rawValue == name && driver.offersPublishing
+                case .cni(let cni): other.createdLinks.contains(name) || cni.hostBridge?.rawValue == name
+                }
             }
-            guard !namedElsewhere, let link = links.first(where: { $0.name == name }), link.kind == "bridge",
-                  !links.contains(where: { $0.masterIndex == link.index }) else { continue }
-            try host.deleteLink(.index(link.index), .fromEnvironment())
+            guard !namedElsewhere, let bridge = try? InterfaceName(name) else { continue }
+            try HostLinks.deleteBridgeIfUnused(bridge)
         }
     }
 
@@ -169,8 +162,8 @@ extension Netctl {
     // MARK: Pieces
 
     /// The network as the firewall sees it.
-    func firewallNetwork(_ network: NetworkRecord) throws -> FirewallNetwork {
-        FirewallNetwork(name: network.name, bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
+    func firewallNetwork(_ network: NetworkRecord) throws -> PublishingNetwork {
+        PublishingNetwork(name: network.name, bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
                         subnets: network.subnets.map(\.subnet), masquerade: !network.isInternal, isInternal: network.isInternal,
                         localhostDNAT: network.options[NetworkOption.localhostDNAT] == "true")
     }
@@ -199,8 +192,8 @@ extension Netctl {
         if let mtu = request.options[NetworkOption.mtu], UInt32(mtu).map({ (68...65535).contains($0) }) != true {
             throw NetworkError.invalid("-o \(NetworkOption.mtu)", mtu, "must be a number from 68 to 65535")
         }
-        if let mode = request.options[NetworkOption.macvlanMode], MacvlanMode(rawValue: mode) == nil {
-            throw NetworkError.invalid("-o \(NetworkOption.macvlanMode)", mode, "must be one of \(MacvlanMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        if let mode = request.options[NetworkOption.macvlanMode], !MacvlanOptions.modeNames.contains(mode) {
+            throw NetworkError.invalid("-o \(NetworkOption.macvlanMode)", mode, "must be one of \(MacvlanOptions.modeNames.joined(separator: ", "))")
         }
         if let parent = request.options[NetworkOption.parent] { _ = try InterfaceName(parent, field: "-o parent") }
         if let value = request.options[NetworkOption.localhostDNAT], value != "true", value != "false" {
@@ -244,7 +237,7 @@ extension Netctl {
         if case .bridge = request.driver {
             if !specs.contains(where: { $0.subnet.family == .v4 }) {
                 let used = try tables.networks().flatMap { $0.subnets.map(\.subnet) }
-                let selected = try SubnetSelector().select(family: .v4, used: used, hostRoutes: HostRouteTable(socket: RouteSocket.open()))
+                let selected = try SubnetSelector().select(family: .v4, used: used, hostRoutes: HostLinks.routeTable())
                 specs.insert(SubnetSpec(subnet: selected), at: 0)
             }
             if request.ipv6, !specs.contains(where: { $0.subnet.family == .v6 }) {

@@ -3,9 +3,9 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Drivers
 import Namespaces
 import NetCore
-import Netlink
 
 /// How a new sandbox gets its network namespace (`sandbox create --network`).
 public enum SandboxMode: Sendable, Hashable {
@@ -69,7 +69,7 @@ extension Netctl {
             case .none:
                 let namespace = try NetNamespace.create(named: name)
                 do {
-                    try RouteSocket.open(in: namespace).setLink("lo", up: true)
+                    try HostLinks.setLoopback(in: namespace, up: true)
                 } catch {
                     try? NetNamespace.delete(named: name)
                     throw error

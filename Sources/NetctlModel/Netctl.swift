@@ -4,11 +4,9 @@ import Glibc
 import Musl
 #endif
 import Drivers
-import Firewall
 import IPAM
 import Namespaces
 import NetCore
-import Netlink
 import ProxyClient
 import Publishing
 import Store
@@ -35,8 +33,7 @@ public final class Netctl {
     /// The firewall, opened on first use: commands that never touch it never load libnftables.
     func firewall() throws -> FirewallRegistry {
         if let openedFirewall { return openedFirewall }
-        let registry = FirewallRegistry(store: store, firewall: try NftablesFirewall.open(),
-                                        proxyExecutable: ProxyProcess.locate())
+        let registry = try FirewallRegistry.onHost(store: store, proxyExecutable: ProxyProcess.locate())
         openedFirewall = registry
         return registry
     }

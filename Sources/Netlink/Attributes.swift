@@ -59,5 +59,12 @@ extension ArraySlice<UInt8> {
     }
 
     func readUInt16(at index: Int) -> UInt16 { readInteger(at: index, as: UInt16.self) }
+
+    /// The C header `T` (`ifinfomsg`, `rtmsg`…) at the start, read by its fields; `nil` when
+    /// the slice is shorter than the header.
+    func header<T>(as: T.Type) -> T? {
+        guard count >= MemoryLayout<T>.size else { return nil }
+        return withUnsafeBytes { $0.loadUnaligned(as: T.self) }
+    }
     func readUInt32(at index: Int) -> UInt32 { readInteger(at: index, as: UInt32.self) }
 }

@@ -24,12 +24,26 @@ public enum LinkReference: Sendable, Hashable, CustomStringConvertible, Expressi
     }
 }
 
+/// `IFLA_INFO_KIND` as the kernel reports it: `veth`, `bridge`, `macvlan`, `vxlan`, or any
+/// other kind the kernel has.
+public struct LinkKindName: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+    public var description: String { rawValue }
+
+    public static let veth: LinkKindName = "veth"
+    public static let bridge: LinkKindName = "bridge"
+    public static let macvlan: LinkKindName = "macvlan"
+    public static let vxlan: LinkKindName = "vxlan"
+}
+
 /// A link as the kernel reports it.
 public struct Link: Sendable, Hashable {
     public var index: Int32
     public var name: String
     /// `IFLA_INFO_KIND`: `veth`, `bridge`, `macvlan`, `vxlan`…; `nil` for `lo` and hardware.
-    public var kind: String?
+    public var kind: LinkKindName?
     public var mtu: UInt32
     public var mac: MACAddress?
     /// The bridge this link is a port of.

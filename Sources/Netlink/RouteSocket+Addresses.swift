@@ -11,8 +11,8 @@ public struct InterfaceAddress: Sendable, Hashable {
     public var interfaceIndex: Int32
     /// The address with its prefix length, e.g. `10.0.0.2/24`.
     public var address: CIDR
-    /// `RT_SCOPE_*`: 0 global, 253 link, 254 host.
-    public var scope: UInt8
+    /// How far the address is valid: global (`universe`), `link` or `host`.
+    public var scope: RouteScope
     /// `IFA_F_*` flags.
     public var flags: UInt32
 
@@ -104,18 +104,17 @@ extension RouteSocket {
 extension InterfaceAddress {
     /// Reads an `RTM_NEWADDR` message.
     init?(_ message: ReplyMessage) {
-        let headerSize = MemoryLayout<ifaddrmsg>.size
-        guard message.type == .newAddress, message.payload.count >= headerSize else { return nil }
         let payload = message.payload
-        let prefixLength = Int(payload[payload.startIndex + 1])
-        let attributes = Attributes(payload[(payload.startIndex + headerSize)...])
+        guard message.type == .newAddress, let header = payload.header(as: ifaddrmsg.self) else { return nil }
+        let prefixLength = Int(header.ifa_prefixlen)
+        let attributes = Attributes(payload[(payload.startIndex + MemoryLayout<ifaddrmsg>.size)...])
         // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on point-to-point links.
         guard let address = attributes.address(AddressAttribute.local) ?? attributes.address(AddressAttribute.address),
               let cidr = try? CIDR(address: address, prefixLength: prefixLength)
         else { return nil }
-        interfaceIndex = Int32(bitPattern: payload.readUInt32(at: payload.startIndex + 4))
+        interfaceIndex = Int32(bitPattern: header.ifa_index)
         self.address = cidr
-        scope = payload[payload.startIndex + 3]
-        flags = attributes.uint32(AddressAttribute.flags) ?? UInt32(payload[payload.startIndex + 2])
+        scope = RouteScope(rawValue: header.ifa_scope) ?? .universe
+        flags = attributes.uint32(AddressAttribute.flags) ?? UInt32(header.ifa_flags)
     }
 }

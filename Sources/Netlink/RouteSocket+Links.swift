@@ -279,19 +279,18 @@ extension RouteSocket {
 extension Link {
     /// Reads an `RTM_NEWLINK` message; `nil` for anything else or a short one.
     init?(_ message: ReplyMessage) {
-        let headerSize = MemoryLayout<ifinfomsg>.size
-        guard message.type == .newLink, message.payload.count >= headerSize else { return nil }
         let payload = message.payload
-        let attributes = Attributes(payload[(payload.startIndex + headerSize)...])
+        guard message.type == .newLink, let header = payload.header(as: ifinfomsg.self) else { return nil }
+        let attributes = Attributes(payload[(payload.startIndex + MemoryLayout<ifinfomsg>.size)...])
         guard let name = attributes.string(LinkAttribute.name) else { return nil }
-        index = Int32(bitPattern: payload.readUInt32(at: payload.startIndex + 4))
-        flags = payload.readUInt32(at: payload.startIndex + 8)
+        index = header.ifi_index
+        flags = header.ifi_flags
         self.name = name
         mtu = attributes.uint32(LinkAttribute.mtu) ?? 0
         mac = attributes[LinkAttribute.address].flatMap { try? MACAddress(bytes: Array($0)) }
         masterIndex = attributes.int32(LinkAttribute.master)
         parentIndex = attributes.int32(LinkAttribute.link)
-        kind = attributes.nested(LinkAttribute.linkInfo)?.string(LinkInfoAttribute.kind)
+        kind = attributes.nested(LinkAttribute.linkInfo)?.string(LinkInfoAttribute.kind).map(LinkKindName.init(rawValue:))
         alias = attributes.string(LinkAttribute.alias)
     }
 }

@@ -10,10 +10,14 @@ import NetCore
 public enum RouteScope: UInt8, Sendable {
     /// `RT_SCOPE_UNIVERSE`: through a gateway.
     case universe = 0
+    /// `RT_SCOPE_SITE`.
+    case site = 200
     /// `RT_SCOPE_LINK`: directly on the link.
     case link = 253
     /// `RT_SCOPE_HOST`: this host.
     case host = 254
+    /// `RT_SCOPE_NOWHERE`.
+    case nowhere = 255
 }
 
 /// A route: `destination [via gateway] [dev device] [metric m] [table t]`.
@@ -149,23 +153,20 @@ extension RouteSocket {
 extension Route {
     /// Reads an `RTM_NEWROUTE` message; `nil` for non-unicast and cloned routes.
     init?(_ message: ReplyMessage) {
-        let headerSize = MemoryLayout<rtmsg>.size
-        guard message.type == .newRoute, message.payload.count >= headerSize else { return nil }
         let payload = message.payload
-        let start = payload.startIndex
-        let family: IPAddress.Family = Int32(payload[start]) == AF_INET6 ? .v6 : .v4
-        let routeFlags = payload.readUInt32(at: start + 8)
-        guard payload[start + 7] == UInt8(RTN_UNICAST), routeFlags & UInt32(RTM_F_CLONED) == 0 else { return nil }
-        let attributes = Attributes(payload[(start + headerSize)...])
+        guard message.type == .newRoute, let header = payload.header(as: rtmsg.self) else { return nil }
+        let family: IPAddress.Family = Int32(header.rtm_family) == AF_INET6 ? .v6 : .v4
+        guard header.rtm_type == UInt8(RTN_UNICAST), header.rtm_flags & UInt32(RTM_F_CLONED) == 0 else { return nil }
+        let attributes = Attributes(payload[(payload.startIndex + MemoryLayout<rtmsg>.size)...])
         let destinationAddress = attributes.address(RouteAttribute.destination) ?? CIDR.all(family).address
-        guard let destination = try? CIDR(address: destinationAddress, prefixLength: Int(payload[start + 1])) else { return nil }
+        guard let destination = try? CIDR(address: destinationAddress, prefixLength: Int(header.rtm_dst_len)) else { return nil }
         self.init(
             destination: destination,
             gateway: attributes.address(RouteAttribute.gateway),
             device: attributes.int32(RouteAttribute.outputInterface).map(LinkReference.index),
             metric: attributes.uint32(RouteAttribute.priority),
-            table: attributes.uint32(RouteAttribute.table) ?? UInt32(payload[start + 4]),
-            scope: RouteScope(rawValue: payload[start + 6]),
+            table: attributes.uint32(RouteAttribute.table) ?? UInt32(header.rtm_table),
+            scope: RouteScope(rawValue: header.rtm_scope),
             preferredSource: attributes.address(RouteAttribute.preferredSource))
     }
 }

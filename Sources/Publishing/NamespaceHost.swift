@@ -2,6 +2,7 @@ import Firewall
 import Namespaces
 import NetCore
 import Netlink
+import Store
 
 /// The host as seen from one network namespace, through rtnetlink and `/proc/sys`.
 public final class NamespaceHost: FirewallHost {
@@ -43,3 +44,15 @@ extension NftablesFirewall {
         try open(in: namespace, lockPath: lockPath, host: NamespaceHost(namespace: namespace))
     }
 }
+
+extension FirewallRegistry {
+    /// The registry over nftables in the calling thread's namespace (the host's), with the
+    /// shared lock: what a front end publishes through.
+    public static func onHost(store: StateStore, proxyExecutable: String?) throws -> FirewallRegistry {
+        FirewallRegistry(store: store, firewall: try NftablesFirewall.open(), proxyExecutable: proxyExecutable)
+    }
+}
+
+/// The network as publishing sees it (its bridge, subnets, masquerade), for front ends that
+/// do not import the firewall itself.
+public typealias PublishingNetwork = FirewallNetwork

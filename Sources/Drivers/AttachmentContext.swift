@@ -1,0 +1,78 @@
+import Namespaces
+import NetCore
+import Netlink
+
+/// What one attach, detach or check works with, each handle opened once and handed down to
+/// every step: the host's namespace and a socket in it, the sandbox's namespace and (on first
+/// use) a socket in it. One `connect -p` then opens the sandbox's namespace once.
+public final class AttachmentContext {
+    /// Settable: a front end may open the context before it has chosen the interface name.
+    public var id: AttachmentID
+    public let hostNamespace: NetNamespace
+    public let host: RouteSocket
+    /// The sandbox's namespace; `nil` on teardown when it is gone.
+    public let namespace: NetNamespace?
+    private var openedContainer: RouteSocket?
+
+    /// - Parameters:
+    ///   - host: a socket in the caller's (the host's) namespace; opened when `nil`.
+    public init(id: AttachmentID, namespace: NetNamespace?, host: RouteSocket? = nil) throws {
+        self.id = id
+        self.namespace = namespace
+        self.host = try host ?? RouteSocket.open()
+        hostNamespace = try NetNamespace.current()
+    }
+
+    /// The context of an attachment to the sandbox at `path` (its namespace opened once), in
+    /// the calling thread's namespace as the host. The ID is a placeholder until set.
+    ///
+    /// - Parameter missingIsNone: a namespace that cannot be opened is `nil` (teardown goes
+    ///   on without it) instead of an error.
+    public static func forSandbox(path: String, id: AttachmentID? = nil, missingIsNone: Bool = false) throws -> AttachmentContext {
+        let namespace = missingIsNone ? try? NetNamespace.open(path: path) : try NetNamespace.open(path: path)
+        let placeholder = AttachmentID(network: "", containerID: "", interface: try InterfaceName("eth0"))
+        return try AttachmentContext(id: id ?? placeholder, namespace: namespace)
+    }
+
+    /// A socket in the sandbox's namespace, opened on first use and kept.
+    ///
+    /// - Throws: ``NetworkError`` `.notFound` when the sandbox's namespace is gone.
+    public func container() throws -> RouteSocket {
+        if let openedContainer { return openedContainer }
+        guard let namespace else {
+            throw NetworkError(code: .notFound, message: "the network namespace of \(id) is gone")
+        }
+        let socket = try RouteSocket.open(in: namespace)
+        openedContainer = socket
+        return socket
+    }
+
+    /// The names of the links in the sandbox.
+    public func containerLinkNames() throws -> Set<String> {
+        Set(try container().links().map(\.name))
+    }
+
+    /// The families the sandbox has a default route of (main table).
+    public func defaultRouteFamilies() throws -> Set<IPAddress.Family> {
+        let socket = try container()
+        var families: Set<IPAddress.Family> = []
+        for family in [IPAddress.Family.v4, .v6] where try socket.routes(family: family).contains(where: \.isDefault) {
+            families.insert(family)
+        }
+        return families
+    }
+
+    /// Adds a default route via `gateway` through the sandbox's interface `interface`.
+    public func addDefaultRoute(via gateway: IPAddress, interface: InterfaceName) throws {
+        let socket = try container()
+        guard let link = try socket.link(named: interface) else {
+            throw NetworkError(code: .notFound, message: "interface \"\(interface)\" is not in \(namespace?.path ?? "the sandbox")")
+        }
+        try socket.addRoute(.defaultRoute(via: gateway, device: .index(link.index)))
+    }
+
+    /// The MAC of the sandbox's interface `interface`; `nil` without such a link.
+    public func macAddress(of interface: InterfaceName) -> MACAddress? {
+        (try? container().link(named: interface))??.mac
+    }
+}

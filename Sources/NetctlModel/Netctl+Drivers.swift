@@ -1,0 +1,45 @@
+import Drivers
+import NetCore
+
+/// What carries a network's endpoints: one of netctl's drivers, or a CNI plugin (`cni:<type>`),
+/// which makes the links, leases and ports itself.
+enum NetworkBackend {
+    case driver(any NetworkDriver)
+    case cni(CNINetwork)
+
+    var addsInterface: Bool {
+        switch self {
+        case .driver(let driver): driver.addsInterface
+        case .cni: true
+        }
+    }
+
+    var offersPublishing: Bool {
+        switch self {
+        case .driver(let driver): driver.offersPublishing
+        case .cni: true // the chain's portmap
+        }
+    }
+}
+
+extension Netctl {
+    /// The network's driver, looked up once per operation: the one place that reads
+    /// ``NetworkRecord/driver`` to choose code. The bridge driver adds no default route of its
+    /// own; the recipe gives each sandbox one where it has none.
+    func backend(_ network: NetworkRecord) throws -> NetworkBackend {
+        switch network.driver {
+        case .null: .driver(NullDriver())
+        case .host: .driver(HostDriver())
+        case .bridge:
+            .driver(try BridgeDriver.onHost(options: BridgeOptions(
+                bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
+                mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init), isGateway: true, hairpin: true)))
+        case .macvlan:
+            .driver(try MacvlanDriver.onHost(options: MacvlanOptions(
+                parent: try network.options[NetworkOption.parent].map { try InterfaceName($0, field: NetworkOption.parent) },
+                modeName: network.options[NetworkOption.macvlanMode], mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init),
+                field: NetworkOption.macvlanMode)))
+        case .cni(let type): .cni(CNINetwork(network: network, type: type))
+        }
+    }
+}
