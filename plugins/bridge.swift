@@ -1,9 +1,9 @@
+import Attachment
 import CNI
 import Drivers
-import Firewall
 import Namespaces
 import NetCore
-import Netlink
+import Publishing
 
 /// `bridge`: a veth pair from the container to a Linux bridge on the host.
 struct BridgePlugin: CNIPlugin {
@@ -14,6 +14,13 @@ struct BridgePlugin: CNIPlugin {
         try request.config.rejectUnimplemented(Self.unimplemented)
         try request.config.requireNftablesBackend("ipMasqBackend")
         try request.arguments.validate(known: CNIRequest.knownArguments)
+        // Contradictions the reference plugin refuses too, before anything is made.
+        if try request.config.bool("hairpinMode") == true, try request.config.bool("promiscMode") == true {
+            throw CNIError(.invalidConfig, "cannot set hairpin mode and promiscuous mode at the same time")
+        }
+        if try request.config.bool("disableContainerInterface") == true, try request.config.object("ipam")?.isEmpty == false {
+            throw CNIError(.invalidConfig, "cannot use IPAM when the container interface is disabled (disableContainerInterface)")
+        }
         let name = try request.config.string("bridge") ?? "cni0"
         let bridge: InterfaceName
         do {
@@ -33,46 +40,46 @@ struct BridgePlugin: CNIPlugin {
     }
 
     func driver(_ request: CNIRequest) throws -> BridgeDriver {
-        BridgeDriver(options: try options(request), host: try RouteSocket.open(), hostNamespace: try NetNamespace.current(),
-                     linkDeletion: .fromEnvironment())
+        try BridgeDriver.onHost(options: options(request))
+    }
+
+    /// The steps this plugin owns of the attachment recipe: the lease (the `ipam` plugin),
+    /// the veth pair on the bridge, and with `ipMasq` the masquerade, with `macspoofchk` the
+    /// MAC guard.
+    func recipe(_ request: CNIRequest, driver: BridgeDriver, leasing: CNILeasing) throws -> AttachmentRecipe {
+        let id = try request.attachmentID()
+        var publishing: [any AttachmentPublishing] = []
+        if try ipMasq(request) {
+            publishing.append(MasqueradePublishing(registry: try PluginFirewall.registry(), attachment: scoped(id), bridge: driver.options.bridge))
+        }
+        if try macSpoofCheck(request) {
+            publishing.append(MACGuardPublishing(spoofGuard: try PluginFirewall.host.spoofGuard(), attachment: id))
+        }
+        let driverAddsDefaultRoutes = driver.options.isDefaultGateway
+        return AttachmentRecipe(driver: driver, addresses: leasing, publishing: publishing) { ip, _ in
+            // The driver adds the default route itself when it is the default gateway.
+            if driverAddsDefaultRoutes { ip.removeDefaultRoutes() }
+        }
     }
 
     func add(_ request: CNIRequest) throws -> CNIResult {
         let driver = try driver(request)
         let netns = try request.requireNetns()
-        let namespace = try openNamespace(netns)
-        let id = try request.attachmentID()
+        let context = try AttachmentContext(id: request.attachmentID(), namespace: openNamespace(netns), host: driver.host)
         let mac = try request.requestedMAC()
         let dns = try request.configuredDNS()
-        return try request.withAddresses { addresses in
-            var ip = addresses?.ipConfiguration ?? IPConfiguration()
-            // The driver adds the default route itself when it is the default gateway.
-            if driver.options.isDefaultGateway { ip.routes.removeAll(where: \.isDefault) }
-            let attached = try driver.attach(id, namespace: namespace, ip: ip, mac: mac)
-            do {
-                try masquerade(request, driver.options.bridge, ip)
-                if try macSpoofCheck(request) {
-                    guard let mac = attached.container.mac else {
-                        throw CNIError(.internal, "macspoofchk: the container interface of \(id) has no MAC address")
-                    }
-                    try PluginFirewall.spoofGuard().guardPort(id.hostInterfaceName, mac: mac, owner: id.network)
-                }
-            } catch {
-                // Undo in reverse: the firewall record (and the rules it holds), then the links.
-                if (try? ipMasq(request)) == true { try? PluginFirewall.registry().detach(scoped(id)) }
-                if (try? macSpoofCheck(request)) == true { try? PluginFirewall.spoofGuard().releasePort(id.hostInterfaceName) }
-                try? driver.detach(id, namespace: namespace)
-                throw error
+        let leasing = try CNILeasing(request)
+        let attached = try recipe(request, driver: driver, leasing: leasing).attach(context, mac: mac)
+        var defaults: [CNIResult.Route] = []
+        if driver.options.isDefaultGateway {
+            for gateway in Set(attached.ip.assignments.compactMap(\.gateway)).sorted() {
+                defaults.append(CNIResult.Route(destination: .all(gateway.family), gateway: gateway))
             }
-            var defaults: [CNIResult.Route] = []
-            if driver.options.isDefaultGateway {
-                for gateway in Set(ip.assignments.compactMap(\.gateway)).sorted() {
-                    defaults.append(CNIResult.Route(destination: .all(gateway.family), gateway: gateway))
-                }
-            }
-            let interfaces = attached.hostSide.map { CNIResult.Interface($0) } + [CNIResult.Interface(attached.container, sandbox: netns)]
-            return CNIResult(interfaces: interfaces, addresses: addresses, extraRoutes: defaults, dns: dns)
         }
+        guard let links = attached.interfaces else { throw CNIError(.internal, "the bridge driver made no interface") }
+        let interfaces = links.hostSide.map { CNIResult.Interface(name: $0.name, mac: $0.mac, mtu: $0.mtu) }
+            + [CNIResult.Interface(name: links.container.name, mac: links.container.mac, mtu: links.container.mtu, sandbox: netns)]
+        return CNIResult(interfaces: interfaces, addresses: leasing.result, extraRoutes: defaults, dns: dns)
     }
 
     /// Drops the masquerade record (with `ipMasq`, and the rules with the bridge's last one)
@@ -80,21 +87,11 @@ struct BridgePlugin: CNIPlugin {
     /// removes the veth pair. Everything already gone is success; each step is tried whatever
     /// the others did, and every failure is reported.
     func delete(_ request: CNIRequest) throws {
-        var failures: [any Error] = []
-        if try ipMasq(request) {
-            do { try PluginFirewall.registry().detach(scoped(request.attachmentID())) } catch { failures.append(error) }
-        }
-        if try macSpoofCheck(request) {
-            do { try PluginFirewall.spoofGuard().releasePort(request.attachmentID().hostInterfaceName) } catch { failures.append(error) }
-        }
-        do { try request.ipamBackend()?.delete(request) } catch { failures.append(error) }
-        do {
-            let namespace = try request.netns.flatMap(openNamespaceIfPresent)
-            try driver(request).detach(try request.attachmentID(), namespace: namespace)
-        } catch {
-            failures.append(error)
-        }
-        try throwAll(failures, "DEL of \(try request.attachmentID())")
+        let driver = try driver(request)
+        let namespace = try request.netns.flatMap(openNamespaceIfPresent)
+        let context = try AttachmentContext(id: request.attachmentID(), namespace: namespace, host: driver.host)
+        let failures = try recipe(request, driver: driver, leasing: CNILeasing(request)).detach(context)
+        try throwAll(failures.map(\.error), "DEL of \(try request.attachmentID())")
     }
 
     /// The links, addresses and routes of `prevResult`, the MAC, the leases, and with
@@ -106,23 +103,23 @@ struct BridgePlugin: CNIPlugin {
         let result = try CNIResult(json: previous)
         let id = try request.attachmentID()
         let driver = try driver(request)
-        let namespace = try openNamespace(try request.requireNetns())
+        let context = try AttachmentContext(id: id, namespace: openNamespace(try request.requireNetns()), host: driver.host)
         let mac = try request.previousMAC(result)
         let ip = result.containerConfiguration(interface: id.interface.rawValue)
-        try driver.check(id, namespace: namespace, ip: ip, mac: mac)
+        try driver.check(context, ip: ip, mac: mac)
         try request.ipamBackend()?.check(request)
         if try ipMasq(request) {
             let attachment = scoped(id)
             guard try PluginFirewall.registry().published().contains(where: { $0.attachment == attachment }) else {
                 throw CNIError(.internal, "the masquerade rules of \(id) are missing", details: "ipMasq is on but the firewall has no record of it")
             }
-            let network = FirewallNetwork(name: id.network, bridge: driver.options.bridge, subnets: ip.assignments.map(\.address.network))
-            let missing = try PluginFirewall.nftables().missingRules(of: network)
+            let network = PublishingNetwork(name: id.network, bridge: driver.options.bridge, subnets: ip.assignments.map(\.address.network))
+            let missing = try PluginFirewall.host.missingRules(of: network)
             if !missing.isEmpty {
                 throw CNIError(.internal, "the masquerade rules of \(id) are missing from nftables: \(missing.joined(separator: "; "))")
             }
         }
-        if try macSpoofCheck(request), let problem = try PluginFirewall.spoofGuard().missing(id.hostInterfaceName, mac: mac) {
+        if try macSpoofCheck(request), let problem = try PluginFirewall.host.spoofGuard().missing(id.hostInterfaceName, mac: mac) {
             throw CNIError(.internal, "the macspoofchk rules of \(id) are missing: \(problem)")
         }
     }
@@ -134,33 +131,20 @@ struct BridgePlugin: CNIPlugin {
     /// and reports them all.
     func gc(_ request: CNIRequest, validAttachments: [GCAttachment]) throws {
         guard let network = request.config.name else { return }
-        let valid = Set(validAttachments)
         let validIDs = Set(validAttachments.compactMap { attachment in
             (try? InterfaceName(attachment.interface)).map { AttachmentID(network: network, containerID: attachment.containerID, interface: $0) }
         })
-        let host = try RouteSocket.open()
-        var failures: [any Error] = []
-        var stalePorts = Set<InterfaceName>()
         // Attachments whose host end could not be deleted: the veth is still there, so its MAC
         // guard and masquerade record stay with it for the next GC, and so do its addresses
         // with the in-tree host-local (an exec'd IPAM plugin gets the runtime's list as it is).
-        var stillThere: [AttachmentID] = []
-        for link in try host.links() {
-            guard let alias = link.alias, let id = AttachmentID(alias: alias), id.network == network,
-                  !valid.contains(GCAttachment(containerID: id.containerID, interface: id.interface.rawValue))
-            else { continue }
-            do {
-                try host.deleteLink(.index(link.index), .fromEnvironment()) // a link already gone is success
-                stalePorts.insert(id.hostInterfaceName)
-            } catch {
-                failures.append(error)
-                stillThere.append(id)
-            }
-        }
+        let links = try driver(request).gc(network: network, valid: validIDs)
+        var failures = links.failures
+        var stalePorts = Set(links.removed.map(\.hostInterfaceName))
+        let stillThere = links.left
         let kept = validIDs.union(stillThere)
         if try macSpoofCheck(request) {
             do {
-                let guardian = try PluginFirewall.spoofGuard()
+                let guardian = try PluginFirewall.host.spoofGuard()
                 let keep = Set(kept.map(\.hostInterfaceName))
                 stalePorts.formUnion(try guardian.guardedPorts(owner: network).filter { !keep.contains($0) })
                 for port in stalePorts.sorted(by: { $0.rawValue < $1.rawValue }) {
@@ -193,15 +177,5 @@ struct BridgePlugin: CNIPlugin {
 
     private func scoped(_ id: AttachmentID) -> AttachmentID {
         AttachmentID(network: PluginFirewall.network("bridge", id.network), containerID: id.containerID, interface: id.interface)
-    }
-
-    /// With `ipMasq`, masquerades the container's subnets leaving them; the rules are shared
-    /// by every container on the bridge and removed with the last one.
-    private func masquerade(_ request: CNIRequest, _ bridge: InterfaceName, _ ip: IPConfiguration) throws {
-        guard try ipMasq(request) else { return }
-        let id = try request.attachmentID()
-        let network = FirewallNetwork(name: id.network, bridge: bridge, subnets: ip.assignments.map(\.address.network))
-        try PluginFirewall.registry().attach(scoped(id), network: network, ports: [],
-                                             containerAddresses: ip.assignments.map(\.address.address))
     }
 }

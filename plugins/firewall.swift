@@ -1,6 +1,5 @@
 import CNI
 import Drivers
-import Firewall
 import NetCore
 import Publishing
 import Store
@@ -10,41 +9,19 @@ import Store
 /// the plugins. Opened only by the commands that change or check rules, so `VERSION` and
 /// plugins without firewall options never load libnftables.
 enum PluginFirewall {
+    /// The host's firewall: the registry over the shared store, the MAC guard, libnftables.
     ///
     /// No userland proxy: runtimes such as podman hold the published host ports with sockets
     /// of their own, which a proxy listening on them would collide with. Loopback is served
     /// by DNAT on the bridge instead, as the reference `portmap` does (with the guard rule).
     ///
     /// One per process, kept until exit on purpose: closing a netfilter socket after a commit
-    /// waits for the kernel's reclaim, which ``NetfilterSocketRelease`` moves out of the
-    /// runtime's way only for sockets still open at exit.
-    static func registry() throws -> FirewallRegistry {
-        if let registry = shared.registry { return registry }
-        let registry = FirewallRegistry(store: try StateStore(), firewall: try nftables(), proxyExecutable: nil)
-        shared.registry = registry
-        return registry
-    }
+    /// waits for the kernel's reclaim, which the hand-off before exit moves out of the
+    /// runtime's way only for sockets still open at exit. `nonisolated(unsafe)`: a plugin
+    /// process runs its one command on the main thread, and nothing else touches it.
+    nonisolated(unsafe) static let host = HostFirewall(store: { try StateStore() })
 
-    /// The `macspoofchk` rules, in the host namespace; also kept until exit.
-    static func spoofGuard() throws -> MACSpoofGuard {
-        if let spoofGuard = shared.spoofGuard { return spoofGuard }
-        let spoofGuard = MACSpoofGuard(transport: try LibNftables())
-        shared.spoofGuard = spoofGuard
-        return spoofGuard
-    }
-
-    /// libnftables in the host namespace: the registry's, and CHECK's to read the live ruleset.
-    static func nftables() throws -> NftablesFirewall {
-        if let nftables = shared.nftables { return nftables }
-        let nftables = try NftablesFirewall.open()
-        shared.nftables = nftables
-        return nftables
-    }
-
-    /// What ``registry()``, ``spoofGuard()`` and ``nftables()`` opened. `nonisolated(unsafe)`:
-    /// a plugin process runs its one command on the main thread, and nothing else touches these.
-    nonisolated(unsafe) private static var shared: (registry: FirewallRegistry?, spoofGuard: MACSpoofGuard?,
-                                                    nftables: NftablesFirewall?) = (nil, nil, nil)
+    static func registry() throws -> FirewallRegistry { try host.registry() }
 
     /// Whether the store and libnftables are usable (for `STATUS`). Without the store no ADD
     /// can work: code 50. Without nftables the rules of the containers already attached
@@ -56,7 +33,7 @@ enum PluginFirewall {
         } catch {
             throw CNIError(.notAvailable, "the state store cannot be opened", details: "\(error)")
         }
-        guard (try? NftablesFirewall.open())?.isAvailable() == true else {
+        guard host.isAvailable() else {
             throw CNIError(.limitedConnectivity, "nftables is not usable",
                            details: "libnftables cannot list the ruleset; existing containers may have lost their masquerade, MAC guard or published ports")
         }

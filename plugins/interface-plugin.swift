@@ -1,8 +1,8 @@
+import Attachment
 import CNI
 import Drivers
 import Namespaces
 import NetCore
-import Netlink
 
 /// What `bridge` and `macvlan` share: the attachment's identity, its MAC, IPAM around the
 /// driver's work, and the result's shape.
@@ -73,18 +73,6 @@ extension CNIRequest {
         return result.interfaces.first { $0.name == id.interface.rawValue && $0.sandbox != nil }?.mac.flatMap(MACAddress.init)
     }
 
-    /// Runs IPAM's ADD, then `body` with its addresses; if either fails, IPAM's DEL releases
-    /// what was taken before the error goes back to the runtime.
-    func withAddresses(_ body: (CNIResult?) throws -> CNIResult) throws -> CNIResult {
-        let ipam = try ipamBackend()
-        do {
-            let addresses = try ipam?.add(self)
-            return try body(addresses)
-        } catch {
-            try? ipam?.delete(self)
-            throw error
-        }
-    }
 }
 
 extension CNIResult {
@@ -114,8 +102,31 @@ extension CNIResult {
 }
 
 extension CNIResult.Interface {
-    init(_ link: Link, sandbox: String? = nil) {
-        self.init(name: link.name, mac: link.mac?.description, mtu: sandbox == nil ? nil : Int(link.mtu), sandbox: sandbox)
+    /// A link the driver made; the MTU only for the container's (as the reference plugins).
+    init(name: String, mac: MACAddress?, mtu: UInt32, sandbox: String? = nil) {
+        self.init(name: name, mac: mac?.description, mtu: sandbox == nil ? nil : Int(mtu), sandbox: sandbox)
+    }
+}
+
+/// An `AddressLeasing` over the config's IPAM plugin; keeps the plugin's result, whose
+/// addresses, routes and DNS the interface plugin's result carries.
+final class CNILeasing: AddressLeasing {
+    let request: CNIRequest
+    let backend: (any IPAMBackend)?
+    private(set) var result: CNIResult?
+
+    init(_ request: CNIRequest) throws {
+        self.request = request
+        backend = try request.ipamBackend()
+    }
+
+    func lease() throws -> IPConfiguration {
+        result = try backend?.add(request)
+        return result?.ipConfiguration ?? IPConfiguration()
+    }
+
+    func release() throws {
+        try backend?.delete(request)
     }
 }
 

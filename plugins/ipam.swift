@@ -6,7 +6,6 @@ import Musl
 import CNI
 import Drivers
 import NetCore
-import Netlink
 
 /// Where an interface plugin gets its addresses: the `ipam` section's plugin, run in this
 /// process when it is our own `host-local` and exec'd from `CNI_PATH` otherwise.
@@ -67,6 +66,6 @@ extension CNIResult {
     var ipConfiguration: IPConfiguration {
         IPConfiguration(
             assignments: ips.map { IPConfiguration.Assignment(address: $0.address, gateway: $0.gateway) },
-            routes: routes.map { Netlink.Route(destination: $0.destination, gateway: $0.gateway, metric: $0.priority.map { UInt32($0) }) })
+            routes: routes.map { IPConfiguration.route(to: $0.destination, via: $0.gateway, metric: $0.priority.map { UInt32($0) }) })
     }
 }

@@ -1,8 +1,8 @@
+import Attachment
 import CNI
 import Drivers
 import Namespaces
 import NetCore
-import Netlink
 
 /// `macvlan`: a macvlan of a host interface, created directly in the container's namespace.
 struct MacvlanPlugin: CNIPlugin {
@@ -11,41 +11,36 @@ struct MacvlanPlugin: CNIPlugin {
     func driver(_ request: CNIRequest) throws -> MacvlanDriver {
         try request.config.rejectUnimplemented(Self.unimplemented)
         try request.arguments.validate(known: CNIRequest.knownArguments)
-        let parent: InterfaceName?
-        let mode: MacvlanMode
+        let options: MacvlanOptions
         do {
-            parent = try request.config.string("master").map { try InterfaceName($0, field: "master") }
-            mode = try MacvlanMode(parsing: try request.config.string("mode") ?? "bridge", field: "mode")
+            options = try MacvlanOptions(parent: try request.config.string("master").map { try InterfaceName($0, field: "master") },
+                                         modeName: try request.config.string("mode"), mtu: try request.mtu(), field: "mode",
+                                         parentInContainer: try request.config.bool("linkInContainer") ?? false)
         } catch let error as NetworkError {
             throw CNIError(.invalidConfig, error.message)
         }
-        let options = MacvlanOptions(parent: parent, mode: mode, mtu: try request.mtu(),
-                                     parentInContainer: try request.config.bool("linkInContainer") ?? false)
-        return MacvlanDriver(options: options, host: try RouteSocket.open(), linkDeletion: .fromEnvironment())
+        return try MacvlanDriver.onHost(options: options)
     }
 
     func add(_ request: CNIRequest) throws -> CNIResult {
         let driver = try driver(request)
         let netns = try request.requireNetns()
-        let namespace = try openNamespace(netns)
-        let id = try request.attachmentID()
+        let context = try AttachmentContext(id: request.attachmentID(), namespace: openNamespace(netns), host: driver.host)
         let mac = try request.requestedMAC(configKey: "mac")
         let dns = try request.configuredDNS()
-        return try request.withAddresses { addresses in
-            let attached = try driver.attach(id, namespace: namespace, ip: addresses?.ipConfiguration ?? IPConfiguration(), mac: mac)
-            return CNIResult(interfaces: [CNIResult.Interface(attached.container, sandbox: netns)], addresses: addresses, dns: dns)
-        }
+        let leasing = try CNILeasing(request)
+        let attached = try AttachmentRecipe(driver: driver, addresses: leasing).attach(context, mac: mac)
+        guard let link = attached.interfaces?.container else { throw CNIError(.internal, "the macvlan driver made no interface") }
+        return CNIResult(interfaces: [CNIResult.Interface(name: link.name, mac: link.mac, mtu: link.mtu, sandbox: netns)],
+                         addresses: leasing.result, dns: dns)
     }
 
     func delete(_ request: CNIRequest) throws {
-        var failures: [any Error] = []
-        do { try request.ipamBackend()?.delete(request) } catch { failures.append(error) }
-        do {
-            try driver(request).detach(try request.attachmentID(), namespace: try request.netns.flatMap(openNamespaceIfPresent))
-        } catch {
-            failures.append(error)
-        }
-        try throwAll(failures, "DEL of \(try request.attachmentID())")
+        let driver = try driver(request)
+        let context = try AttachmentContext(id: request.attachmentID(), namespace: request.netns.flatMap(openNamespaceIfPresent),
+                                            host: driver.host)
+        let failures = AttachmentRecipe(driver: driver, addresses: try CNILeasing(request)).detach(context)
+        try throwAll(failures.map(\.error), "DEL of \(try request.attachmentID())")
     }
 
     /// The macvlan of `prevResult` with its MAC, addresses and routes, and the leases.
@@ -55,8 +50,9 @@ struct MacvlanPlugin: CNIPlugin {
         }
         let id = try request.attachmentID()
         let result = try CNIResult(json: previous)
-        try driver(request).check(id, namespace: try openNamespace(try request.requireNetns()),
-                                  ip: result.containerConfiguration(interface: id.interface.rawValue), mac: try request.previousMAC(result))
+        let driver = try driver(request)
+        let context = try AttachmentContext(id: id, namespace: openNamespace(try request.requireNetns()), host: driver.host)
+        try driver.check(context, ip: result.containerConfiguration(interface: id.interface.rawValue), mac: try request.previousMAC(result))
         try request.ipamBackend()?.check(request)
     }
 

@@ -1,8 +1,8 @@
+import Attachment
 import CNI
 import Drivers
-import Firewall
 import NetCore
-import Netlink
+import Publishing
 
 /// `portmap`: publishes `runtimeConfig.portMappings` of the container in `prevResult` by
 /// DNAT (nftables maps, one transaction). Loopback (`127.0.0.1:PORT`) is DNAT too, with
@@ -18,8 +18,11 @@ struct PortmapPlugin: CNIPlugin {
         let id = try request.attachmentID()
         let (network, usesRules) = try firewallNetwork(request, previous)
         let addresses = PluginFirewall.containerAddresses(previous, interface: id.interface.rawValue)
-        try PluginFirewall.registry().attach(scoped(id), network: network, usesRules: usesRules,
-                                             ports: mappings, containerAddresses: addresses)
+        // The one step of the recipe this plugin owns: publishing, on the null driver (the
+        // interface plugin before it made the link).
+        let ports = RegistryPublishing(registry: try PluginFirewall.registry(), attachment: scoped(id), network: network,
+                                       usesRules: usesRules, ports: mappings, containerAddresses: addresses)
+        _ = try AttachmentRecipe(driver: NullDriver(), publishing: [ports]).attach(AttachmentContext(id: id, namespace: nil))
         return previous
     }
 
@@ -54,7 +57,7 @@ struct PortmapPlugin: CNIPlugin {
                            details: "missing: \(want.subtracting(have).sorted().joined(separator: ", "))")
         }
         let (network, usesRules) = try firewallNetwork(request, previous)
-        let firewall = try PluginFirewall.nftables()
+        let firewall = PluginFirewall.host
         let missing = try firewall.missingPorts(published.ports, on: network) + (usesRules ? try firewall.missingRules(of: network) : [])
         if !missing.isEmpty {
             throw CNIError(.internal, "port mappings of \(id) are missing from nftables: \(missing.joined(separator: "; "))")
@@ -116,15 +119,14 @@ struct PortmapPlugin: CNIPlugin {
     /// The network the ports belong to: the bridge in `prevResult` (its first host-side
     /// interface that is a bridge) gets hairpin masquerade when `snat` is on (the default);
     /// without a bridge (macvlan) only the ports are published.
-    private func firewallNetwork(_ request: CNIRequest, _ previous: CNIResult) throws -> (FirewallNetwork, usesRules: Bool) {
+    private func firewallNetwork(_ request: CNIRequest, _ previous: CNIResult) throws -> (PublishingNetwork, usesRules: Bool) {
         let id = try request.attachmentID()
         let subnets = previous.ips.map(\.address.network)
         let snat = try request.config.bool("snat") ?? true
-        let host = try RouteSocket.open()
         for interface in previous.interfaces where interface.sandbox == nil {
-            guard let name = try? InterfaceName(interface.name), let link = try? host.link(.name(name)), link.kind == "bridge" else { continue }
-            return (FirewallNetwork(name: id.network, bridge: name, subnets: subnets, masquerade: false, localhostDNAT: snat), snat)
+            guard let name = try? InterfaceName(interface.name), HostLinks.isBridge(name) else { continue }
+            return (PublishingNetwork(name: id.network, bridge: name, subnets: subnets, masquerade: false, localhostDNAT: snat), snat)
         }
-        return (FirewallNetwork(name: id.network, bridge: id.interface, subnets: subnets, masquerade: false), false)
+        return (PublishingNetwork(name: id.network, bridge: id.interface, subnets: subnets, masquerade: false), false)
     }
 }

@@ -87,3 +87,28 @@ public struct MACGuardPublishing: AttachmentPublishing {
         try spoofGuard.releasePort(attachment.hostInterfaceName)
     }
 }
+
+/// `ipMasq`: the masquerade of the attachment's subnets leaving the bridge, shared by every
+/// attachment on it and removed with the last one.
+public struct MasqueradePublishing: AttachmentPublishing {
+    public let registry: FirewallRegistry
+    public let attachment: AttachmentID
+    public let bridge: InterfaceName
+
+    public init(registry: FirewallRegistry, attachment: AttachmentID, bridge: InterfaceName) {
+        self.registry = registry
+        self.attachment = attachment
+        self.bridge = bridge
+    }
+
+    public var name: String { "masquerade" }
+
+    public func publish(_ attached: AttachedInterfaces?, ip: IPConfiguration) throws {
+        let network = FirewallNetwork(name: attachment.network, bridge: bridge, subnets: ip.assignments.map(\.address.network))
+        try registry.attach(attachment, network: network, ports: [], containerAddresses: ip.assignments.map(\.address.address))
+    }
+
+    public func unpublish() throws {
+        try registry.detach(attachment)
+    }
+}

@@ -2,25 +2,31 @@ import Namespaces
 import NetCore
 import Netlink
 
-/// What one attach, detach or check works with, each handle opened once and handed down to
-/// every step: the host's namespace and a socket in it, the sandbox's namespace and (on first
-/// use) a socket in it. One `connect -p` then opens the sandbox's namespace once.
+/// What one attach, detach or check works with, each handle opened once (on first use) and
+/// handed down to every step: a socket in the host's namespace, the sandbox's namespace and a
+/// socket in it. One `connect -p` then opens the sandbox's namespace once.
 public final class AttachmentContext {
     /// Settable: a front end may open the context before it has chosen the interface name.
     public var id: AttachmentID
-    public let hostNamespace: NetNamespace
-    public let host: RouteSocket
     /// The sandbox's namespace; `nil` on teardown when it is gone.
     public let namespace: NetNamespace?
+    private var openedHost: RouteSocket?
     private var openedContainer: RouteSocket?
 
     /// - Parameters:
-    ///   - host: a socket in the caller's (the host's) namespace; opened when `nil`.
-    public init(id: AttachmentID, namespace: NetNamespace?, host: RouteSocket? = nil) throws {
+    ///   - host: a socket in the caller's (the host's) namespace, when the caller has one.
+    public init(id: AttachmentID, namespace: NetNamespace?, host: RouteSocket? = nil) {
         self.id = id
         self.namespace = namespace
-        self.host = try host ?? RouteSocket.open()
-        hostNamespace = try NetNamespace.current()
+        openedHost = host
+    }
+
+    /// A socket in the host's namespace (the calling thread's), opened on first use and kept.
+    public func host() throws -> RouteSocket {
+        if let openedHost { return openedHost }
+        let socket = try RouteSocket.open()
+        openedHost = socket
+        return socket
     }
 
     /// The context of an attachment to the sandbox at `path` (its namespace opened once), in
@@ -31,7 +37,7 @@ public final class AttachmentContext {
     public static func forSandbox(path: String, id: AttachmentID? = nil, missingIsNone: Bool = false) throws -> AttachmentContext {
         let namespace = missingIsNone ? try? NetNamespace.open(path: path) : try NetNamespace.open(path: path)
         let placeholder = AttachmentID(network: "", containerID: "", interface: try InterfaceName("eth0"))
-        return try AttachmentContext(id: id ?? placeholder, namespace: namespace)
+        return AttachmentContext(id: id ?? placeholder, namespace: namespace)
     }
 
     /// A socket in the sandbox's namespace, opened on first use and kept.

@@ -39,3 +39,17 @@ public enum HostLinks {
         HostRouteTable(socket: try RouteSocket.open())
     }
 }
+
+extension HostLinks {
+    /// Whether the host's link `name` is a bridge.
+    public static func isBridge(_ name: InterfaceName) -> Bool {
+        ((try? RouteSocket.open().link(named: name)) ?? nil)?.kind == .bridge
+    }
+
+    /// `lo` in `namespace`: whether it is up, and its addresses.
+    public static func loopback(in namespace: NetNamespace) throws -> (isUp: Bool, addresses: [CIDR]) {
+        let socket = try RouteSocket.open(in: namespace)
+        guard let lo = try socket.link(named: InterfaceName("lo")) else { return (false, []) }
+        return (lo.isUp, try socket.addresses(of: .index(lo.index)).map(\.address))
+    }
+}

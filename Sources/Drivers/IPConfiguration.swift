@@ -41,6 +41,16 @@ extension IPConfiguration {
         }
     }
 
+    /// A route the interface gets: to `destination`, via `gateway` when given.
+    public static func route(to destination: CIDR, via gateway: IPAddress?, metric: UInt32?) -> Route {
+        Route(destination: destination, gateway: gateway, metric: metric)
+    }
+
+    /// Leaves the default routes out (a driver that adds them itself gets none twice).
+    public mutating func removeDefaultRoutes() {
+        routes.removeAll(where: \.isDefault)
+    }
+
     public func gateway(for family: IPAddress.Family) -> IPAddress? {
         assignments.first { $0.address.family == family && $0.gateway?.family == family }?.gateway
     }

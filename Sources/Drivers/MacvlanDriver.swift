@@ -29,8 +29,10 @@ extension MacvlanOptions {
     /// Options with the mode given by name (`bridge` when `nil`).
     ///
     /// - Throws: ``NetworkError`` naming `field` and the value when no mode has that name.
-    public init(parent: InterfaceName?, modeName: String?, mtu: UInt32?, field: String = "mode") throws {
-        self.init(parent: parent, mode: try MacvlanMode(parsing: modeName ?? MacvlanMode.bridge.rawValue, field: field), mtu: mtu)
+    public init(parent: InterfaceName?, modeName: String?, mtu: UInt32?, field: String = "mode",
+                parentInContainer: Bool = false) throws {
+        self.init(parent: parent, mode: try MacvlanMode(parsing: modeName ?? MacvlanMode.bridge.rawValue, field: field), mtu: mtu,
+                  parentInContainer: parentInContainer)
     }
 }
 
