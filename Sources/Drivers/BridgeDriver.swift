@@ -168,6 +168,8 @@ public struct BridgeDriver: Sendable {
     /// By index throughout: by name, every address and route would cost a lookup first.
     private func configureContainer(_ container: RouteSocket, link index: Int32, ip: IPConfiguration) throws {
         let link = LinkReference.index(index)
+        // Before it comes up, so the first thing it says is its MAC (as the reference plugin).
+        try container.setARPNotify(link, true)
         if !options.disableContainerInterface { try container.setLink(link, up: true) }
         for assignment in ip.assignments {
             try container.addAddress(assignment.address, to: link, skipDuplicateDetection: !options.duplicateDetection)

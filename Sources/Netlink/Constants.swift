@@ -42,6 +42,22 @@ public struct LinkAttribute: AttributeType {
     public static let alias = Self(IFLA_IFALIAS)
     /// `IFLA_PROTINFO`: per-port settings; for `AF_BRIDGE`, the bridge port's.
     public static let protocolInfo = Self(IFLA_PROTINFO)
+    /// `IFLA_AF_SPEC`: per-family settings (see ``AddressFamilySpecAttribute``).
+    public static let addressFamilySpec = Self(IFLA_AF_SPEC)
+}
+
+/// Per-family settings of a link, nested in `IFLA_AF_SPEC`: `AF_INET` holds `IFLA_INET_CONF`,
+/// whose attributes are `IPV4_DEVCONF_*` ids with a `u32` each (the `net.ipv4.conf.IF.*`
+/// sysctls, set without entering the namespace).
+public struct AddressFamilySpecAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `AF_INET` inside `IFLA_AF_SPEC`.
+    public static let inet = Self(AF_INET)
+    /// `IFLA_INET_CONF` inside `AF_INET`.
+    public static let inetConfiguration = Self(IFLA_INET_CONF)
+    /// `IPV4_DEVCONF_ARP_NOTIFY`: send a gratuitous ARP when the link comes up or its MAC changes.
+    public static let arpNotify = Self(IPV4_DEVCONF_ARP_NOTIFY)
 }
 
 /// Bridge port attributes, nested in `IFLA_PROTINFO` of an `AF_BRIDGE` request.

@@ -214,6 +214,22 @@ extension RouteSocket {
         }
     }
 
+    /// Turns `net.ipv4.conf.LINK.arp_notify` on or off: with it, the link announces its MAC
+    /// (a gratuitous ARP) when it comes up, so neighbours that cached another MAC for a reused
+    /// address learn the new one at once. Through `IFLA_AF_SPEC`, so no thread has to enter
+    /// the link's namespace to write the sysctl.
+    public func setARPNotify(_ link: LinkReference, _ on: Bool) throws {
+        try changeLink(link) { message in
+            try message.nest(LinkAttribute.addressFamilySpec) {
+                try message.nest(AddressFamilySpecAttribute.inet) {
+                    try message.nest(AddressFamilySpecAttribute.inetConfiguration) {
+                        try message.put(AddressFamilySpecAttribute.arpNotify, UInt32(on ? 1 : 0))
+                    }
+                }
+            }
+        }
+    }
+
     /// Sets or (with `nil`) clears the link's alias. The kernel ignores an alias in a create
     /// request, so this is always a request of its own.
     public func setAlias(_ link: LinkReference, _ alias: String?) throws {

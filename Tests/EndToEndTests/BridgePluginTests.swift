@@ -125,4 +125,54 @@ struct BridgePluginTests {
         let reuse = try execPlugin("bridge", command: "ADD", containerID: "again", netns: again.path, args: "IP=10.124.0.3", config: config)
         #expect(reuse.json?["ips"]?.arrayValue?.first?["address"] == "10.124.0.3/24", "\(reuse.stdout)")
     }
+
+    /// The container interface announces itself when it comes up (`arp_notify`, as the
+    /// reference sets it), so a reused address's new MAC reaches the neighbours at once.
+    @Test func theContainerInterfaceHasARPNotifyOn() throws {
+        let container = try ScratchNamespace("arp")
+        let config = config(bridge: "e2ebr4", subnet: "10.125.0.0/24")
+        #expect(try execPlugin("bridge", command: "ADD", containerID: "arp", netns: container.path, config: config).status == 0)
+        let value = try runCommand(["ip", "netns", "exec", container.name, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify"])
+        #expect(value.text.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(value.text)")
+        #expect(try execPlugin("bridge", command: "DEL", containerID: "arp", netns: container.path, config: config).status == 0)
+    }
+
+    /// CHECK finds a container interface that is not the peer of the attachment's host end,
+    /// even when both have the right names.
+    @Test func checkRefusesAContainerInterfaceThatIsNotTheHostEndsPeer() throws {
+        let container = try ScratchNamespace("peer")
+        let config = config(bridge: "e2ebr5", subnet: "10.126.0.0/24")
+        let add = try execPlugin("bridge", command: "ADD", containerID: "peer", netns: container.path, config: config)
+        #expect(add.status == 0, "\(add.stdout)")
+        var check = config
+        check.removeLast()
+        check += #","prevResult":\#(add.stdout)}"#
+        #expect(try execPlugin("bridge", command: "CHECK", containerID: "peer", netns: container.path, config: check).status == 0)
+        // Swap the container end for an impostor of the same name, MAC and address.
+        let mac = try container.ip("link", "show", "eth0").first?["address"] as? String ?? ""
+        for command in [["ip", "-n", container.name, "link", "set", "eth0", "name", "old0"],
+                        ["ip", "-n", container.name, "link", "add", "eth0", "address", mac, "type", "veth", "peer", "name", "other0"],
+                        ["ip", "-n", container.name, "addr", "add", "10.126.0.2/24", "dev", "eth0"],
+                        ["ip", "-n", container.name, "link", "set", "eth0", "up"],
+                        ["ip", "-n", container.name, "link", "set", "other0", "up"]] {
+            #expect(try runCommand(command).status == 0, "\(command)")
+        }
+        let impostor = try execPlugin("bridge", command: "CHECK", containerID: "peer", netns: container.path, config: check)
+        #expect(impostor.status != 0)
+        #expect(impostor.json?["msg"]?.stringValue?.contains("not the veth peer") == true, "\(impostor.stdout)")
+    }
+
+    @Test func contradictoryOptionsAreRefusedBeforeAnythingIsMade() throws {
+        let container = try ScratchNamespace("contra")
+        let both = try execPlugin("bridge", command: "ADD", containerID: "contra", netns: container.path,
+                                  config: config(bridge: "e2ebr6", subnet: "10.127.0.0/24", extra: #","promiscMode":true"#))
+        #expect(both.json?["code"] == 7, "\(both.stdout)")
+        #expect(both.json?["msg"]?.stringValue?.contains("hairpin") == true)
+        let disabled = try execPlugin("bridge", command: "ADD", containerID: "contra", netns: container.path,
+                                      config: config(bridge: "e2ebr6", subnet: "10.127.0.0/24", extra: #","disableContainerInterface":true"#))
+        #expect(disabled.json?["code"] == 7, "\(disabled.stdout)")
+        #expect(disabled.json?["msg"]?.stringValue?.contains("disableContainerInterface") == true)
+        #expect(try container.ip("link", "show", "eth0").isEmpty)
+        #expect(try runCommand(["ip", "link", "show", "e2ebr6"]).status != 0)
+    }
 }

@@ -6,6 +6,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
 #include <linux/if_addr.h>
 #include <linux/if_arp.h>
 #include <linux/veth.h>
