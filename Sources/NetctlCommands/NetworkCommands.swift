@@ -30,7 +30,7 @@ struct NetworkCommand: ParsableCommand {
 
         func run() throws {
             let networks = try withModel { try $0.networks() }
-            if output.format == .json { return printJSON(.array(networks.map(\.json))) }
+            if output.format == .json { return printJSON(.array(networks.map(\.output))) }
             printTable(["NETWORK ID", "NAME", "DRIVER", "SUBNETS", "INTERNAL"], networks.map {
                 [String($0.id.prefix(12)), $0.name, $0.driver.description, $0.subnets.map(\.subnet.description).joined(separator: ","),
                  $0.isInternal ? "yes" : "no"]
@@ -41,20 +41,40 @@ struct NetworkCommand: ParsableCommand {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show networks in detail, with their endpoints.",
-            discussion: "--format json (default): an array of objects, as `docker network inspect`; --format table: fields and an endpoint table for each network.")
-        @Argument(help: "Network names or IDs.") var names: [String]
-        @OptionGroup var output: InspectOutputOptions
+            discussion: """
+                --format json (default): an array of objects, as `docker network inspect`; --format table: fields \
+                and an endpoint table for each network; --format dot: the networks (every one when no name is \
+                given), their bridges, the sandboxes on them and the published ports as a Graphviz graph \
+                (`netctl network inspect --format dot | dot -Tsvg > netctl.svg`).
+                """)
+        @Argument(help: "Network names or IDs (for --format dot, none means all).") var names: [String] = []
+        @Option(name: .long, help: "Output format: json (default), table or dot.") var format: InspectFormat = .json
+
+        enum InspectFormat: String, ExpressibleByArgument, CaseIterable {
+            case json, table, dot
+        }
+
+        func validate() throws {
+            if names.isEmpty && format != .dot { throw ValidationError("give at least one network name or ID (or --format dot)") }
+        }
 
         func run() throws {
+            if format == .dot {
+                let graph = try withModel { model in
+                    let networks = names.isEmpty ? try model.networks() : try names.map { try model.network($0) }
+                    return TopologyGraph.render(networks: networks, endpoints: try model.endpoints(), sandboxes: try model.sandboxes())
+                }
+                return print(graph)
+            }
             let details = try withModel { model in
                 try names.map { name in
                     let network = try model.network(name)
                     return (network, try model.endpoints(network: network.name))
                 }
             }
-            if output.format == .json {
+            if format == .json {
                 return printJSON(.array(details.map { network, endpoints in
-                    guard case .object(var object) = network.json else { return network.json }
+                    guard case .object(var object) = network.output else { return network.output }
                     object["Containers"] = .array(endpoints.map(\.json))
                     if case .bridge = network.driver { object["Bridge"] = .string(network.bridgeName) }
                     return .object(object)
@@ -169,7 +189,7 @@ struct NetworkCreateOptions: ParsableArguments {
                 code: .alreadyExists,
                 message: "\(failure.error.message); pass a name for another: netctl create \(driver) NAME"))
         }
-        if output.format == .json { printJSON(network.json) } else { print(network.id) }
+        if output.format == .json { printJSON(network.output) } else { print(network.id) }
     }
 }
 

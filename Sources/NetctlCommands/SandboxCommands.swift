@@ -18,7 +18,7 @@ struct SandboxCommand: ParsableCommand {
         func run() throws {
             let mode = try parsed { try SandboxMode(parsing: network) }
             let sandbox = try withModel { try $0.createSandbox(name: name, mode: mode) }
-            if output.format == .json { printJSON(sandbox.json) } else { print(sandbox.path) }
+            if output.format == .json { printJSON(sandbox.output) } else { print(sandbox.path) }
         }
     }
 
@@ -28,7 +28,7 @@ struct SandboxCommand: ParsableCommand {
 
         func run() throws {
             let rows = try withModel { model in try model.sandboxes().map { ($0, try model.endpoints(sandbox: $0.name)) } }
-            if output.format == .json { return printJSON(.array(rows.map(\.0.json))) }
+            if output.format == .json { return printJSON(.array(rows.map(\.0.output))) }
             printTable(["NAME", "PATH", "NETWORKS"], rows.map { sandbox, endpoints in
                 [sandbox.name, sandbox.path, endpoints.map(\.network).joined(separator: ",")]
             })
@@ -51,7 +51,7 @@ struct SandboxCommand: ParsableCommand {
             }
             if output.format == .json {
                 return printJSON(.array(details.map { sandbox, endpoints in
-                    guard case .object(var object) = sandbox.json else { return sandbox.json }
+                    guard case .object(var object) = sandbox.output else { return sandbox.output }
                     object["Endpoints"] = .array(endpoints.map(\.json))
                     return .object(object)
                 }))

@@ -120,14 +120,16 @@ struct CommandLineTests {
         // JSON unless asked for a table, as `docker inspect`: scripts pipe it into jq.
         for (words, format) in [([String](), OutputFormat.json), (["--format", "table"], .table), (["--format", "json"], .json)] {
             let network = try NetctlCommand.parseAsRoot(["network", "inspect", "web"] + words)
-            #expect((network as? NetworkCommand.Inspect)?.output.format == format, "\(words)")
+            #expect((network as? NetworkCommand.Inspect)?.format.rawValue == format.rawValue, "\(words)")
             let sandbox = try NetctlCommand.parseAsRoot(["sandbox", "inspect", "web"] + words)
             #expect((sandbox as? SandboxCommand.Inspect)?.output.format == format, "\(words)")
         }
         #expect(try (NetctlCommand.parseAsRoot(["network", "ls"]) as? NetworkCommand.List)?.output.format == .table)
+        // The graph of every network needs no name; the other formats do.
+        #expect(try (NetctlCommand.parseAsRoot(["network", "inspect", "--format", "dot"]) as? NetworkCommand.Inspect)?.format == .dot)
         for path in [["network", "inspect"], ["sandbox", "inspect"]] {
             let help = NetctlCommand.helpMessage(for: try #require(NetctlCommand.subcommand(path)), columns: 400)
-            #expect(help.contains("--format json (default)") && help.contains("json (default) or table"), "\(help)")
+            #expect(help.contains("--format json (default)") && help.contains("json (default)") && help.contains("table"), "\(help)")
         }
 
         let network = NetworkRecord(name: "web", id: "0123456789abcdef", driver: .bridge,
@@ -173,5 +175,34 @@ extension NetctlCommand {
             current = next
         }
         return current
+    }
+
+    @Test func jsonOutputGivesCreatedAsRFC3339() throws {
+        #expect(rfc3339(0) == "1970-01-01T00:00:00Z")
+        #expect(rfc3339(1_714_564_800) == "2024-05-01T12:00:00Z")
+        let network = NetworkRecord(name: "web", id: "0123", driver: .bridge, subnets: [], auxAddresses: [:], options: [:], labels: [:],
+                                    isInternal: false, ipv6: false, created: 1_714_564_800)
+        #expect(network.output["Created"] == "2024-05-01T12:00:00Z")
+        #expect(network.json["Created"] == .int(1_714_564_800)) // the stored form keeps the number
+        let sandbox = SandboxRecord(name: "sb1", id: "abc", path: "/run/netns/sb1", isOwned: true, sharesWith: nil, created: 0)
+        #expect(sandbox.output["Created"] == "1970-01-01T00:00:00Z")
+    }
+
+    @Test func theTopologyGraphHasNetworksBridgesSandboxesAndPorts() throws {
+        let web = NetworkRecord(name: "web", id: "0123456789abcdef", driver: .bridge, subnets: [SubnetSpec(subnet: try CIDR(parsing: "10.1.0.0/24"))],
+                                auxAddresses: [:], options: [:], labels: [:], isInternal: false, ipv6: false, created: 0)
+        let none = NetworkRecord(name: "quiet", id: "fe", driver: .null, subnets: [], auxAddresses: [:], options: [:], labels: [:],
+                                 isInternal: false, ipv6: false, created: 0)
+        let endpoint = EndpointRecord(network: "web", sandbox: "sb\"1", interface: "eth0", addresses: [try CIDR(parsing: "10.1.0.2/24")],
+                                      mac: nil, aliases: [], ports: [try PortMapping(parsing: "8080:80")])
+        let sandbox = SandboxRecord(name: "sb\"1", id: "abc", path: "/run/netns/sb1", isOwned: true, sharesWith: nil, created: 0)
+        let graph = TopologyGraph.render(networks: [web, none], endpoints: [endpoint], sandboxes: [sandbox]).split(separator: "\n").map(String.init)
+        #expect(graph.first == "digraph netctl {" && graph.last == "}")
+        #expect(graph.contains(#"    "network:web" [shape=box, style=rounded, label="web\nbridge\n10.1.0.0/24"];"#))
+        #expect(graph.contains(#"    "network:quiet" [shape=box, style=rounded, label="quiet\nnull"];"#))
+        #expect(graph.contains(#"    "link:br-0123456789ab" [shape=hexagon, label="br-0123456789ab"];"#))
+        #expect(graph.contains(#"    "sandbox:sb\"1" [shape=ellipse, label="sb\"1\n/run/netns/sb1"];"#))
+        #expect(graph.contains(#"    "sandbox:sb\"1" -> "network:web" [arrowhead=none, label="eth0\n10.1.0.2/24"];"#))
+        #expect(graph.contains(#"    "port:web/sb\"1/8080:80/tcp" -> "sandbox:sb\"1";"#))
     }
 }

@@ -66,7 +66,7 @@ struct Report {
             "|---|---:|---:|---:|---|",
         ]
         // The chain, then each exec of it: which plugin's time grows.
-        let parts = kind == .bridge ? [("", "")] : [("", ""), (" bridge", "/bridge"), (" portmap", "/portmap")]
+        let parts = kind == .portmap ? [("", ""), (" bridge", "/bridge"), (" portmap", "/portmap")] : [("", "")]
         for (part, suffix) in parts {
             for side in ["ours", "reference"] {
                 let times = measurements.times(Runner.key(side, kind, "sequential", "ADD") + suffix)

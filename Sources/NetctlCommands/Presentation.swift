@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import NetCore
+import NetctlModel
+
+/// Seconds since the epoch as RFC 3339 in UTC, `2024-05-01T12:00:00Z`, as `docker inspect`
+/// prints `Created`.
+func rfc3339(_ seconds: Int64) -> String {
+    var time = time_t(seconds)
+    var parts = tm()
+    guard gmtime_r(&time, &parts) != nil else { return "\(seconds)" }
+    var buffer = [CChar](repeating: 0, count: 64)
+    let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+    guard count > 0 else { return "\(seconds)" }
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// A record's JSON as the CLI prints it: the stored form with `Created` as RFC 3339 text.
+private func presented(_ json: JSON, created: Int64) -> JSON {
+    guard case .object(var object) = json else { return json }
+    object["Created"] = .string(rfc3339(created))
+    return .object(object)
+}
+
+extension NetworkRecord {
+    var output: JSON { presented(json, created: created) }
+}
+
+extension SandboxRecord {
+    var output: JSON { presented(json, created: created) }
+}
+
+/// The host's networks, their bridges, the sandboxes on them and the published ports, as a
+/// Graphviz graph: `netctl network inspect --format dot | dot -Tsvg > netctl.svg`.
+enum TopologyGraph {
+    static func render(networks: [NetworkRecord], endpoints: [EndpointRecord], sandboxes: [SandboxRecord]) -> String {
+        var lines = ["digraph netctl {", "    rankdir=LR;", "    node [fontname=\"Helvetica\", fontsize=11];",
+                     "    edge [fontname=\"Helvetica\", fontsize=10];"]
+        let shown = Set(networks.map(\.name))
+        for network in networks {
+            let subnets = network.subnets.map(\.subnet.description).joined(separator: "\\n")
+            lines.append("    \(quoted("network:" + network.name)) [shape=box, style=rounded, label=\(quoted("\(network.name)\\n\(network.driver)" + (subnets.isEmpty ? "" : "\\n" + subnets)))];")
+            if case .bridge = network.driver {
+                lines.append("    \(quoted("link:" + network.bridgeName)) [shape=hexagon, label=\(quoted(network.bridgeName))];")
+                lines.append("    \(quoted("network:" + network.name)) -> \(quoted("link:" + network.bridgeName)) [arrowhead=none, style=dashed];")
+            }
+        }
+        let paths = Dictionary(sandboxes.map { ($0.name, $0.path) }, uniquingKeysWith: { first, _ in first })
+        var drawnSandboxes = Set<String>()
+        for endpoint in endpoints where shown.contains(endpoint.network) {
+            if drawnSandboxes.insert(endpoint.sandbox).inserted {
+                let path = paths[endpoint.sandbox].map { "\\n" + $0 } ?? ""
+                lines.append("    \(quoted("sandbox:" + endpoint.sandbox)) [shape=ellipse, label=\(quoted(endpoint.sandbox + path))];")
+            }
+            let label = ([endpoint.interface] + endpoint.addresses.map(\.description)).filter { !$0.isEmpty }.joined(separator: "\\n")
+            lines.append("    \(quoted("sandbox:" + endpoint.sandbox)) -> \(quoted("network:" + endpoint.network)) [arrowhead=none, label=\(quoted(label))];")
+            for port in endpoint.ports {
+                let node = "port:\(endpoint.network)/\(endpoint.sandbox)/\(port)"
+                lines.append("    \(quoted(node)) [shape=note, label=\(quoted("-p " + port.description))];")
+                lines.append("    \(quoted(node)) -> \(quoted("sandbox:" + endpoint.sandbox));")
+            }
+        }
+        lines.append("}")
+        return lines.joined(separator: "\n")
+    }
+
+    /// A DOT string: quotes and backslashes escaped, except the `\n` line breaks put in above.
+    private static func quoted(_ text: String) -> String {
+        var escaped = ""
+        var characters = text.makeIterator()
+        while let character = characters.next() {
+            switch character {
+            case "\"": escaped += "\\\""
+            default: escaped.append(character)
+            }
+        }
+        return "\"" + escaped + "\""
+    }
+}
