@@ -42,7 +42,8 @@ enum TopologyGraph {
         let shown = Set(networks.map(\.name))
         for network in networks {
             let subnets = network.subnets.map(\.subnet.description).joined(separator: "\\n")
-            lines.append("    \(quoted("network:" + network.name)) [shape=box, style=rounded, label=\(quoted("\(network.name)\\n\(network.driver)" + (subnets.isEmpty ? "" : "\\n" + subnets)))];")
+            let kind = "\(network.driver)" + (network.isInternal ? ", internal" : "")
+            lines.append("    \(quoted("network:" + network.name)) [shape=box, style=rounded, label=\(quoted("\(network.name)\\n\(kind)" + (subnets.isEmpty ? "" : "\\n" + subnets)))];")
             if case .bridge = network.driver {
                 lines.append("    \(quoted("link:" + network.bridgeName)) [shape=hexagon, label=\(quoted(network.bridgeName))];")
                 lines.append("    \(quoted("network:" + network.name)) -> \(quoted("link:" + network.bridgeName)) [arrowhead=none, style=dashed];")
