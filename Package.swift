@@ -78,7 +78,7 @@ let package = Package(
         ),
         .target(name: "CNI", dependencies: ["NetCore"], swiftSettings: strict),
         // Link drivers: they keep no records and publish nothing.
-        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "IPAM"], swiftSettings: strict),
+        .target(name: "Drivers", dependencies: ["NetCore", "Namespaces", "Netlink", "CNetlink", "IPAM"], swiftSettings: strict),
         // Published ports and network rules: the firewall registry in the store, the DNAT vs
         // proxy plan, the proxy's client side, conntrack flushes, the host's facts.
         .target(name: "Publishing", dependencies: ["NetCore", "Namespaces", "Netlink", "Store", "Firewall", "ProxyClient"], swiftSettings: strict),
@@ -145,7 +145,8 @@ let package = Package(
         .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: strict),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: strict),
         .testTarget(name: "NamespacesTests", dependencies: ["Namespaces"], swiftSettings: strict),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Drivers", "Namespaces", "NetCore"], swiftSettings: strict),
+        .testTarget(name: "AttachmentTests", dependencies: ["Attachment", "Drivers", "NetCore"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(name: "NetctlTests", dependencies: ["NetctlModel", "NetctlCommands", "NetCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Drivers", "Firewall", "ProxyClient", "Store", "NetCore"], swiftSettings: strict),

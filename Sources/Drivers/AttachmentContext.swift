@@ -15,10 +15,12 @@ public final class AttachmentContext {
 
     /// - Parameters:
     ///   - host: a socket in the caller's (the host's) namespace, when the caller has one.
-    public init(id: AttachmentID, namespace: NetNamespace?, host: RouteSocket? = nil) {
+    ///   - container: a socket in `namespace`, when the caller has one.
+    public init(id: AttachmentID, namespace: NetNamespace?, host: RouteSocket? = nil, container: RouteSocket? = nil) {
         self.id = id
         self.namespace = namespace
         openedHost = host
+        openedContainer = container
     }
 
     /// A socket in the host's namespace (the calling thread's), opened on first use and kept.

@@ -1,3 +1,4 @@
+import CNetlink
 import Namespaces
 import NetCore
 import Netlink
@@ -82,13 +83,16 @@ public struct MacvlanDriver: Sendable {
                 name: id.interface, kind: .macvlan(parent: .index(parent.index), mode: options.mode),
                 mtu: options.mtu, mac: mac, namespace: options.parentInContainer ? nil : namespace))
             undo.push("delete \(id.interface)") { try container.deleteLink(.name(id.interface)) }
-            try container.setLink(.name(id.interface), up: true)
-            for assignment in ip.assignments {
-                try container.addAddress(assignment.address, to: .name(id.interface), skipDuplicateDetection: !options.duplicateDetection)
-            }
-            guard let link = try container.link(named: id.interface) else {
+            // Looked up once; by index from then on (by name, each step would look it up again).
+            guard let created = try container.link(named: id.interface) else {
                 throw NetworkError(code: .internalError, message: "interface \"\(id.interface)\" vanished during setup")
             }
+            try container.setLink(.index(created.index), up: true)
+            for assignment in ip.assignments {
+                try container.addAddress(assignment.address, to: .index(created.index), skipDuplicateDetection: !options.duplicateDetection)
+            }
+            var link = created
+            link.flags |= CNETLINK_IFF_UP
             // Only the routes given, as the reference macvlan (IPAM's routes): a default route
             // is one of them when the network wants one. A route without a gateway goes via
             // the gateway of its family.
