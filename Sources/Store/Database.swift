@@ -32,11 +32,15 @@ public final class Database {
     public let walCheckpointFrames: Int32
     /// Commits made on this connection: one with more than ``longLivedCommits`` belongs to a
     /// long-lived process (a daemon, a benchmark), which keeps the WAL index in shared memory
-    /// while it runs and so checkpoints as SQLite does by default, every 1 000 pages, paying
-    /// two fsyncs a sixteenth as often (still truncating, so the WAL it leaves is bounded).
+    /// while it runs, so SQLite restarts the WAL by itself; it checkpoints as SQLite does by
+    /// default (passive, every 1 000 pages), and `journal_size_limit` keeps the file it reuses
+    /// bounded. Truncating there made every commit grow the file again (13 µs more per
+    /// bench-ipam cycle, see BENCHMARKS.md).
     private var commits = 0
     static let longLivedCommits = 64
     static let longLivedCheckpointFrames: Int32 = 1_000
+    /// What a restarted WAL is cut back to: 1 000 pages and their headers.
+    static let journalSizeLimit = 1_000 * (4_096 + 24)
     /// The polls the busy handler makes before it gives up: the busy timeout, or the short
     /// wait of a checkpoint, which a later commit retries rather than hold up this one.
     private var busyPolls: Int
@@ -86,6 +90,7 @@ public final class Database {
             // Switching to WAL needs a brief exclusive lock the first time; retry like any write.
             try retryingWhileBusy {
                 try execute("PRAGMA journal_mode = WAL")
+                try execute("PRAGMA journal_size_limit = \(Self.journalSizeLimit)")
                 try execute("PRAGMA synchronous = \(synchronous.rawValue)")
             }
         } catch {
@@ -138,9 +143,11 @@ public final class Database {
             guard let context else { return SQLITE_OK }
             let database = Unmanaged<Database>.fromOpaque(context).takeUnretainedValue()
             database.commits += 1
-            let limit = database.commits > Database.longLivedCommits
-                ? max(Database.longLivedCheckpointFrames, database.walCheckpointFrames) : database.walCheckpointFrames
-            if frames >= limit { _ = database.checkpoint(schema: schema) }
+            if database.commits <= Database.longLivedCommits {
+                if frames >= database.walCheckpointFrames { _ = database.checkpoint(schema: schema) }
+            } else if frames >= max(Database.longLivedCheckpointFrames, database.walCheckpointFrames) {
+                sqlite3_wal_checkpoint_v2(database.connection, schema, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            }
             return SQLITE_OK  // the commit has happened whatever the checkpoint says
         }, Unmanaged.passUnretained(self).toOpaque())
     }
