@@ -56,7 +56,6 @@ CNI_DIR := $(DESTDIR)$(PREFIX)/lib/netctl/cni
 install: build static-libdir
 	for product in netctl-cni netctl-proxy netctl cnitool; do $(STATIC_BUILD) --product $$product || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/bin $(CNI_DIR)
-	install -m 0755 .build/release/netlink-demo $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl .build-static/release/netctl-proxy .build-static/release/cnitool $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl-cni $(CNI_DIR)/netctl-cni
 	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done

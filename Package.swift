@@ -68,7 +68,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Drives IPAM from many processes at once for the concurrency and crash tests.
-        .executableTarget(name: "ipam-stress", dependencies: ["IPAM", "Store", "NetCore"], swiftSettings: strict),
+        .executableTarget(name: "ipam-stress", dependencies: ["IPAM", "Store", "NetCore"], path: "Tests/Helpers/ipam-stress", swiftSettings: strict),
         // `swift run -c release bench-ipam`: allocate+release latency against the lease count.
         .executableTarget(
             name: "bench-ipam",
@@ -136,9 +136,11 @@ let package = Package(
         ),
         // ptrace for bench-cni's memory-at-exit table.
         .target(name: "CBenchTrace", path: "bench/ctrace"),
+        // A bridge and two namespaces through the netlink library alone (not installed).
         .executableTarget(
             name: "netlink-demo",
             dependencies: ["NetCore", "Namespaces", "Netlink"],
+            path: "examples/netlink-demo",
             swiftSettings: strict
         ),
 

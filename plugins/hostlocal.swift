@@ -139,7 +139,8 @@ struct HostLocalIPAM: IPAMBackend, CNIPlugin {
             throw CNIError(.invalidConfig, "invalid range \(entry.serialized())", details: "\"subnet\" is required")
         }
         let subnet = try CIDR(parsing: subnetText, field: "subnet")
-        return try AddressRange(subnet: subnet.network, start: address("rangeStart"), end: address("rangeEnd"), gateway: address("gateway"))
+        return try AddressRange(subnet: subnet.network, start: address("rangeStart"), end: address("rangeEnd"), gateway: address("gateway"),
+                                  fields: ("rangeStart", "rangeEnd"))
     }
 
     /// Requested addresses from all three places a runtime may put them, merged as the

@@ -14,7 +14,7 @@ import NetCore
 public final class MACSpoofGuard {
     static let table = Nftables.Table(family: .bridge, name: "netctl")
     static let ports = Nftables.NamedSet(name: "guarded-ports", keyType: [.interfaceName], dataType: .verdict)
-    static let prerouting = Nftables.Chain(name: "prerouting", hook: .init(.filter, .prerouting, priority: -300))
+    static let prerouting = Nftables.Chain(name: "prerouting", hook: .init(.filter, .prerouting, priority: Nftables.Chain.Hook.Priority.raw))
 
     private let transport: any NftablesTransport
 

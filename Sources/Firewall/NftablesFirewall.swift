@@ -18,11 +18,6 @@ public final class NftablesFirewall: FirewallDriver {
 
     public var name: String { "nftables" }
 
-    /// Called after ports were published or unpublished, for the caller to flush their UDP
-    /// conntrack entries (stale ones would keep sending a changed mapping's traffic to the
-    /// old container). The firewall itself does not touch conntrack.
-    public var portsChanged: (([PublishedPort]) -> Void)?
-
     private let transport: any NftablesTransport
     private let host: any FirewallHost
     private let lock: FileLock?
@@ -116,7 +111,6 @@ public final class NftablesFirewall: FirewallDriver {
                 throw NetworkError(code: .system, message: "nftables refused to publish \(ports.map(\.mapping.description))", cause: error)
             }
         }
-        portsChanged?(ports)
     }
 
     public func unpublish(_ ports: [PublishedPort], from network: FirewallNetwork) throws {
@@ -137,7 +131,6 @@ public final class NftablesFirewall: FirewallDriver {
                 throw NetworkError(code: .system, message: "nftables refused to unpublish \(ports.map(\.mapping.description))", cause: error)
             }
         }
-        portsChanged?(ports)
     }
 
     public func reload(_ state: FirewallState) throws {
@@ -162,7 +155,6 @@ public final class NftablesFirewall: FirewallDriver {
                 }
             }
         }
-        portsChanged?(state.networks.flatMap(\.publishedPorts))
     }
 
     public func isAvailable() -> Bool {
@@ -202,13 +194,10 @@ public final class NftablesFirewall: FirewallDriver {
     /// `mkdir -p` of the lock's directory (mode 0755, as `/run/netctl` is shared).
     private static func makeParentDirectory(of path: String) throws {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
-        var prefix = path.hasPrefix("/") ? "/" : ""
-        for component in path[..<slash].split(separator: "/") {
-            prefix += component
-            if mkdir(prefix, 0o755) != 0, Errno.current != .fileExists {
-                throw NetworkError(code: .system, message: "cannot create \"\(prefix)\"", cause: Errno.current)
-            }
-            prefix += "/"
+        do {
+            try makeDirectories(String(path[..<slash]), mode: 0o755)
+        } catch let error as SystemCallError {
+            throw NetworkError(code: .system, message: "cannot create \"\(error.subject)\"", cause: error.errno)
         }
     }
 }

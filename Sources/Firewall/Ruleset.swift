@@ -17,12 +17,12 @@ enum Ruleset {
 
     /// The DNAT lookups, jumped to from prerouting (outside and containers) and output (the host).
     static let publishedPorts = "published-ports"
-    static let prerouting = Nftables.Chain(name: "prerouting", hook: .init(.nat, .prerouting, priority: -100))
-    static let output = Nftables.Chain(name: "output", hook: .init(.nat, .output, priority: -100))
-    static let postrouting = Nftables.Chain(name: "postrouting", hook: .init(.nat, .postrouting, priority: 100))
-    static let forward = Nftables.Chain(name: "forward", hook: .init(.filter, .forward, priority: 0))
+    static let prerouting = Nftables.Chain(name: "prerouting", hook: .init(.nat, .prerouting, priority: Nftables.Chain.Hook.Priority.destinationNAT))
+    static let output = Nftables.Chain(name: "output", hook: .init(.nat, .output, priority: Nftables.Chain.Hook.Priority.destinationNAT))
+    static let postrouting = Nftables.Chain(name: "postrouting", hook: .init(.nat, .postrouting, priority: Nftables.Chain.Hook.Priority.sourceNAT))
+    static let forward = Nftables.Chain(name: "forward", hook: .init(.filter, .forward, priority: Nftables.Chain.Hook.Priority.filter))
     /// Runs before conntrack and NAT (raw, -300), so it sees the address on the wire.
-    static let localnetGuard = Nftables.Chain(name: "localnet-guard", hook: .init(.filter, .prerouting, priority: -300))
+    static let localnetGuard = Nftables.Chain(name: "localnet-guard", hook: .init(.filter, .prerouting, priority: Nftables.Chain.Hook.Priority.raw))
 
     static let sharedChains = [Nftables.Chain(name: publishedPorts), prerouting, output, postrouting, forward, localnetGuard]
 

@@ -28,15 +28,17 @@ public struct AddressRange: Hashable, Sendable, CustomStringConvertible {
 
     /// - Parameters:
     ///   - subnet: the subnet; host bits must be zero (`10.0.0.0/24`, not `10.0.0.1/24`).
-    ///   - start: `rangeStart`; must lie in `subnet`.
-    ///   - end: `rangeEnd`; must lie in `subnet` and not before `start`.
+    ///   - start: the first address handed out; must lie in `subnet`.
+    ///   - end: the last; must lie in `subnet` and not before `start`.
     ///   - gateway: must lie in `subnet`.
     ///   - reserved: addresses never handed out; each must lie in `subnet`.
-    /// - Throws: ``NetworkError`` naming the field (`subnet`, `rangeStart`, `rangeEnd`,
-    ///   `gateway`, `reserved address`) and its value.
+    ///   - fields: how the caller's input names the start and the end, for errors (a CNI
+    ///     config says `rangeStart` and `rangeEnd`).
+    /// - Throws: ``NetworkError`` naming the field (`subnet`, the start's or end's, `gateway`,
+    ///   `reserved address`) and its value.
     public init(
         subnet: CIDR, start: IPAddress? = nil, end: IPAddress? = nil, gateway: IPAddress? = nil,
-        reserved: [IPAddress] = []
+        reserved: [IPAddress] = [], fields: (start: String, end: String) = ("range start", "range end")
     ) throws {
         guard subnet.address == subnet.networkAddress else {
             throw NetworkError.invalid(
@@ -47,8 +49,8 @@ public struct AddressRange: Hashable, Sendable, CustomStringConvertible {
             guard let address, !subnet.contains(address) else { return }
             throw NetworkError.invalid(field, address.description, "is outside subnet \(subnet)")
         }
-        try inside(start, "rangeStart")
-        try inside(end, "rangeEnd")
+        try inside(start, fields.start)
+        try inside(end, fields.end)
         try inside(gateway, "gateway")
         for address in reserved { try inside(address, "reserved address") }
 
@@ -71,7 +73,7 @@ public struct AddressRange: Hashable, Sendable, CustomStringConvertible {
         let resolvedEnd = end?.integerValue ?? defaultEnd
         guard resolvedStart <= resolvedEnd else {
             throw NetworkError.invalid(
-                "rangeStart", start?.description ?? "", "is after rangeEnd \(end?.description ?? "")")
+                fields.start, start?.description ?? "", "is after \(fields.end) \(end?.description ?? "")")
         }
         let resolvedGateway = gateway ?? (pointToPoint ? nil : IPAddress(family: family, integerValue: network + 1))
 

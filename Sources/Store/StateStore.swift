@@ -1,3 +1,5 @@
+import NetCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -39,7 +41,8 @@ public final class StateStore {
         synchronous: Database.Synchronous = .normal
     ) throws {
         let directory = directory ?? Self.configuredDirectory
-        try makeDirectories(directory)
+        // Mode 0700: state holds container IDs, which are nobody else's business.
+        try makeDirectories(directory, mode: 0o700)
         self.directory = directory
         let trimmed = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         database = try Database(

@@ -49,10 +49,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ("rangeStart", "10.0.1.5", nil, nil),
-        ("rangeEnd", nil, "10.0.1.5", nil),
+        ("range start", "10.0.1.5", nil, nil),
+        ("range end", nil, "10.0.1.5", nil),
         ("gateway", nil, nil, "10.0.1.1"),
-        ("rangeStart", "2001:db8::5", nil, nil),
+        ("range start", "2001:db8::5", nil, nil),
     ] as [(String, String?, String?, String?)])
     func anAddressOutsideTheSubnetIsRefusedNamingItsField(
         field: String, start: String?, end: String?, gateway: String?
@@ -81,7 +81,12 @@ import Testing
         let error = networkError {
             _ = try AddressRange(subnet: cidr("10.0.0.0/24"), start: ip("10.0.0.20"), end: ip("10.0.0.10"))
         }
-        #expect(error?.message == "invalid rangeStart \"10.0.0.20\": is after rangeEnd 10.0.0.10")
+        #expect(error?.message == "invalid range start \"10.0.0.20\": is after range end 10.0.0.10")
+        // A caller names them as its input does (the CNI host-local plugin: rangeStart, rangeEnd).
+        let named = networkError {
+            _ = try AddressRange(subnet: cidr("10.0.0.0/24"), start: ip("10.0.0.20"), end: ip("10.0.0.10"), fields: ("rangeStart", "rangeEnd"))
+        }
+        #expect(named?.message == "invalid rangeStart \"10.0.0.20\": is after rangeEnd 10.0.0.10")
     }
 
     @Test func aRangeSetRefusesMixedFamiliesAndOverlapsAndEmptiness() throws {

@@ -42,12 +42,10 @@ enum RuntimeFiles {
 
     /// `mkdir -p` with `mode` for the directories it creates.
     static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
-        var prefix = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, mode) != 0, errno != EEXIST {
-                throw FileError(path: prefix, operation: "mkdir", errno: errno)
-            }
+        do {
+            try NetCore.makeDirectories(path, mode: mode)
+        } catch let error as SystemCallError {
+            throw FileError(path: error.subject, operation: "mkdir", errno: error.errno.rawValue)
         }
     }
 

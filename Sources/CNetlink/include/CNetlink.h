@@ -20,7 +20,6 @@
    Glibc module is not built with; shim.c is, and forwards to them. */
 int cnetlink_setns(int fd, int nstype);
 int cnetlink_unshare(int flags);
-int cnetlink_gettid(void);
 /// Waits for one RCU grace period (membarrier MEMBARRIER_CMD_GLOBAL), holding no lock.
 int cnetlink_rcu_grace_period(void);
 /* ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of a namespace file, or -1. */
@@ -45,7 +44,6 @@ static const unsigned int CNETLINK_IFF_UP = IFF_UP;
 static const unsigned int CNETLINK_IFF_LOWER_UP = IFF_LOWER_UP;
 static const unsigned int CNETLINK_IFF_PROMISC = IFF_PROMISC;
 static const int CNETLINK_CLONE_NEWNET = CLONE_NEWNET;
-static const int CNETLINK_SOCKET_BUFFER_SIZE = 32768;
 
 static inline uint32_t cnetlink_align(uint32_t len) { return MNL_ALIGN(len); }
 

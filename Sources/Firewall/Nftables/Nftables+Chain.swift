@@ -22,6 +22,18 @@ extension Nftables {
             /// Lower runs first: raw -300, mangle -150, dstnat -100, filter 0, srcnat 100.
             public var priority: Int
 
+            /// The standard priorities, after the kernel's `enum nf_ip_hook_priorities`.
+            public enum Priority {
+                /// `NF_IP_PRI_RAW` (-300): before connection tracking.
+                public static let raw = -300
+                /// `NF_IP_PRI_NAT_DST` (-100): destination NAT.
+                public static let destinationNAT = -100
+                /// `NF_IP_PRI_FILTER` (0).
+                public static let filter = 0
+                /// `NF_IP_PRI_NAT_SRC` (100): source NAT.
+                public static let sourceNAT = 100
+            }
+
             public init(_ kind: Kind, _ point: Point, priority: Int) {
                 self.kind = kind
                 self.point = point

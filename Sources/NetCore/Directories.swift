@@ -1,23 +1,20 @@
-import NetCore
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// `mkdir -p` with mode 0700: state holds container IDs, which are nobody else's business.
+/// `mkdir -p`: each missing directory of `path` is made with `mode`; ones already there stay
+/// as they are.
 ///
 /// - Throws: ``SystemCallError`` naming the component that could not be made.
-func makeDirectories(_ path: String) throws {
+public func makeDirectories(_ path: String, mode: mode_t) throws {
     var prefix = path.hasPrefix("/") ? "/" : ""
     for component in path.split(separator: "/") {
         prefix += component
-        if mkdir(prefix, 0o700) != 0 {
+        if mkdir(prefix, mode) != 0 {
             let error = Errno.current
-            guard error == .fileExists else {
-                throw SystemCallError(error, call: "mkdir", subject: prefix)
-            }
+            guard error == .fileExists else { throw SystemCallError(error, call: "mkdir", subject: prefix) }
         }
         prefix += "/"
     }
