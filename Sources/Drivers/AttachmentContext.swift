@@ -38,8 +38,7 @@ public final class AttachmentContext {
     ///   on without it) instead of an error.
     public static func forSandbox(path: String, id: AttachmentID? = nil, missingIsNone: Bool = false) throws -> AttachmentContext {
         let namespace = missingIsNone ? try? NetNamespace.open(path: path) : try NetNamespace.open(path: path)
-        let placeholder = AttachmentID(network: "", containerID: "", interface: try InterfaceName("eth0"))
-        return AttachmentContext(id: id ?? placeholder, namespace: namespace)
+        return AttachmentContext(id: id ?? .placeholder, namespace: namespace)
     }
 
     /// A socket in the sandbox's namespace, opened on first use and kept.
@@ -83,4 +82,9 @@ public final class AttachmentContext {
     public func macAddress(of interface: InterfaceName) -> MACAddress? {
         (try? container().link(named: interface))??.mac
     }
+}
+
+extension AttachmentID {
+    /// Stands in until a front end has chosen the interface (``AttachmentContext/id``).
+    public static let placeholder = AttachmentID(network: "", containerID: "", interface: .eth0)
 }

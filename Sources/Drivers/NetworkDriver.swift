@@ -14,6 +14,8 @@ public protocol NetworkDriver: Sendable {
     /// The host link attachments hang off: the bridge, the macvlan parent (`nil` for the
     /// interface of the default route, or for none).
     var hostLink: InterfaceName? { get }
+    /// Whether the sandbox must be the host's own namespace (the `host` driver).
+    var joinsHostNamespace: Bool { get }
     /// Whether the network's gateway is on this host (the bridge carries it): the default
     /// route of the sandbox goes via it, and published ports and masquerade work.
     var offersPublishing: Bool { get }
@@ -44,6 +46,7 @@ public struct DriverGCReport: Sendable {
 
 extension NetworkDriver {
     public var hostLink: InterfaceName? { nil }
+    public var joinsHostNamespace: Bool { false }
     public var offersPublishing: Bool { false }
     public func gc(network: String, valid: Set<AttachmentID>) -> DriverGCReport { DriverGCReport() }
     public func removeNetwork() throws {}
@@ -63,6 +66,7 @@ public struct NullDriver: NetworkDriver {
 public struct HostDriver: NetworkDriver {
     public init() {}
     public var name: String { "host" }
+    public var joinsHostNamespace: Bool { true }
     public var addsInterface: Bool { false }
     public func attach(_ context: AttachmentContext, ip: IPConfiguration, mac: MACAddress?) throws -> AttachedInterfaces? { nil }
     public func detach(_ context: AttachmentContext) throws {}

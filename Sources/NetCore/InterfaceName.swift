@@ -37,5 +37,11 @@ public struct InterfaceName: Hashable, Comparable, Sendable, CustomStringConvert
 
     public var description: String { rawValue }
 
+    /// A name known to be valid, for the few written in code.
+    private init(known: String) { rawValue = known }
+
+    /// `eth0`: the first container interface.
+    public static let eth0 = InterfaceName(known: "eth0")
+
     public static func < (lhs: InterfaceName, rhs: InterfaceName) -> Bool { lhs.rawValue < rhs.rawValue }
 }

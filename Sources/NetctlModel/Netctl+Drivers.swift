@@ -14,6 +14,14 @@ enum NetworkBackend {
         }
     }
 
+    /// The sandbox must be the host's own namespace (`host`).
+    var joinsHostNamespace: Bool {
+        switch self {
+        case .driver(let driver): driver.joinsHostNamespace
+        case .cni: false
+        }
+    }
+
     var offersPublishing: Bool {
         switch self {
         case .driver(let driver): driver.offersPublishing

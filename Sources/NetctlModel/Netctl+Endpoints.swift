@@ -38,10 +38,13 @@ extension Netctl {
     public func connect(network name: String, sandbox nameOrPath: String, _ request: ConnectRequest = ConnectRequest()) throws -> EndpointRecord {
         let network = try network(name)
         try validate(request, for: network)
-        let sandbox = try sandbox(forConnecting: nameOrPath) { path in try checkNamespace(path, named: nameOrPath, for: network) }
         let backend = try backend(network)
-        // The sandbox's namespace and the sockets of this attachment, opened once for every step.
-        let context = try backend.addsInterface ? AttachmentContext.forSandbox(path: sandbox.path) : nil
+        var namespace: NetNamespace?
+        let sandbox = try sandbox(forConnecting: nameOrPath) { path in
+            namespace = try openNamespace(path, named: nameOrPath, for: network, backend)
+        }
+        // The sandbox's namespace (opened once, above) and the sockets of this attachment, for every step.
+        let context = backend.addsInterface ? AttachmentContext(id: .placeholder, namespace: namespace) : nil
         var endpoint: EndpointRecord
         do {
             endpoint = try reserveEndpoint(network, sandbox, request, context: context)
@@ -69,7 +72,7 @@ extension Netctl {
             case .cni(let cni):
                 let linksMade = cni.linksMadeProbe()
                 defer { try? recordCreatedLinks(linksMade(), of: network) }
-                let namespace = try context?.namespace ?? NetNamespace.open(path: sandbox.path)
+                let namespace = try namespace ?? NetNamespace.open(path: sandbox.path)
                 try Self.whileLocking(namespace) {
                     do {
                         let attached = try cni.add(sandbox, namespace: namespace, interface: endpoint.interface, request: request)
@@ -109,22 +112,22 @@ extension Netctl {
         }
     }
 
-    /// Refuses an interface into the host's namespace, and a host network for a sandbox of
-    /// its own namespace.
-    private func checkNamespace(_ path: String, named sandbox: String, for network: NetworkRecord) throws {
-        switch network.driver {
-        case .null:
-            return
-        case .host:
-            guard try Self.isHostNamespace(path) else {
-                throw NetworkError.invalid("sandbox", sandbox, "has a namespace of its own; only a sandbox made with --network host joins the host network")
-            }
-        case .bridge, .macvlan, .cni:
-            if try Self.isHostNamespace(path) {
-                throw NetworkError(code: .unsupported, message:
-                    "sandbox \"\(sandbox)\" is in the host's network namespace (--network host): connecting it to \(network.driver) network \"\(network.name)\" would put an interface into the host namespace")
-            }
+    /// Opens the sandbox's namespace, once for the whole connect, when the driver works in it
+    /// or must check it: refuses an interface into the host's namespace, and a host network
+    /// for a sandbox with a namespace of its own. `nil` for a driver that does neither (null).
+    private func openNamespace(_ path: String, named sandbox: String, for network: NetworkRecord,
+                               _ backend: NetworkBackend) throws -> NetNamespace? {
+        guard backend.addsInterface || backend.joinsHostNamespace else { return nil }
+        let namespace = try NetNamespace.open(path: path)
+        let isHost = Self.isHostNamespace(namespace)
+        if backend.joinsHostNamespace, !isHost {
+            throw NetworkError.invalid("sandbox", sandbox, "has a namespace of its own; only a sandbox made with --network host joins the host network")
         }
+        if backend.addsInterface, isHost {
+            throw NetworkError(code: .unsupported, message:
+                "sandbox \"\(sandbox)\" is in the host's network namespace (--network host): connecting it to \(network.driver) network \"\(network.name)\" would put an interface into the host namespace")
+        }
+        return namespace
     }
 
     /// Inserts the endpoint row with the first free interface name, in one transaction with

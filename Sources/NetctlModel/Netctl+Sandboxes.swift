@@ -41,10 +41,15 @@ extension Netctl {
         try NetNamespace.open(path: hostNamespacePath)
     }
 
-    /// Whether the namespace at `path` is the one netctl runs in, by device and inode: paths
-    /// differ (`/proc/self/ns/net`, `/proc/PID/ns/net`, a bind mount) for one namespace.
+    /// Whether `namespace` is the one netctl runs in, by device and inode: paths differ
+    /// (`/proc/self/ns/net`, `/proc/PID/ns/net`, a bind mount) for one namespace.
+    static func isHostNamespace(_ namespace: NetNamespace) -> Bool {
+        namespace.identity == NetNamespace.Identity.of(path: hostNamespacePath)
+    }
+
+    /// As ``isHostNamespace(_:)`` for the namespace at `path`.
     static func isHostNamespace(_ path: String) throws -> Bool {
-        try NetNamespace.open(path: path).identity == hostNamespace().identity
+        isHostNamespace(try NetNamespace.open(path: path))
     }
 
     public func sandboxes() throws -> [SandboxRecord] { try tables.sandboxes() }

@@ -41,3 +41,29 @@ struct InspectFormatTests {
         #expect(refused.status == 64, "\(refused.status) \(refused.stderr)")
     }
 }
+
+/// What one `netctl connect -p` opens: the sandbox's namespace once, and one thread enters it
+/// (for the socket every step of the attachment shares).
+@Suite(.enabled(if: Sandbox.isAvailable, Sandbox.reason))
+struct NamespaceOpenTests {
+    @Test func connectWithAPublishedPortOpensTheSandboxNamespaceOnce() throws {
+        #expect(try netctl("network", "create", "e2eonce", "--subnet", "10.234.0.0/24").status == 0)
+        #expect(try netctl("sandbox", "create", "e2eonce1").status == 0)
+        defer {
+            _ = try? netctl("sandbox", "rm", "-f", "e2eonce1")
+            _ = try? netctl("network", "rm", "-f", "e2eonce")
+        }
+        let trace = NSTemporaryDirectory() + "netctl-connect-\(UUID().uuidString).trace"
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let netctlPath = productsDirectory.appendingPathComponent("netctl").path
+        // -b execve: let go of the proxy netctl starts, which lives on.
+        let traced = try runCommand(["strace", "-f", "-b", "execve", "-e", "trace=openat,setns", "-o", trace,
+                                     netctlPath, "connect", "e2eonce", "e2eonce1", "-p", "8780:80"])
+        #expect(traced.status == 0, "\(traced.text)")
+        let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+        let opens = lines.filter { $0.contains(#"openat(AT_FDCWD, "/run/netns/e2eonce1""#) }
+        let entries = lines.filter { $0.contains("setns(") }
+        #expect(opens.count == 1, "\(opens)")
+        #expect(entries.count == 1, "\(entries)")
+    }
+}
