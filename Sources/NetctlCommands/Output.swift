@@ -41,12 +41,19 @@ func fieldLines(_ fields: [(key: String, values: [String])]) -> [String] {
 }
 
 /// Seconds since the epoch as `2024-05-01 12:00:00 UTC`.
-func timestamp(_ seconds: Int64) -> String {
+func timestamp(_ seconds: Int64) -> String { utcTime(seconds, "%Y-%m-%d %H:%M:%S UTC") }
+
+/// Seconds since the epoch as RFC 3339 in UTC, `2024-05-01T12:00:00Z`, as `docker inspect`
+/// prints `Created`.
+func rfc3339(_ seconds: Int64) -> String { utcTime(seconds, "%Y-%m-%dT%H:%M:%SZ") }
+
+/// `strftime` of the UTC time `seconds` after the epoch; the number itself if that fails.
+private func utcTime(_ seconds: Int64, _ format: String) -> String {
     var time = time_t(seconds)
     var parts = tm()
     guard gmtime_r(&time, &parts) != nil else { return "\(seconds)" }
     var buffer = [CChar](repeating: 0, count: 64)
-    let count = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S UTC", &parts)
+    let count = strftime(&buffer, buffer.count, format, &parts)
     guard count > 0 else { return "\(seconds)" }
     return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -1,22 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import NetCore
 import NetctlModel
-
-/// Seconds since the epoch as RFC 3339 in UTC, `2024-05-01T12:00:00Z`, as `docker inspect`
-/// prints `Created`.
-func rfc3339(_ seconds: Int64) -> String {
-    var time = time_t(seconds)
-    var parts = tm()
-    guard gmtime_r(&time, &parts) != nil else { return "\(seconds)" }
-    var buffer = [CChar](repeating: 0, count: 64)
-    let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-    guard count > 0 else { return "\(seconds)" }
-    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
 
 /// A record's JSON as the CLI prints it: the stored form with `Created` as RFC 3339 text.
 private func presented(_ json: JSON, created: Int64) -> JSON {
