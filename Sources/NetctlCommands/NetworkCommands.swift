@@ -170,7 +170,7 @@ struct NetworkCreateOptions: ParsableArguments {
     /// Creates the network and prints its ID (or its JSON). `named` is false when the caller
     /// chose the name for the user: a clash then says how to pick another.
     func create(name: String, driver: String, named: Bool) throws {
-        var request = NetworkRequest(name: name, driver: try parsed { try DriverKind(parsing: driver) })
+        var request = NetworkRequest(name: name, driver: try parsed { try DriverKind(parsing: driver, field: FieldNames.commandLine.driver) })
         request.subnets = try subnet.map { text in try parsed { try CIDR(parsing: text, field: "--subnet") } }
         request.ipRanges = try ipRange.map { text in try parsed { try CIDR(parsing: text, field: "--ip-range") } }
         request.gateways = try gateway.map { text in try parsed { try IPAddress(parsing: text, field: "--gateway") } }

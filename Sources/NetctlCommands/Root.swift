@@ -55,7 +55,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 func withModel<T>(_ body: (Netctl) throws -> T) throws -> T {
     TerminationSignals.defer()
     do {
-        let model = try Netctl()
+        let model = try Netctl(names: .commandLine)
         // Kept until exit, with its netfilter sockets: see `leaveQuickly()`.
         openedModels.append(model)
         return try body(model)
@@ -122,6 +122,27 @@ struct CommandFailure: Error, CustomStringConvertible {
         case .system, .internalError: 1
         }
     }
+}
+
+extension FieldNames {
+    /// The model's fields as the command line names them: its flags.
+    static let commandLine: FieldNames = {
+        var names = FieldNames()
+        names.ipv4Address = "--ip"
+        names.ipv6Address = "--ip6"
+        names.mac = "--mac"
+        names.port = "-p"
+        names.alias = "--alias"
+        names.option = "-o"
+        names.driver = "--driver"
+        names.subnet = "--subnet"
+        names.ipRange = "--ip-range"
+        names.gateway = "--gateway"
+        names.auxAddress = "--aux-address"
+        names.ipv6 = "--ipv6"
+        names.networkMode = "--network"
+        return names
+    }()
 }
 
 /// Parses `key=value` flags, naming the flag and the value when there is no `=`.

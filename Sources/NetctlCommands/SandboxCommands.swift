@@ -16,7 +16,7 @@ struct SandboxCommand: ParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let mode = try parsed { try SandboxMode(parsing: network) }
+            let mode = try parsed { try SandboxMode(parsing: network, field: FieldNames.commandLine.networkMode) }
             let sandbox = try withModel { try $0.createSandbox(name: name, mode: mode) }
             if output.format == .json { printJSON(sandbox.output) } else { print(sandbox.path) }
         }

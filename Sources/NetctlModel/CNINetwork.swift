@@ -22,6 +22,8 @@ struct CNINetwork {
 
     let network: NetworkRecord
     let type: String
+    /// How errors name the request's fields.
+    var names = FieldNames()
 
     /// The conflist's `name`, which keys the plugins' state (result cache, IPAM leases, GC):
     /// `netctl-NAME`, so neither ADD, DEL nor GC ever touches what another runtime keeps for
@@ -77,7 +79,7 @@ struct CNINetwork {
         do {
             return try NetworkConfigList(parsing: Array(list.serialized().utf8), source: "network \(network.name)")
         } catch {
-            throw NetworkError.invalid("-o", "(options of cni:\(type))", "do not make a valid CNI config: \(error)")
+            throw NetworkError.invalid(names.option, "(options of cni:\(type))", "do not make a valid CNI config: \(error)")
         }
     }
 
@@ -121,11 +123,11 @@ struct CNINetwork {
             ?? Self.macAddress(of: interface, in: namespace)
         for address in request.addresses where !addresses.contains(where: { $0.address == address }) {
             throw NetworkError(code: .unsupported, message:
-                "\(address.family == .v4 ? "--ip" : "--ip6") \(address): CNI plugin \(type) of network \"\(network.name)\" gave \(addresses.map(\.description).joined(separator: ", ")) instead (its IPAM does not honour the ips capability)")
+                "\(names.address(address.family)) \(address): CNI plugin \(type) of network \"\(network.name)\" gave \(addresses.map(\.description).joined(separator: ", ")) instead (its IPAM does not honour the ips capability)")
         }
         if let wanted = request.mac, let mac, MACAddress(mac) != wanted {
             throw NetworkError(code: .unsupported, message:
-                "--mac \(wanted): CNI plugin \(type) of network \"\(network.name)\" gave \(mac) instead (it does not honour the mac capability)")
+                "\(names.mac) \(wanted): CNI plugin \(type) of network \"\(network.name)\" gave \(mac) instead (it does not honour the mac capability)")
         }
         return Attached(addresses: addresses, mac: mac)
     }

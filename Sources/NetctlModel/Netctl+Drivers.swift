@@ -47,7 +47,7 @@ extension Netctl {
                 parent: try network.options[NetworkOption.parent].map { try InterfaceName($0, field: NetworkOption.parent) },
                 modeName: network.options[NetworkOption.macvlanMode], mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init),
                 field: NetworkOption.macvlanMode)))
-        case .cni(let type): .cni(CNINetwork(network: network, type: type))
+        case .cni(let type): .cni(CNINetwork(network: network, type: type, names: names))
         }
     }
 }

@@ -171,7 +171,7 @@ extension Netctl {
             for theirs in other.ports {
                 guard let mine = ports.first(where: { $0.sharesAHostPort(with: theirs) }) else { continue }
                 throw NetworkError(code: .alreadyExists, message:
-                    "-p \(mine): a host port of it is already published by sandbox \"\(other.sandbox)\" on network \"\(other.network)\" (\(theirs))")
+                    "\(names.port) \(mine): a host port of it is already published by sandbox \"\(other.sandbox)\" on network \"\(other.network)\" (\(theirs))")
             }
         }
     }
@@ -299,33 +299,33 @@ extension Netctl {
         let checksSubnets: Bool
         if case .cni = network.driver { checksSubnets = !network.subnets.isEmpty } else { checksSubnets = true }
         for address in request.addresses where checksSubnets && !network.subnets.contains(where: { $0.subnet.contains(address) }) {
-            throw NetworkError.invalid(address.family == .v4 ? "--ip" : "--ip6", address.description,
+            throw NetworkError.invalid(names.address(address.family), address.description,
                                        "is in none of network \"\(network.name)\"'s subnets (\(network.subnets.map(\.subnet.description).joined(separator: ", ")))")
         }
         if !request.addresses.isEmpty || request.mac != nil {
             switch network.driver {
             case .null, .host:
-                let flag = request.addresses.first.map { $0.family == .v4 ? "--ip" : "--ip6" } ?? "--mac"
+                let flag = request.addresses.first.map { names.address($0.family) } ?? names.mac
                 throw NetworkError(code: .unsupported, message: "\(flag): the \(network.driver) driver adds no interface to give an address to")
             case .bridge, .macvlan, .cni: break
             }
         }
-        for alias in request.aliases { try Self.validateAlias(alias) }
+        for alias in request.aliases { try Self.validateAlias(alias, field: names.alias) }
         for (index, port) in request.ports.enumerated() {
             if let earlier = request.ports[..<index].first(where: { $0.sharesAHostPort(with: port) }) {
-                throw NetworkError.invalid("-p", port.description, "shares a host port with -p \(earlier)")
+                throw NetworkError.invalid(names.port, port.description, "shares a host port with \(names.port) \(earlier)")
             }
         }
         if !request.ports.isEmpty {
             switch network.driver {
             case .bridge:
                 if network.isInternal {
-                    throw NetworkError.invalid("-p", request.ports[0].description, "network \"\(network.name)\" is internal: nothing outside it can reach a published port")
+                    throw NetworkError.invalid(names.port, request.ports[0].description, "network \"\(network.name)\" is internal: nothing outside it can reach a published port")
                 }
             case .cni: break // the chain's portmap publishes them
             case .host, .null, .macvlan:
                 throw NetworkError(code: .unsupported, message:
-                    "-p \(request.ports[0]): the \(network.driver) driver has no published ports (a \(network.driver) endpoint is reached at its own address)")
+                    "\(names.port) \(request.ports[0]): the \(network.driver) driver has no published ports (a \(network.driver) endpoint is reached at its own address)")
             }
         }
     }
@@ -333,7 +333,7 @@ extension Netctl {
     /// An alias is a DNS name: dot-separated labels of 1-63 letters, digits and hyphens, not
     /// starting or ending with a hyphen, 253 characters at most. For now it only labels the
     /// endpoint; nothing resolves it yet.
-    static func validateAlias(_ alias: String) throws {
+    static func validateAlias(_ alias: String, field: String = FieldNames().alias) throws {
         func isLabel(_ label: Substring) -> Bool {
             !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
                 && label.utf8.allSatisfy { byte in
@@ -342,7 +342,7 @@ extension Netctl {
                 }
         }
         guard alias.utf8.count <= 253, alias.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isLabel) else {
-            throw NetworkError.invalid("--alias", alias,
+            throw NetworkError.invalid(field, alias,
                                        "must be a DNS name: dot-separated labels of 1-63 letters, digits and hyphens, not starting or ending with a hyphen")
         }
     }

@@ -66,7 +66,7 @@ extension Netctl {
             record.subnets = try subnets(for: request, id: id)
             try checkOverlaps(record)
             if case .bridge = record.driver {
-                _ = try InterfaceName(record.bridgeName, field: "-o \(NetworkOption.bridgeName)")
+                _ = try InterfaceName(record.bridgeName, field: names.option(NetworkOption.bridgeName))
                 try firewall().addNetwork(firewallNetwork(record), name: Self.stateKey(record.name))
             }
             try tables.insert(record)
@@ -186,34 +186,35 @@ extension Netctl {
         if case .cni = request.driver {} else {
             for key in request.options.keys.sorted() where !known.contains(key) {
                 let list = known.isEmpty ? "none" : known.sorted().joined(separator: ", ")
-                throw NetworkError.invalid("-o", key, "is not an option of the \(request.driver) driver (it takes: \(list))")
+                throw NetworkError.invalid(names.option, key, "is not an option of the \(request.driver) driver (it takes: \(list))")
             }
         }
         if let mtu = request.options[NetworkOption.mtu], UInt32(mtu).map({ (68...65535).contains($0) }) != true {
-            throw NetworkError.invalid("-o \(NetworkOption.mtu)", mtu, "must be a number from 68 to 65535")
+            throw NetworkError.invalid(names.option(NetworkOption.mtu), mtu, "must be a number from 68 to 65535")
         }
         if let mode = request.options[NetworkOption.macvlanMode], !MacvlanOptions.modeNames.contains(mode) {
-            throw NetworkError.invalid("-o \(NetworkOption.macvlanMode)", mode, "must be one of \(MacvlanOptions.modeNames.joined(separator: ", "))")
+            throw NetworkError.invalid(names.option(NetworkOption.macvlanMode), mode, "must be one of \(MacvlanOptions.modeNames.joined(separator: ", "))")
         }
-        if let parent = request.options[NetworkOption.parent] { _ = try InterfaceName(parent, field: "-o parent") }
+        if let parent = request.options[NetworkOption.parent] { _ = try InterfaceName(parent, field: names.option(NetworkOption.parent)) }
         if let value = request.options[NetworkOption.localhostDNAT], value != "true", value != "false" {
-            throw NetworkError.invalid("-o \(NetworkOption.localhostDNAT)", value, "must be true or false")
+            throw NetworkError.invalid(names.option(NetworkOption.localhostDNAT), value, "must be true or false")
         }
         switch request.driver {
         case .null, .host:
             if !request.subnets.isEmpty || !request.ipRanges.isEmpty || !request.gateways.isEmpty || !request.auxAddresses.isEmpty {
-                throw NetworkError.invalid("--driver", request.driver.description, "has no addresses: --subnet, --ip-range, --gateway and --aux-address do not apply")
+                throw NetworkError.invalid(names.driver, request.driver.description,
+                                           "has no addresses: \(names.subnet), \(names.ipRange), \(names.gateway) and \(names.auxAddress) do not apply")
             }
         case .macvlan:
             guard !request.subnets.isEmpty else {
-                throw NetworkError.invalid("--subnet", "(none)", "a macvlan network shares the parent's link: give the subnet of that link")
+                throw NetworkError.invalid(names.subnet, "(none)", "a macvlan network shares the parent's link: give the subnet of that link")
             }
         case .cni(let type):
             let runtime = CNINetwork(network: NetworkRecord(name: request.name, id: "", driver: request.driver, subnets: [],
                                                             auxAddresses: [:], options: [:], labels: [:], isInternal: false,
                                                             ipv6: false, created: 0), type: type).runtime
             guard runtime.invoker.find(type, in: runtime.pluginDirectories) != nil else {
-                throw NetworkError.invalid("--driver", request.driver.description,
+                throw NetworkError.invalid(names.driver, request.driver.description,
                                            "no CNI plugin \"\(type)\" in \(runtime.pluginDirectories.joined(separator: ":")) (set CNI_PATH)")
             }
         case .bridge: break
@@ -227,10 +228,10 @@ extension Netctl {
         var specs: [SubnetSpec] = []
         for subnet in request.subnets {
             guard subnet.address == subnet.networkAddress else {
-                throw NetworkError.invalid("--subnet", subnet.description, "has host bits set; the network is \(subnet.network)")
+                throw NetworkError.invalid(names.subnet, subnet.description, "has host bits set; the network is \(subnet.network)")
             }
             if subnet.family == .v6, !request.ipv6 {
-                throw NetworkError.invalid("--subnet", subnet.description, "is IPv6: add --ipv6")
+                throw NetworkError.invalid(names.subnet, subnet.description, "is IPv6: turn on \(names.ipv6) for the network")
             }
             specs.append(SubnetSpec(subnet: subnet))
         }
@@ -246,19 +247,19 @@ extension Netctl {
                 specs.append(SubnetSpec(subnet: try CIDR(parsing: text, field: "generated IPv6 subnet")))
             }
         }
-        try assign(request.ipRanges, "--ip-range", to: &specs) { spec, range in
-            guard spec.ipRange == nil else { throw NetworkError.invalid("--ip-range", range.description, "is the second range for subnet \(spec.subnet)") }
+        try assign(request.ipRanges, names.ipRange, to: &specs) { spec, range in
+            guard spec.ipRange == nil else { throw NetworkError.invalid(names.ipRange, range.description, "is the second range for subnet \(spec.subnet)") }
             guard spec.subnet.contains(range.networkAddress), range.prefixLength >= spec.subnet.prefixLength else {
-                throw NetworkError.invalid("--ip-range", range.description, "is not inside subnet \(spec.subnet)")
+                throw NetworkError.invalid(names.ipRange, range.description, "is not inside subnet \(spec.subnet)")
             }
             spec.ipRange = range.network
         } address: { $0.networkAddress }
-        try assign(request.gateways, "--gateway", to: &specs) { spec, gateway in
-            guard spec.gateway == nil else { throw NetworkError.invalid("--gateway", gateway.description, "is the second gateway for subnet \(spec.subnet)") }
+        try assign(request.gateways, names.gateway, to: &specs) { spec, gateway in
+            guard spec.gateway == nil else { throw NetworkError.invalid(names.gateway, gateway.description, "is the second gateway for subnet \(spec.subnet)") }
             spec.gateway = gateway
         } address: { $0 }
         for (name, address) in request.auxAddresses where !specs.contains(where: { $0.subnet.contains(address) }) {
-            throw NetworkError.invalid("--aux-address", "\(name)=\(address)", "is in none of the network's subnets")
+            throw NetworkError.invalid(names.auxAddress, "\(name)=\(address)", "is in none of the network's subnets")
         }
         // The gateway is the first address unless given: the bridge carries it.
         for index in specs.indices where specs[index].gateway == nil && request.driver != .null && request.driver != .host {
@@ -288,7 +289,7 @@ extension Netctl {
         for other in try tables.networks() {
             for mine in record.subnets {
                 if let clash = other.subnets.first(where: { $0.subnet.overlaps(mine.subnet) }) {
-                    throw NetworkError.invalid("--subnet", mine.subnet.description, "overlaps \(clash.subnet) of network \"\(other.name)\"")
+                    throw NetworkError.invalid(names.subnet, mine.subnet.description, "overlaps \(clash.subnet) of network \"\(other.name)\"")
                 }
             }
         }

@@ -16,13 +16,14 @@ public enum SandboxMode: Sendable, Hashable {
     /// The namespace of another sandbox: its interfaces and localhost are shared.
     case container(String)
 
-    public init(parsing text: String) throws {
+    /// - Parameter field: how the caller names the field, for the error.
+    public init(parsing text: String, field: String = FieldNames().networkMode) throws {
         switch text {
         case "none", "null", "": self = .none
         case "host": self = .host
         default:
             guard text.hasPrefix("container:"), text.count > "container:".count else {
-                throw NetworkError.invalid("--network", text, "must be none, host or container:<sandbox>")
+                throw NetworkError.invalid(field, text, "must be none, host or container:<sandbox>")
             }
             self = .container(String(text.dropFirst("container:".count)))
         }

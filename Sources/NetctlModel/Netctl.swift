@@ -24,8 +24,14 @@ public final class Netctl {
     /// (stderr by default).
     public var warn: (String) -> Void = { message in writeAll("warning: \(message)\n", to: 2) }
 
+    /// How errors name the request's fields: the front end's words for them.
+    public let names: FieldNames
+
     /// Opens the state store in `stateDirectory` (`NETCTL_STATE_DIR` or `/var/lib/netctl` when `nil`).
-    public init(stateDirectory: String? = nil) throws {
+    ///
+    /// - Parameter names: how errors name the fields of requests (the CLI passes its flags).
+    public init(stateDirectory: String? = nil, names: FieldNames = FieldNames()) throws {
+        self.names = names
         store = try StateStore(directory: stateDirectory)
         tables = ModelTables(database: store.database)
     }

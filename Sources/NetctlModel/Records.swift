@@ -11,7 +11,8 @@ public enum DriverKind: Sendable, Hashable, CustomStringConvertible {
     /// Any CNI plugin found in the CNI directories, run through the CNI runtime.
     case cni(String)
 
-    public init(parsing text: String) throws {
+    /// - Parameter field: how the caller names the field, for the error.
+    public init(parsing text: String, field: String = FieldNames().driver) throws {
         switch text {
         case "null", "none": self = .null
         case "host": self = .host
@@ -19,7 +20,7 @@ public enum DriverKind: Sendable, Hashable, CustomStringConvertible {
         case "macvlan": self = .macvlan
         default:
             guard text.hasPrefix("cni:"), text.count > 4 else {
-                throw NetworkError.invalid("--driver", text, "must be one of null, host, bridge, macvlan, cni:<plugin type>")
+                throw NetworkError.invalid(field, text, "must be one of null, host, bridge, macvlan, cni:<plugin type>")
             }
             self = .cni(String(text.dropFirst(4)))
         }

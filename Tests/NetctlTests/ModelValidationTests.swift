@@ -1,5 +1,6 @@
 import Foundation
 import NetCore
+@testable import NetctlCommands
 @testable import NetctlModel
 import Testing
 
@@ -9,7 +10,8 @@ struct ModelValidationTests {
     let model: Netctl
 
     init() throws {
-        model = try Netctl(stateDirectory: NSTemporaryDirectory() + "netctl-unit-\(UUID().uuidString)")
+        // Named as the CLI names them: the messages below are what a user of netctl reads.
+        model = try Netctl(stateDirectory: NSTemporaryDirectory() + "netctl-unit-\(UUID().uuidString)", names: .commandLine)
     }
 
     func request(_ driver: DriverKind = .macvlan, _ configure: (inout NetworkRequest) throws -> Void) rethrows -> NetworkRequest {
@@ -75,9 +77,23 @@ struct ModelValidationTests {
         #expect(try DriverKind(parsing: "none") == .null)
         #expect(try SandboxMode(parsing: "container:web") == .container("web"))
         let driver = #expect(throws: NetworkError.self) { try DriverKind(parsing: "overlay") }
-        #expect(driver?.message.contains("--driver") == true)
+        #expect(driver?.message.hasPrefix("invalid driver \"overlay\"") == true, "\(String(describing: driver))")
         let mode = #expect(throws: NetworkError.self) { try SandboxMode(parsing: "bridge") }
-        #expect(mode?.message.contains("--network") == true)
+        #expect(mode?.message.hasPrefix("invalid network mode \"bridge\"") == true, "\(String(describing: mode))")
+        // The CLI names them by its flags.
+        let flag = #expect(throws: NetworkError.self) { try DriverKind(parsing: "overlay", field: FieldNames.commandLine.driver) }
+        #expect(flag?.message.contains("--driver") == true)
+    }
+
+    /// The model names fields; a front end that gives no names of its own gets plain words,
+    /// never a CLI flag.
+    @Test func withoutAFrontEndsNamesErrorsNameFieldsNotFlags() throws {
+        let plain = try Netctl(stateDirectory: NSTemporaryDirectory() + "netctl-unit-\(UUID().uuidString)")
+        var request = NetworkRequest(name: "plain", driver: .bridge)
+        request.subnets = [try CIDR(parsing: "fd00::/64")]
+        let error = #expect(throws: NetworkError.self) { try plain.createNetwork(request) }
+        #expect(error?.message == "invalid subnet \"fd00::/64\": is IPv6: turn on IPv6 for the network", "\(String(describing: error))")
+        #expect(error?.message.contains("--") == false)
     }
 
     @Test func recordsSurviveTheirJSON() throws {
