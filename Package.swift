@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Drivers", "Namespaces", "NetCore"], swiftSettings: strict),
         .testTarget(name: "AttachmentTests", dependencies: ["Attachment", "Drivers", "NetCore"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
-        .testTarget(name: "NetctlTests", dependencies: ["NetctlModel", "NetctlCommands", "NetCore", "Namespaces", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+        .testTarget(name: "NetctlTests", dependencies: ["NetctlModel", "NetctlCommands", "NetCore", "Namespaces", "Drivers", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Drivers", "Firewall", "Store", "NetCore"], swiftSettings: strict),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "NetCore"], exclude: ["golden"], swiftSettings: strict),
         // Real traffic through the nftables ruleset, in namespaces made per test (root, sandbox only).

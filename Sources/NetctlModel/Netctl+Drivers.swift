@@ -35,7 +35,8 @@ extension Netctl {
     /// ``NetworkRecord/driver`` to choose code. The bridge driver adds no default route of its
     /// own; the recipe gives each sandbox one where it has none.
     func backend(_ network: NetworkRecord) throws -> NetworkBackend {
-        switch network.driver {
+        if let driver = driverOverride?(network) { return .driver(driver) }
+        return switch network.driver {
         case .null: .driver(NullDriver())
         case .host: .driver(HostDriver())
         case .bridge:

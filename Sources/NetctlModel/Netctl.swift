@@ -26,6 +26,8 @@ public final class Netctl {
 
     /// How errors name the request's fields: the front end's words for them.
     public let names: FieldNames
+    /// Tests put a fake driver here: it serves the networks it returns one for.
+    var driverOverride: ((NetworkRecord) -> (any NetworkDriver)?)?
 
     /// Opens the state store in `stateDirectory` (`NETCTL_STATE_DIR` or `/var/lib/netctl` when `nil`).
     ///
