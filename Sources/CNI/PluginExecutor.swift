@@ -44,38 +44,16 @@ public enum PluginExecutor {
         // Only the dup2'd copies may reach the child (pipe2 needs _GNU_SOURCE, hence fcntl).
         for fd in inputPipe + outputPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, inputPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
-        // The caller may hold termination signals back while it works (netctl does); the
-        // plugin starts with none blocked, whatever the caller blocks.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-
-        let arguments = [executable]
-        let variables = environment.map { "\($0.key)=\($0.value)" }
-        var pid: pid_t = 0
-        var status: Int32 = 0
-        // A plugin binary being installed (or written by another thread that forked) is
-        // briefly "text file busy"; libcni retries it too.
-        for attempt in 0..<5 {
-            status = withCStrings(arguments) { argv in
-                withCStrings(variables) { envp in
-                    posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-                }
+        // The plugin starts with no signal blocked, whatever the caller holds back (netctl
+        // does), and a binary being installed is retried, as libcni does.
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(executable, arguments: [executable], environment: environment.map { "\($0.key)=\($0.value)" }) { actions in
+                posix_spawn_file_actions_adddup2(&actions, inputPipe[0], 0)
+                posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
             }
-            guard status == ETXTBSY else { break }
-            usleep(UInt32(1000 << attempt))
-        }
-        guard status == 0 else {
-            throw CNIError(.internal, "cannot run plugin \(executable)", details: Errno(rawValue: status).description)
+        } catch let error as Errno {
+            throw CNIError(.internal, "cannot run plugin \(executable)", details: error.description)
         }
         close(inputPipe[0]); inputPipe[0] = -1
         close(outputPipe[1]); outputPipe[1] = -1
@@ -93,11 +71,7 @@ public enum PluginExecutor {
             guard count > 0 else { break }
             output.append(contentsOf: buffer[0..<count])
         }
-        var exitStatus: Int32 = 0
-        while waitpid(pid, &exitStatus, 0) < 0, errno == EINTR {}
-        // WIFEXITED / WEXITSTATUS are macros: the low 7 bits hold a signal, bits 8-15 the status.
-        let code = exitStatus & 0x7F == 0 ? (exitStatus >> 8) & 0xFF : 128 + (exitStatus & 0x7F)
-        return (code, output)
+        return (Spawn.wait(pid), output)
     }
 
     /// Runs `body` with SIGPIPE blocked in this thread, then discards a SIGPIPE it raised, so
@@ -116,12 +90,5 @@ public enum PluginExecutor {
             while sigtimedwait(&pipeSignal, nil, &now) < 0, errno == EINTR {}
         }
         pthread_sigmask(SIG_SETMASK, &previous, nil)
-    }
-
-    private static func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
-        var pointers = strings.map { strdup($0) }
-        pointers.append(nil)
-        defer { for pointer in pointers { free(pointer) } }
-        return body(pointers)
     }
 }

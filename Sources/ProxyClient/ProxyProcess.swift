@@ -117,42 +117,27 @@ public enum ProxyProcess {
     // MARK: - Spawning
 
     private static func spawn(_ executable: String, arguments: [String], readyEnd: Int32) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, readyEnd, readyDescriptor)
-        // Nothing else of the launcher's leaks into a long-lived daemon, CLOEXEC or not.
-        cportproxy_spawn_add_closefrom(&actions, readyDescriptor + 1)
-
-        // A session of its own (no terminal signals reach it), and the signal mask and
-        // dispositions reset, in case the launcher blocks or ignores SIGTERM.
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, CPORTPROXY_SPAWN_SETSID | Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var argv = arguments.map { strdup($0) }
-        argv.append(nil)
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
-        guard status == 0 else {
-            let error = Errno(rawValue: status)
+        do {
+            return try Spawn.start(executable, arguments: arguments) { actions in
+                posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
+                posix_spawn_file_actions_adddup2(&actions, readyEnd, readyDescriptor)
+                // Nothing else of the launcher's leaks into a long-lived daemon, CLOEXEC or not.
+                cportproxy_spawn_add_closefrom(&actions, readyDescriptor + 1)
+            } attributes: { attributes in
+                // A session of its own (no terminal signals reach it), and the dispositions
+                // reset, in case the launcher ignores SIGTERM (the mask is cleared for every child).
+                var defaults = sigset_t()
+                sigemptyset(&defaults)
+                for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
+                posix_spawnattr_setsigdefault(&attributes, &defaults)
+                return CPORTPROXY_SPAWN_SETSID | Int16(POSIX_SPAWN_SETSIGDEF)
+            }
+        } catch let error as Errno {
             throw NetworkError(code: error == .noSuchFileOrDirectory ? .notFound : .system,
                                message: "cannot start proxy \(executable)", cause: error)
         }
-        return pid
     }
 
     /// `fd`, or a close-on-exec copy of it numbered above `floor` (closing the original).
@@ -189,18 +174,8 @@ public enum ProxyProcess {
 
     // MARK: - Waiting
 
-    /// Waits for our child `pid` to exit and returns its wait status.
-    private static func reap(_ pid: Int32) -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return exitCode(status)
-    }
-
-    /// The exit status, or 128 plus the signal number, as a shell shows it.
-    private static func exitCode(_ status: Int32) -> Int32 {
-        let signal = status & 0x7f
-        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
-    }
+    /// Waits for our child `pid` to exit and returns how it ended, as a shell shows it.
+    private static func reap(_ pid: Int32) -> Int32 { Spawn.wait(pid) }
 
     /// Polls until `pid` has exited; reaps it when it is our child. Returns whether it exited.
     private static func waitForExit(_ pid: Int32, timeout: Double) -> Bool {
