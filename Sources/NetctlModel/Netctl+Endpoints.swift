@@ -37,8 +37,8 @@ extension Netctl {
     ///   and for an interface into the host's namespace (a `--network host` sandbox).
     public func connect(network name: String, sandbox nameOrPath: String, _ request: ConnectRequest = ConnectRequest()) throws -> EndpointRecord {
         let network = try network(name)
-        try validate(request, for: network)
         let backend = try backend(network)
+        try validate(request, for: network, backend)
         var namespace: NetNamespace?
         let sandbox = try sandbox(forConnecting: nameOrPath) { path in
             namespace = try openNamespace(path, named: nameOrPath, for: network, backend)
@@ -293,22 +293,18 @@ extension Netctl {
         return try body()
     }
 
-    private func validate(_ request: ConnectRequest, for network: NetworkRecord) throws {
+    private func validate(_ request: ConnectRequest, for network: NetworkRecord, _ backend: NetworkBackend) throws {
         // A CNI network without subnets of netctl's has its addresses in its own IPAM options:
         // the plugin judges the address.
         let checksSubnets: Bool
-        if case .cni = network.driver { checksSubnets = !network.subnets.isEmpty } else { checksSubnets = true }
+        if case .cni = backend { checksSubnets = !network.subnets.isEmpty } else { checksSubnets = true }
         for address in request.addresses where checksSubnets && !network.subnets.contains(where: { $0.subnet.contains(address) }) {
             throw NetworkError.invalid(names.address(address.family), address.description,
                                        "is in none of network \"\(network.name)\"'s subnets (\(network.subnets.map(\.subnet.description).joined(separator: ", ")))")
         }
-        if !request.addresses.isEmpty || request.mac != nil {
-            switch network.driver {
-            case .null, .host:
-                let flag = request.addresses.first.map { names.address($0.family) } ?? names.mac
-                throw NetworkError(code: .unsupported, message: "\(flag): the \(network.driver) driver adds no interface to give an address to")
-            case .bridge, .macvlan, .cni: break
-            }
+        if !request.addresses.isEmpty || request.mac != nil, !backend.addsInterface {
+            let flag = request.addresses.first.map { names.address($0.family) } ?? names.mac
+            throw NetworkError(code: .unsupported, message: "\(flag): the \(network.driver) driver adds no interface to give an address to")
         }
         for alias in request.aliases { try Self.validateAlias(alias, field: names.alias) }
         for (index, port) in request.ports.enumerated() {
@@ -316,16 +312,14 @@ extension Netctl {
                 throw NetworkError.invalid(names.port, port.description, "shares a host port with \(names.port) \(earlier)")
             }
         }
-        if !request.ports.isEmpty {
-            switch network.driver {
-            case .bridge:
-                if network.isInternal {
-                    throw NetworkError.invalid(names.port, request.ports[0].description, "network \"\(network.name)\" is internal: nothing outside it can reach a published port")
-                }
-            case .cni: break // the chain's portmap publishes them
-            case .host, .null, .macvlan:
+        if let port = request.ports.first {
+            guard backend.offersPublishing else {
                 throw NetworkError(code: .unsupported, message:
-                    "\(names.port) \(request.ports[0]): the \(network.driver) driver has no published ports (a \(network.driver) endpoint is reached at its own address)")
+                    "\(names.port) \(port): the \(network.driver) driver has no published ports (a \(network.driver) endpoint is reached at its own address)")
+            }
+            // A CNI chain's portmap decides for itself.
+            if case .driver = backend, network.isInternal {
+                throw NetworkError.invalid(names.port, port.description, "network \"\(network.name)\" is internal: nothing outside it can reach a published port")
             }
         }
     }
