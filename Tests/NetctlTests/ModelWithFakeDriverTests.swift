@@ -35,9 +35,13 @@ final class UserNamespaceChild {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
         process.arguments = ["-Urn", "sleep", "60"]
         try process.run()
-        // Until the child has left our namespace.
+        // Until the child has left our namespace (up to 10 s on a busy machine).
         let ours = NetNamespace.Identity.of(path: "/proc/self/ns/net")
-        for _ in 0..<200 where NetNamespace.Identity.of(path: path) == ours { usleep(5_000) }
+        for _ in 0..<2_000 where NetNamespace.Identity.of(path: path) == ours { usleep(5_000) }
+        guard NetNamespace.Identity.of(path: path) != ours else {
+            stop()
+            throw NetworkError(code: .system, message: "unshare -Urn did not leave the test's network namespace")
+        }
     }
 
     /// SIGKILL: the test runner's children inherit its blocked signals, SIGTERM among them.
