@@ -78,6 +78,9 @@ extension RouteSocket {
             let message = MessageBuilder(type: .getAddress, flags: [.request, .dump])
             var header = ifaddrmsg()
             header.ifa_family = family.map(Self.addressFamily) ?? UInt8(AF_UNSPEC)
+            // A filter under strict checking: the kernel walks only this link's addresses,
+            // not every device's (a bridge with hundreds of ports made this dump grow).
+            header.ifa_index = UInt32(bitPattern: index ?? 0)
             try message.append(header)
             return message
         }

@@ -55,6 +55,11 @@ final class MnlTransport: NetlinkTransport {
         var on: Int32 = 1
         _ = mnl_socket_setsockopt(socket, NETLINK_EXT_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
         _ = mnl_socket_setsockopt(socket, NETLINK_CAP_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
+        // rtnetlink's strict checking (4.20+): the kernel then honours the filters of a dump request (an
+        // address dump of one link walks that link, not every device of the namespace) and
+        // refuses a malformed one instead of ignoring its fields. Older kernels ignore the
+        // filters, which the callers apply again.
+        if family == .route { _ = mnl_socket_setsockopt(socket, NETLINK_GET_STRICT_CHK, &on, socklen_t(MemoryLayout<Int32>.size)) }
     }
 
     deinit { mnl_socket_close(socket) }
