@@ -17,6 +17,9 @@ public final class FirewallRegistry {
     private let firewall: any FirewallDriver
     private let proxyExecutable: String?
     private let namespace: NetNamespace?
+    /// The identity (`DEVICE:INODE`) of the namespace whose ruleset this registry changes:
+    /// its records are counted apart from another namespace's on a bridge of the same name.
+    private let hostNamespace: String
     /// Opened on the first UDP mapping.
     private var conntrack: ConntrackSocket?
     /// Proxies started in the store transaction under way, kept once it has committed.
@@ -35,6 +38,18 @@ public final class FirewallRegistry {
         self.firewall = firewall
         self.proxyExecutable = proxyExecutable
         self.namespace = namespace
+        let identity = namespace?.identity ?? NetNamespace.Identity.of(path: "/proc/thread-self/ns/net")
+        hostNamespace = identity.map { "\($0.device):\($0.inode)" } ?? ""
+    }
+
+    /// As the public initializer, with the host namespace's identity given (tests simulate
+    /// several hosts sharing one store).
+    init(store: StateStore, firewall: any FirewallDriver, hostNamespace: String) {
+        self.store = store
+        self.firewall = firewall
+        proxyExecutable = nil
+        namespace = nil
+        self.hostNamespace = hostNamespace
     }
 
     // MARK: Networks
@@ -148,7 +163,7 @@ public final class FirewallRegistry {
     /// and restarts proxies that are no longer running.
     public func reload() throws {
         try keepingProxies {
-            let all = try rows.all()
+            let all = try rows.allOfThisHost()
             var state = FirewallState()
             var ruled = Set<String>()
             for bridge in Set(all.filter(\.usesRules).map(\.network.bridge.rawValue)).sorted() {
@@ -171,7 +186,7 @@ public final class FirewallRegistry {
 
     // MARK: Pieces
 
-    private var rows: FirewallRows { FirewallRows(database: store.database) }
+    private var rows: FirewallRows { FirewallRows(database: store.database, hostNamespace: hostNamespace) }
 
     private func detach(_ key: Key) throws {
         var mappings: [PortMapping] = []

@@ -47,12 +47,22 @@ extension FirewallRegistry {
 struct FirewallRows {
     typealias Row = FirewallRegistry.Row
     let database: Database
+    /// The namespace whose ruleset this registry changes (`DEVICE:INODE`): rows it writes
+    /// carry it, and a bridge's claims are counted among the rows of it (and older rows
+    /// without one).
+    let hostNamespace: String
 
     private static let columns = "network, container_id, interface, definition, uses_rules, ports, proxy_pid, proxy_rules"
 
     func find(_ key: FirewallRegistry.Key) throws -> Row? {
         try database.statement("SELECT \(Self.columns) FROM firewall_attachments WHERE network = ? AND container_id = ? AND interface = ?")
             .firstRow([.text(key.network), .text(key.containerID), .text(key.interface)], Self.row)
+    }
+
+    /// The rows of this host namespace (and older rows without one).
+    func allOfThisHost() throws -> [Row] {
+        try database.statement("SELECT \(Self.columns) FROM firewall_attachments WHERE host_namespace IN (?, '')")
+            .rows([.text(hostNamespace)], Self.row)
     }
 
     func all(network: String? = nil) throws -> [Row] {
@@ -67,8 +77,8 @@ struct FirewallRows {
     func ruleHolders(bridge: InterfaceName, except key: FirewallRegistry.Key) throws -> [FirewallNetwork] {
         try database.statement("""
             SELECT DISTINCT definition FROM firewall_attachments
-            WHERE bridge = ? AND uses_rules = 1 AND NOT (network = ? AND container_id = ? AND interface = ?)
-            """).rows([.text(bridge.rawValue), .text(key.network), .text(key.containerID), .text(key.interface)]) {
+            WHERE bridge = ? AND host_namespace IN (?, '') AND uses_rules = 1 AND NOT (network = ? AND container_id = ? AND interface = ?)
+            """).rows([.text(bridge.rawValue), .text(hostNamespace), .text(key.network), .text(key.containerID), .text(key.interface)]) {
             try FirewallNetwork(record: JSON(parsing: $0.text(0)))
         }
     }
@@ -78,8 +88,9 @@ struct FirewallRows {
     func portOnlyAddresses(bridge: InterfaceName, except key: FirewallRegistry.Key) throws -> Set<IPAddress> {
         let rows = try database.statement("""
             SELECT ports FROM firewall_attachments
-            WHERE bridge = ? AND uses_rules = 0 AND ports != '[]' AND NOT (network = ? AND container_id = ? AND interface = ?)
-            """).rows([.text(bridge.rawValue), .text(key.network), .text(key.containerID), .text(key.interface)]) {
+            WHERE bridge = ? AND host_namespace IN (?, '') AND uses_rules = 0 AND ports != '[]'
+                AND NOT (network = ? AND container_id = ? AND interface = ?)
+            """).rows([.text(bridge.rawValue), .text(hostNamespace), .text(key.network), .text(key.containerID), .text(key.interface)]) {
             try PublishedPort.from(records: JSON(parsing: $0.text(0)))
         }
         return Set(rows.joined().map(\.containerAddress))
@@ -89,12 +100,13 @@ struct FirewallRows {
     func insert(_ row: Row) throws {
         try database.statement("""
             INSERT OR REPLACE INTO firewall_attachments
-                (network, container_id, interface, bridge, definition, uses_rules, ports, proxy_pid, proxy_rules)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                (network, container_id, interface, bridge, definition, uses_rules, ports, proxy_pid, proxy_rules, host_namespace)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).run([.text(row.key.network), .text(row.key.containerID), .text(row.key.interface),
                       .text(row.network.bridge.rawValue), .text(row.network.record.serialized()), .int(row.usesRules ? 1 : 0),
                       .text(PublishedPort.records(row.ports).serialized()), row.proxyPID.map { .int($0) } ?? .null,
-                      .text(JSON.array(ForwardRule.specs(for: row.proxyRules).map(JSON.string)).serialized())])
+                      .text(JSON.array(ForwardRule.specs(for: row.proxyRules).map(JSON.string)).serialized()),
+                      .text(hostNamespace)])
     }
 
     func delete(_ key: FirewallRegistry.Key) throws {

@@ -1,7 +1,7 @@
 /// Every migration of netctl's database, in order. Later features (networks, sandboxes,
 /// endpoints, published ports) append here; a released migration is never edited.
 public enum Schema {
-    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules]
+    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts]
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -101,5 +101,14 @@ public enum Schema {
     /// part in (`-p 127.0.0.1:…`), which `ports` does not hold.
     static let proxyRules = Migration(version: 4, name: "proxy rules of firewall attachments", sql: """
         ALTER TABLE firewall_attachments ADD COLUMN proxy_rules TEXT NOT NULL DEFAULT '[]';
+        """)
+
+    /// Version 5: the network namespace (`DEVICE:INODE`) whose ruleset holds each firewall
+    /// record, so records of two namespaces that share a store and a bridge name (hosts
+    /// simulated in namespaces, a netctl in a container) never count as one bridge's claims.
+    /// Records from before have `''`, which every namespace counts as its own.
+    static let firewallHosts = Migration(version: 5, name: "host namespace of firewall attachments", sql: """
+        ALTER TABLE firewall_attachments ADD COLUMN host_namespace TEXT NOT NULL DEFAULT '';
+        CREATE INDEX firewall_attachments_by_host_bridge ON firewall_attachments (host_namespace, bridge);
         """)
 }

@@ -89,6 +89,29 @@ struct FirewallRegistryTests {
         #expect(firewall.calls.isEmpty)
     }
 
+    /// Two network namespaces (two simulated hosts) sharing one store, each with a bridge
+    /// named `br0`: one host's attachment is no claim on the other host's rules.
+    @Test func recordsOfAnotherHostNamespaceHoldNoClaimOnThisHostsBridge() throws {
+        let store = try StateStore(directory: NSTemporaryDirectory() + "registry-\(UUID().uuidString)")
+        let hostA = RecordingFirewall(), hostB = RecordingFirewall()
+        let registryA = FirewallRegistry(store: store, firewall: hostA, hostNamespace: "1:100")
+        let registryB = FirewallRegistry(store: store, firewall: hostB, hostNamespace: "1:200")
+        try registryA.attach(id("a"), network: network(), ports: [], containerAddresses: [address("10.10.0.2")])
+        try registryB.attach(id("b"), network: network(), ports: [], containerAddresses: [address("10.10.0.3")])
+        // Each host installs its own rules: B's bridge had none, whatever A's record says.
+        #expect(hostA.calls == ["add br0 10.10.0.0/24 masq=true"])
+        #expect(hostB.calls == ["add br0 10.10.0.0/24 masq=true"])
+        // A's last attachment takes A's rules, though B still has one on its own br0.
+        try registryA.detach(id("a"))
+        #expect(hostA.calls.last == "remove br0")
+        #expect(!hostB.calls.contains("remove br0"))
+        // A reload rebuilds only the host's own records.
+        try registryA.reload()
+        #expect(hostA.lastReload?.networks.isEmpty == true)
+        try registryB.reload()
+        #expect(hostB.lastReload?.networks.count == 1)
+    }
+
     @Test func joiningANetworkWhoseRulesAreInPlaceChangesNoRules() throws {
         try registry.attach(id("a"), network: network(), ports: [], containerAddresses: [address("10.10.0.2")])
         try registry.attach(id("b"), network: network(), ports: [], containerAddresses: [address("10.10.0.3")])
