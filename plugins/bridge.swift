@@ -14,13 +14,6 @@ struct BridgePlugin: CNIPlugin {
         try request.config.rejectUnimplemented(Self.unimplemented)
         try request.config.requireNftablesBackend("ipMasqBackend")
         try request.arguments.validate(known: CNIRequest.knownArguments)
-        // Contradictions the reference plugin refuses too, before anything is made.
-        if try request.config.bool("hairpinMode") == true, try request.config.bool("promiscMode") == true {
-            throw CNIError(.invalidConfig, "cannot set hairpin mode and promiscuous mode at the same time")
-        }
-        if try request.config.bool("disableContainerInterface") == true, try request.config.object("ipam")?.isEmpty == false {
-            throw CNIError(.invalidConfig, "cannot use IPAM when the container interface is disabled (disableContainerInterface)")
-        }
         let name = try request.config.string("bridge") ?? "cni0"
         let bridge: InterfaceName
         do {
@@ -50,7 +43,7 @@ struct BridgePlugin: CNIPlugin {
         let id = try request.attachmentID()
         var publishing: [any AttachmentPublishing] = []
         if try ipMasq(request) {
-            publishing.append(MasqueradePublishing(registry: try PluginFirewall.registry(), attachment: scoped(id), bridge: driver.options.bridge))
+            publishing.append(RegistryPublishing(masqueradeOf: scoped(id), registry: try PluginFirewall.registry(), bridge: driver.options.bridge))
         }
         if try macSpoofCheck(request) {
             publishing.append(MACGuardPublishing(spoofGuard: try PluginFirewall.host.spoofGuard(), attachment: id))
@@ -64,11 +57,12 @@ struct BridgePlugin: CNIPlugin {
 
     func add(_ request: CNIRequest) throws -> CNIResult {
         let driver = try driver(request)
+        try refuseContradictions(driver.options, request)
         let netns = try request.requireNetns()
-        let context = try AttachmentContext(id: request.attachmentID(), namespace: openNamespace(netns), host: driver.host)
+        let context = try AttachmentContext(id: request.attachmentID(), namespace: openNamespace(netns))
         let mac = try request.requestedMAC()
         let dns = try request.configuredDNS()
-        let leasing = try CNILeasing(request)
+        let leasing = CNILeasing(request)
         let attached = try recipe(request, driver: driver, leasing: leasing).attach(context, mac: mac)
         var defaults: [CNIResult.Route] = []
         if driver.options.isDefaultGateway {
@@ -89,7 +83,7 @@ struct BridgePlugin: CNIPlugin {
     func delete(_ request: CNIRequest) throws {
         let driver = try driver(request)
         let namespace = try request.netns.flatMap(openNamespaceIfPresent)
-        let context = try AttachmentContext(id: request.attachmentID(), namespace: namespace, host: driver.host)
+        let context = try AttachmentContext(id: request.attachmentID(), namespace: namespace)
         let failures = try recipe(request, driver: driver, leasing: CNILeasing(request)).detach(context)
         try throwAll(failures.map(\.error), "DEL of \(try request.attachmentID())")
     }
@@ -103,7 +97,7 @@ struct BridgePlugin: CNIPlugin {
         let result = try CNIResult(json: previous)
         let id = try request.attachmentID()
         let driver = try driver(request)
-        let context = try AttachmentContext(id: id, namespace: openNamespace(try request.requireNetns()), host: driver.host)
+        let context = try AttachmentContext(id: id, namespace: openNamespace(try request.requireNetns()))
         let mac = try request.previousMAC(result)
         let ip = result.containerConfiguration(interface: id.interface.rawValue)
         try driver.check(context, ip: ip, mac: mac)
@@ -167,6 +161,17 @@ struct BridgePlugin: CNIPlugin {
     func status(_ request: CNIRequest) throws {
         try request.ipamBackend()?.status(request)
         if try ipMasq(request) || macSpoofCheck(request) { try PluginFirewall.status() }
+    }
+
+    /// Contradictions the reference plugin refuses on ADD too, before anything is made (DEL
+    /// and GC of such a config still clean up, as there).
+    private func refuseContradictions(_ options: BridgeOptions, _ request: CNIRequest) throws {
+        if options.hairpin, options.promiscuous {
+            throw CNIError(.invalidConfig, "cannot set hairpin mode and promiscuous mode at the same time")
+        }
+        if options.disableContainerInterface, try request.config.object("ipam")?.isEmpty == false {
+            throw CNIError(.invalidConfig, "cannot use IPAM when the container interface is disabled (disableContainerInterface)")
+        }
     }
 
     // MARK: ipMasq

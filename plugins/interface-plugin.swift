@@ -110,23 +110,22 @@ extension CNIResult.Interface {
 
 /// An `AddressLeasing` over the config's IPAM plugin; keeps the plugin's result, whose
 /// addresses, routes and DNS the interface plugin's result carries.
+///
+/// The plugin is looked up by each step, not up front, so a DEL whose `ipam` section cannot be
+/// resolved still runs its other steps and reports that one with them.
 final class CNILeasing: AddressLeasing {
     let request: CNIRequest
-    let backend: (any IPAMBackend)?
     private(set) var result: CNIResult?
 
-    init(_ request: CNIRequest) throws {
-        self.request = request
-        backend = try request.ipamBackend()
-    }
+    init(_ request: CNIRequest) { self.request = request }
 
     func lease() throws -> IPConfiguration {
-        result = try backend?.add(request)
+        result = try request.ipamBackend()?.add(request)
         return result?.ipConfiguration ?? IPConfiguration()
     }
 
     func release() throws {
-        try backend?.delete(request)
+        try request.ipamBackend()?.delete(request)
     }
 }
 

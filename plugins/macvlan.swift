@@ -25,10 +25,10 @@ struct MacvlanPlugin: CNIPlugin {
     func add(_ request: CNIRequest) throws -> CNIResult {
         let driver = try driver(request)
         let netns = try request.requireNetns()
-        let context = try AttachmentContext(id: request.attachmentID(), namespace: openNamespace(netns), host: driver.host)
+        let context = try AttachmentContext(id: request.attachmentID(), namespace: openNamespace(netns))
         let mac = try request.requestedMAC(configKey: "mac")
         let dns = try request.configuredDNS()
-        let leasing = try CNILeasing(request)
+        let leasing = CNILeasing(request)
         let attached = try AttachmentRecipe(driver: driver, addresses: leasing).attach(context, mac: mac)
         guard let link = attached.interfaces?.container else { throw CNIError(.internal, "the macvlan driver made no interface") }
         return CNIResult(interfaces: [CNIResult.Interface(name: link.name, mac: link.mac, mtu: link.mtu, sandbox: netns)],
@@ -37,9 +37,8 @@ struct MacvlanPlugin: CNIPlugin {
 
     func delete(_ request: CNIRequest) throws {
         let driver = try driver(request)
-        let context = try AttachmentContext(id: request.attachmentID(), namespace: request.netns.flatMap(openNamespaceIfPresent),
-                                            host: driver.host)
-        let failures = AttachmentRecipe(driver: driver, addresses: try CNILeasing(request)).detach(context)
+        let context = try AttachmentContext(id: request.attachmentID(), namespace: request.netns.flatMap(openNamespaceIfPresent))
+        let failures = AttachmentRecipe(driver: driver, addresses: CNILeasing(request)).detach(context)
         try throwAll(failures.map(\.error), "DEL of \(try request.attachmentID())")
     }
 
@@ -51,7 +50,7 @@ struct MacvlanPlugin: CNIPlugin {
         let id = try request.attachmentID()
         let result = try CNIResult(json: previous)
         let driver = try driver(request)
-        let context = try AttachmentContext(id: id, namespace: openNamespace(try request.requireNetns()), host: driver.host)
+        let context = try AttachmentContext(id: id, namespace: openNamespace(try request.requireNetns()))
         try driver.check(context, ip: result.containerConfiguration(interface: id.interface.rawValue), mac: try request.previousMAC(result))
         try request.ipamBackend()?.check(request)
     }

@@ -35,7 +35,8 @@ public struct RegistryPublishing: AttachmentPublishing {
     public let registry: FirewallRegistry
     /// The registry's key: the attachment, scoped to who keeps it.
     public let attachment: AttachmentID
-    public let network: FirewallNetwork
+    /// The network the record claims rules of, from what the attachment leased.
+    public let network: (IPConfiguration) -> FirewallNetwork
     public let usesRules: Bool
     public let ports: [PortMapping]
     /// The container addresses the ports point at; the attachment's own when `nil`.
@@ -45,16 +46,27 @@ public struct RegistryPublishing: AttachmentPublishing {
                 ports: [PortMapping], containerAddresses: [IPAddress]? = nil) {
         self.registry = registry
         self.attachment = attachment
-        self.network = network
+        self.network = { _ in network }
         self.usesRules = usesRules
         self.ports = ports
         self.containerAddresses = containerAddresses
     }
 
+    /// `ipMasq`: the masquerade of the leased subnets leaving `bridge`, shared by every
+    /// attachment on it and removed with the last one.
+    public init(masqueradeOf attachment: AttachmentID, registry: FirewallRegistry, bridge: InterfaceName) {
+        self.registry = registry
+        self.attachment = attachment
+        network = { ip in FirewallNetwork(name: attachment.network, bridge: bridge, subnets: ip.assignments.map(\.address.network)) }
+        usesRules = true
+        ports = []
+        containerAddresses = nil
+    }
+
     public var name: String { ports.isEmpty ? "masquerade" : "publish ports" }
 
     public func publish(_ attached: AttachedInterfaces?, ip: IPConfiguration) throws {
-        try registry.attach(attachment, network: network, usesRules: usesRules, ports: ports,
+        try registry.attach(attachment, network: network(ip), usesRules: usesRules, ports: ports,
                             containerAddresses: containerAddresses ?? ip.assignments.map(\.address.address))
     }
 
@@ -85,30 +97,5 @@ public struct MACGuardPublishing: AttachmentPublishing {
 
     public func unpublish() throws {
         try spoofGuard.releasePort(attachment.hostInterfaceName)
-    }
-}
-
-/// `ipMasq`: the masquerade of the attachment's subnets leaving the bridge, shared by every
-/// attachment on it and removed with the last one.
-public struct MasqueradePublishing: AttachmentPublishing {
-    public let registry: FirewallRegistry
-    public let attachment: AttachmentID
-    public let bridge: InterfaceName
-
-    public init(registry: FirewallRegistry, attachment: AttachmentID, bridge: InterfaceName) {
-        self.registry = registry
-        self.attachment = attachment
-        self.bridge = bridge
-    }
-
-    public var name: String { "masquerade" }
-
-    public func publish(_ attached: AttachedInterfaces?, ip: IPConfiguration) throws {
-        let network = FirewallNetwork(name: attachment.network, bridge: bridge, subnets: ip.assignments.map(\.address.network))
-        try registry.attach(attachment, network: network, ports: [], containerAddresses: ip.assignments.map(\.address.address))
-    }
-
-    public func unpublish() throws {
-        try registry.detach(attachment)
     }
 }

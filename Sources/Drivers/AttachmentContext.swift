@@ -2,43 +2,21 @@ import Namespaces
 import NetCore
 import Netlink
 
-/// What one attach, detach or check works with, each handle opened once (on first use) and
-/// handed down to every step: a socket in the host's namespace, the sandbox's namespace and a
-/// socket in it. One `connect -p` then opens the sandbox's namespace once.
+/// What one attach, detach or check works with in the sandbox, each handle opened once and
+/// handed down to every step: the sandbox's namespace and (on first use) a socket in it. One
+/// `connect -p` then opens the sandbox's namespace once. The host's socket is the driver's.
 public final class AttachmentContext {
     /// Settable: a front end may open the context before it has chosen the interface name.
     public var id: AttachmentID
     /// The sandbox's namespace; `nil` on teardown when it is gone.
     public let namespace: NetNamespace?
-    private var openedHost: RouteSocket?
     private var openedContainer: RouteSocket?
 
-    /// - Parameters:
-    ///   - host: a socket in the caller's (the host's) namespace, when the caller has one.
-    ///   - container: a socket in `namespace`, when the caller has one.
-    public init(id: AttachmentID, namespace: NetNamespace?, host: RouteSocket? = nil, container: RouteSocket? = nil) {
+    /// - Parameter container: a socket in `namespace`, when the caller has one.
+    public init(id: AttachmentID, namespace: NetNamespace?, container: RouteSocket? = nil) {
         self.id = id
         self.namespace = namespace
-        openedHost = host
         openedContainer = container
-    }
-
-    /// A socket in the host's namespace (the calling thread's), opened on first use and kept.
-    public func host() throws -> RouteSocket {
-        if let openedHost { return openedHost }
-        let socket = try RouteSocket.open()
-        openedHost = socket
-        return socket
-    }
-
-    /// The context of an attachment to the sandbox at `path` (its namespace opened once), in
-    /// the calling thread's namespace as the host. The ID is a placeholder until set.
-    ///
-    /// - Parameter missingIsNone: a namespace that cannot be opened is `nil` (teardown goes
-    ///   on without it) instead of an error.
-    public static func forSandbox(path: String, id: AttachmentID? = nil, missingIsNone: Bool = false) throws -> AttachmentContext {
-        let namespace = missingIsNone ? try? NetNamespace.open(path: path) : try NetNamespace.open(path: path)
-        return AttachmentContext(id: id ?? .placeholder, namespace: namespace)
     }
 
     /// A socket in the sandbox's namespace, opened on first use and kept.
@@ -76,11 +54,6 @@ public final class AttachmentContext {
             throw NetworkError(code: .notFound, message: "interface \"\(interface)\" is not in \(namespace?.path ?? "the sandbox")")
         }
         try socket.addRoute(.defaultRoute(via: gateway, device: .index(link.index)))
-    }
-
-    /// The MAC of the sandbox's interface `interface`; `nil` without such a link.
-    public func macAddress(of interface: InterfaceName) -> MACAddress? {
-        (try? container().link(named: interface))??.mac
     }
 }
 

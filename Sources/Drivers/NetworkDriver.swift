@@ -7,8 +7,6 @@ import Netlink
 /// look a network's driver up once and then only talk to it through this protocol; a new
 /// driver is one new conformer.
 public protocol NetworkDriver: Sendable {
-    /// `null`, `host`, `bridge`, `macvlan`.
-    var name: String { get }
     /// Whether an attachment puts an interface into the sandbox (and so takes addresses).
     var addsInterface: Bool { get }
     /// The host link attachments hang off: the bridge, the macvlan parent (`nil` for the
@@ -55,7 +53,6 @@ extension NetworkDriver {
 /// `null`: the sandbox keeps only `lo`; an attachment adds nothing.
 public struct NullDriver: NetworkDriver {
     public init() {}
-    public var name: String { "null" }
     public var addsInterface: Bool { false }
     public func attach(_ context: AttachmentContext, ip: IPConfiguration, mac: MACAddress?) throws -> AttachedInterfaces? { nil }
     public func detach(_ context: AttachmentContext) throws {}
@@ -65,7 +62,6 @@ public struct NullDriver: NetworkDriver {
 /// `host`: the sandbox is the host's own namespace; there is nothing to make.
 public struct HostDriver: NetworkDriver {
     public init() {}
-    public var name: String { "host" }
     public var joinsHostNamespace: Bool { true }
     public var addsInterface: Bool { false }
     public func attach(_ context: AttachmentContext, ip: IPConfiguration, mac: MACAddress?) throws -> AttachedInterfaces? { nil }
@@ -90,7 +86,6 @@ extension MacvlanDriver {
 }
 
 extension BridgeDriver: NetworkDriver {
-    public var name: String { "bridge" }
     public var addsInterface: Bool { true }
     public var hostLink: InterfaceName? { options.bridge }
     public var offersPublishing: Bool { true }
@@ -141,7 +136,6 @@ extension BridgeDriver: NetworkDriver {
 }
 
 extension MacvlanDriver: NetworkDriver {
-    public var name: String { "macvlan" }
     public var addsInterface: Bool { true }
     public var hostLink: InterfaceName? { options.parent }
 

@@ -51,16 +51,9 @@ enum TopologyGraph {
         return lines.joined(separator: "\n")
     }
 
-    /// A DOT string: quotes and backslashes escaped, except the `\n` line breaks put in above.
+    /// A DOT string with its quotes escaped. Backslashes stay: the labels' `\n` line breaks
+    /// are DOT escapes (names cannot hold one; a sandbox path could, and DOT reads it as one).
     private static func quoted(_ text: String) -> String {
-        var escaped = ""
-        var characters = text.makeIterator()
-        while let character = characters.next() {
-            switch character {
-            case "\"": escaped += "\\\""
-            default: escaped.append(character)
-            }
-        }
-        return "\"" + escaped + "\""
+        "\"" + text.map { $0 == "\"" ? "\\\"" : String($0) }.joined() + "\""
     }
 }

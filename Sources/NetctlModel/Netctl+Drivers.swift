@@ -34,6 +34,16 @@ extension Netctl {
     /// The network's driver, looked up once per operation: the one place that reads
     /// ``NetworkRecord/driver`` to choose code. The bridge driver adds no default route of its
     /// own; the recipe gives each sandbox one where it has none.
+    /// The name of the host bridge a network's endpoints hang off, from its record alone
+    /// (no socket opened): the bridge driver's, or a `cni:bridge` plugin's.
+    static func hostBridge(of network: NetworkRecord) -> String? {
+        switch network.driver {
+        case .bridge: network.bridgeName
+        case .cni(let type): CNINetwork(network: network, type: type).hostBridge?.rawValue
+        case .null, .host, .macvlan: nil
+        }
+    }
+
     func backend(_ network: NetworkRecord) throws -> NetworkBackend {
         if let driver = driverOverride?(network) { return .driver(driver) }
         return switch network.driver {

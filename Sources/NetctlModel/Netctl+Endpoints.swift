@@ -203,7 +203,8 @@ extension Netctl {
         }
         if let interface = try? InterfaceName(endpoint.interface) {
             let id = AttachmentID(network: Self.stateKey(network.name), containerID: sandbox.id, interface: interface)
-            let context = try? AttachmentContext.forSandbox(path: sandbox.path, id: id, missingIsNone: true)
+            // A namespace that is gone is no error here: teardown goes on without it.
+            let context = AttachmentContext(id: id, namespace: try? NetNamespace.open(path: sandbox.path))
             switch try backend(network) {
             case .driver(let driver):
                 if endpoint.reservedBy != nil, driver.offersPublishing {
@@ -211,22 +212,16 @@ extension Netctl {
                     // entries no record knows; the lease tells where they point.
                     attempt("unpublish ports") { try unpublishUnrecorded(id, network: network, ports: endpoint.ports) }
                 }
-                if let context {
-                    failures += try teardownRecipe(network, driver, id).detach(context)
-                } else {
-                    attempt("open the host's sockets") { throw NetworkError(code: .system, message: "cannot open a netlink socket on the host") }
-                }
+                failures += try teardownRecipe(network, driver, id).detach(context)
             case .cni(let cni):
                 attempt("CNI DEL") { try cni.delete(sandbox, interface: endpoint.interface) }
                 attempt("release the addresses") { _ = try allocator().release(key: LeaseKey(id)) }
             }
-            if let context, context.namespace != nil, network.netctlMakesItsInterfaces, !network.isInternal {
+            if let namespace = context.namespace, network.netctlMakesItsInterfaces, !network.isInternal {
                 // The network is gone from the sandbox either way: a failure here is told, and
                 // does not make the disconnect fail (a retry could not do better).
                 do {
-                    try context.namespace.map { namespace in
-                        try Self.whileLocking(namespace) { try restoreDefaultRoutes(sandbox, context, after: endpoint) }
-                    }
+                    try Self.whileLocking(namespace) { try restoreDefaultRoutes(sandbox, context, after: endpoint) }
                 } catch {
                     warn("sandbox \"\(sandbox.name)\" lost its default route with network \"\(network.name)\" and got none from its other networks: \(error)")
                 }

@@ -139,11 +139,8 @@ extension Netctl {
         guard !network.createdLinks.isEmpty else { return }
         let others = try tables.networks().filter { $0.name != network.name }
         for name in network.createdLinks {
-            let namedElsewhere = try others.contains { other in
-                switch try backend(other) {
-                case .driver(let driver): driver.hostLink?.rawValue == name && driver.offersPublishing
-                case .cni(let cni): other.createdLinks.contains(name) || cni.hostBridge?.rawValue == name
-                }
+            let namedElsewhere = others.contains { other in
+                other.createdLinks.contains(name) || Self.hostBridge(of: other) == name
             }
             guard !namedElsewhere, let bridge = try? InterfaceName(name) else { continue }
             try HostLinks.deleteBridgeIfUnused(bridge)

@@ -29,7 +29,6 @@ struct FakeLeasing: AddressLeasing {
 
 struct FakeDriver: NetworkDriver {
     let journal: Journal
-    var name: String { "fake" }
     var addsInterface: Bool { true }
     func attach(_ context: AttachmentContext, ip: IPConfiguration, mac: MACAddress?) throws -> AttachedInterfaces? {
         try journal.record("attach")

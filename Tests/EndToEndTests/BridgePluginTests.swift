@@ -174,5 +174,22 @@ struct BridgePluginTests {
         #expect(disabled.json?["msg"]?.stringValue?.contains("disableContainerInterface") == true)
         #expect(try container.ip("link", "show", "eth0").isEmpty)
         #expect(try runCommand(["ip", "link", "show", "e2ebr6"]).status != 0)
+        // As with the reference, only ADD refuses them: the runtime's DEL after a failed ADD succeeds.
+        let delete = try execPlugin("bridge", command: "DEL", containerID: "contra", netns: container.path,
+                                    config: config(bridge: "e2ebr6", subnet: "10.127.0.0/24", extra: #","promiscMode":true"#))
+        #expect(delete.status == 0, "\(delete.stdout)")
+    }
+
+    /// DEL is best effort: an `ipam` plugin it cannot find is reported, and the veth pair still goes.
+    @Test func deleteWithAnIPAMPluginItCannotFindStillRemovesThePair() throws {
+        let container = try ScratchNamespace("ipamgone")
+        let good = config(bridge: "e2ebr7", subnet: "10.128.0.0/24")
+        #expect(try execPlugin("bridge", command: "ADD", containerID: "ipamgone", netns: container.path, config: good).status == 0)
+        let broken = good.replacingOccurrences(of: #""type":"host-local""#, with: #""type":"no-such-ipam""#)
+        let delete = try execPlugin("bridge", command: "DEL", containerID: "ipamgone", netns: container.path, config: broken)
+        #expect(delete.status != 0)
+        #expect(delete.json?["msg"]?.stringValue?.contains("no-such-ipam") == true, "\(delete.stdout)")
+        #expect(try container.ip("link", "show", "eth0").isEmpty)
+        #expect(try execPlugin("bridge", command: "DEL", containerID: "ipamgone", netns: container.path, config: good).status == 0)
     }
 }

@@ -13,7 +13,6 @@ final class RecordingDriver: NetworkDriver {
     init(refusesAttach: Bool = false) { self.refusesAttach = refusesAttach }
 
     var calls: [String] { journal.withLock { $0 } }
-    var name: String { "recording" }
     var addsInterface: Bool { true }
 
     func attach(_ context: AttachmentContext, ip: IPConfiguration, mac: MACAddress?) throws -> AttachedInterfaces? {
