@@ -30,6 +30,8 @@ let package = Package(
     dependencies: [
         // Only the netctl CLI uses it: it would double the size of the CNI plugin binary.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Only netctld (the Docker plugin daemon) links it: netctl and netctl-cni start as fast as before.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // libmnl, found through pkg-config.
@@ -90,12 +92,25 @@ let package = Package(
             dependencies: ["NetCore", "Namespaces", "IPAM", "Store", "ProxyClient", "Publishing", "Drivers", "Attachment", "CNI"],
             swiftSettings: strict
         ),
+        // Docker's network plugin protocol over the model, without HTTP: what netctld serves.
+        .target(name: "DockerPlugin", dependencies: ["NetctlModel", "NetCore"], swiftSettings: strict),
         .target(
             name: "NetctlCommands",
             dependencies: ["NetctlModel", "NetCore", "Namespaces", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(name: "netctl", dependencies: ["NetctlCommands"], swiftSettings: strict, linkerSettings: execLinkerSettings),
+        // The long-running daemon: Docker's network plugin over HTTP/1.1 on a unix socket (SwiftNIO).
+        .executableTarget(
+            name: "netctld",
+            dependencies: [
+                "DockerPlugin", "NetctlModel", "NetCore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         // splice, pipe2, accept4, epoll and signalfd, which the Glibc module hides or lacks.
         .target(name: "CPortProxy"),
         // Starting, keeping and stopping a proxy process, and its forward rules: what publishers link.
@@ -149,6 +164,7 @@ let package = Package(
         .testTarget(name: "NamespacesTests", dependencies: ["Namespaces", "NetCore"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Drivers", "Namespaces", "NetCore"], swiftSettings: strict),
         .testTarget(name: "AttachmentTests", dependencies: ["Attachment", "Drivers", "NetCore"], swiftSettings: strict),
+        .testTarget(name: "DockerPluginTests", dependencies: ["DockerPlugin", "NetctlModel", "NetCore"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(name: "NetctlTests", dependencies: ["NetctlModel", "NetctlCommands", "NetCore", "Namespaces", "Drivers", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Drivers", "Firewall", "Store", "NetCore"], swiftSettings: strict),
@@ -165,7 +181,7 @@ let package = Package(
         .testTarget(name: "PortProxyTests", dependencies: ["PortProxy", "ProxyClient", "NetCore", "netctl-proxy"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CNI", "NetCore", "Drivers", "Firewall", "Publishing", "ProxyClient", "Store", "netctl-cni", "netctl-proxy", "netctl", "cnitool"],
+            dependencies: ["CNI", "NetCore", "Drivers", "Firewall", "Publishing", "ProxyClient", "Store", "netctl-cni", "netctl-proxy", "netctl", "cnitool", "netctld"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -99,6 +99,26 @@ public struct BridgeDriver: Sendable {
         }
     }
 
+    /// The veth pair of ``NetworkDriver/prepareHandOff(_:ip:mac:)``: both ends in the host's
+    /// namespace, the host end on the bridge, the other (`id.interface`) down and unconfigured
+    /// for the runtime to move.
+    func handOff(_ id: AttachmentID, ip: IPConfiguration, mac: MACAddress?) throws -> Link {
+        try UndoStack.transaction { undo in
+            let bridge = try ensureBridge(for: ip, undo: &undo)
+            let hostName = id.hostInterfaceName
+            try host.addLink(LinkSpec(
+                name: hostName, kind: .veth(peer: VethPeer(name: id.interface, mac: mac)),
+                mtu: options.mtu ?? (bridge.mtu > 0 ? bridge.mtu : nil), master: .index(bridge.index), up: true))
+            undo.push("delete \(hostName)") { try host.deleteLink(.name(hostName)) }
+            try host.setAlias(.name(hostName), id.alias)
+            if options.hairpin { try host.setHairpin(.name(hostName), true) }
+            guard let handed = try host.link(named: id.interface) else {
+                throw NetworkError(code: .internalError, message: "interface \"\(id.interface)\" vanished during setup")
+            }
+            return handed
+        }
+    }
+
     /// The bridge, created and brought up if missing, with the gateway addresses on it when
     /// it acts as the gateway.
     private func ensureBridge(for ip: IPConfiguration, undo: inout UndoStack) throws -> Link {

@@ -101,6 +101,21 @@ public struct MacvlanDriver: Sendable {
         }
     }
 
+    /// The macvlan of ``NetworkDriver/prepareHandOff(_:ip:mac:)``: made in the host's
+    /// namespace on the parent, down and unconfigured, for the runtime to move.
+    func handOff(_ id: AttachmentID, mac: MACAddress?) throws -> Link {
+        guard !options.parentInContainer else {
+            throw NetworkError(code: .unsupported, message: "a macvlan whose parent is in the sandbox cannot be handed over from the host")
+        }
+        let parent = try parent(in: host)
+        try host.addLink(LinkSpec(name: id.interface, kind: .macvlan(parent: .index(parent.index), mode: options.mode),
+                                  mtu: options.mtu, mac: mac))
+        guard let handed = try host.link(named: id.interface) else {
+            throw NetworkError(code: .internalError, message: "interface \"\(id.interface)\" vanished during setup")
+        }
+        return handed
+    }
+
     /// Deletes the macvlan; a missing namespace or interface is success.
     public func detach(_ id: AttachmentID, namespace: NetNamespace?) throws {
         guard let namespace else { return }

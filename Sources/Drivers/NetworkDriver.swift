@@ -31,6 +31,18 @@ public protocol NetworkDriver: Sendable {
     func gc(network: String, valid: Set<AttachmentID>) -> DriverGCReport
     /// Removes what the network itself made on the host (its bridge).
     func removeNetwork() throws
+
+    /// For a runtime that moves and configures the interface itself (Docker's remote driver):
+    /// makes the attachment's interface in the host's namespace, named `id.interface`, with
+    /// the host side ready (a bridge with the gateways of `ip`); the runtime moves it into the
+    /// sandbox, renames it and gives it its addresses and routes.
+    ///
+    /// - Throws: ``NetworkError``; nothing this call made is left behind.
+    func prepareHandOff(_ id: AttachmentID, ip: IPConfiguration, mac: MACAddress?) throws -> Link
+    /// Removes what ``prepareHandOff(_:ip:mac:)`` made that is in the host's namespace (a
+    /// link the runtime has moved into a sandbox goes with its host side, or when the runtime
+    /// gives it back). Idempotent.
+    func removeHandOff(_ id: AttachmentID) throws
 }
 
 /// What a driver's GC removed, and what it could not (those stay for the next GC).
@@ -48,6 +60,12 @@ extension NetworkDriver {
     public var offersPublishing: Bool { false }
     public func gc(network: String, valid: Set<AttachmentID>) -> DriverGCReport { DriverGCReport() }
     public func removeNetwork() throws {}
+
+    public func prepareHandOff(_ id: AttachmentID, ip: IPConfiguration, mac: MACAddress?) throws -> Link {
+        throw NetworkError(code: .unsupported, message: "this driver makes no interface to hand to a runtime")
+    }
+
+    public func removeHandOff(_ id: AttachmentID) throws {}
 }
 
 /// `null`: the sandbox keeps only `lo`; an attachment adds nothing.
@@ -127,6 +145,16 @@ extension BridgeDriver: NetworkDriver {
         return report
     }
 
+    public func prepareHandOff(_ id: AttachmentID, ip: IPConfiguration, mac: MACAddress?) throws -> Link {
+        try handOff(id, ip: ip, mac: mac)
+    }
+
+    /// Deleting the host end takes its peer too, wherever the runtime has put it.
+    public func removeHandOff(_ id: AttachmentID) throws {
+        _ = try host.deleteLink(.name(id.hostInterfaceName), linkDeletion)
+        _ = try host.deleteLink(.name(id.interface), linkDeletion)
+    }
+
     /// Deletes the bridge; one that is not there (or is no bridge) is left alone.
     public func removeNetwork() throws {
         if let link = try host.link(named: options.bridge), link.kind == .bridge {
@@ -152,5 +180,14 @@ extension MacvlanDriver: NetworkDriver {
     public func check(_ context: AttachmentContext, ip: IPConfiguration, mac: MACAddress?) throws {
         guard let namespace = context.namespace else { throw NetworkError.mismatch("the network namespace of \(context.id) is gone") }
         try check(context.id, namespace: namespace, container: context.container(), ip: ip, mac: mac)
+    }
+
+    public func prepareHandOff(_ id: AttachmentID, ip: IPConfiguration, mac: MACAddress?) throws -> Link {
+        try handOff(id, mac: mac)
+    }
+
+    /// The macvlan is back in the host's namespace once the runtime has left the sandbox.
+    public func removeHandOff(_ id: AttachmentID) throws {
+        _ = try host.deleteLink(.name(id.interface), linkDeletion)
     }
 }

@@ -75,6 +75,7 @@ struct PortCommand: ParsableCommand {
                     var object: JSONObject = ["Network": .string(row.network), "Sandbox": .string(row.sandbox),
                                               "Port": .string(row.mapping.description), "Container": .string(row.containerAddress)]
                     if let pid = row.proxyPID { object["ProxyPID"] = .int(Int64(pid)) }
+                    if let endpoint = row.dockerEndpointID { object["DockerEndpointId"] = .string(endpoint) }
                     return .object(object)
                 }))
             }

@@ -31,9 +31,9 @@ struct NetworkCommand: ParsableCommand {
         func run() throws {
             let networks = try withModel { try $0.networks() }
             if output.format == .json { return printJSON(.array(networks.map(\.output))) }
-            printTable(["NETWORK ID", "NAME", "DRIVER", "SUBNETS", "INTERNAL"], networks.map {
+            printTable(["NETWORK ID", "NAME", "DRIVER", "SUBNETS", "INTERNAL", "DOCKER"], networks.map {
                 [String($0.id.prefix(12)), $0.name, $0.driver.description, $0.subnets.map(\.subnet.description).joined(separator: ","),
-                 $0.isInternal ? "yes" : "no"]
+                 $0.isInternal ? "yes" : "no", $0.dockerNames]
             })
         }
     }
@@ -92,6 +92,7 @@ struct NetworkCommand: ParsableCommand {
                 ("Name", [network.name]), ("Id", [network.id]), ("Driver", [network.driver.description]),
             ]
             if case .bridge = network.driver { fields.append(("Bridge", [network.bridgeName])) }
+            if !network.dockerNetworks.isEmpty { fields.append(("Docker", [network.dockerNames])) }
             fields += [
                 ("Created", [timestamp(network.created)]),
                 ("Subnets", network.subnets.map { spec in

@@ -9,7 +9,20 @@ private func presented(_ json: JSON, created: Int64) -> JSON {
 }
 
 extension NetworkRecord {
-    var output: JSON { presented(json, created: created) }
+    var output: JSON {
+        guard !dockerNetworks.isEmpty, case .object(var object) = presented(json, created: created) else { return presented(json, created: created) }
+        object["Docker"] = .array(dockerNetworks.map { docker in
+            var entry: JSONObject = ["Id": .string(docker.id), "MadeForIt": .bool(docker.made)]
+            if let name = docker.name { entry["Name"] = .string(name) }
+            return .object(entry)
+        })
+        return .object(object)
+    }
+
+    /// The Docker networks it carries, by Docker's name (or short ID until dockerd told it).
+    var dockerNames: String {
+        dockerNetworks.isEmpty ? "-" : dockerNetworks.map { $0.name ?? String($0.id.prefix(12)) }.joined(separator: ",")
+    }
 }
 
 extension SandboxRecord {

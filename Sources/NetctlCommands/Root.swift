@@ -27,7 +27,7 @@ public struct NetctlCommand: ParsableCommand {
             """,
         version: version,
         subcommands: [CreateShortForm.self, NetworkCommand.self, SandboxCommand.self, Connect.self, Disconnect.self, Exec.self,
-                      PortCommand.self, FirewallCommand.self, GC.self, Version.self, Completion.self]
+                      PortCommand.self, FirewallCommand.self, GC.self, PluginCommand.self, Version.self, Completion.self]
     )
 
     public init() {}

@@ -21,8 +21,9 @@ public struct ConnectRequest: Sendable {
 }
 
 extension Netctl {
+    /// The endpoints of a network, of a sandbox, or all; Docker's among them.
     public func endpoints(network: String? = nil, sandbox: String? = nil) throws -> [EndpointRecord] {
-        try tables.endpoints(network: network, sandbox: sandbox)
+        try tables.endpoints(network: network, sandbox: sandbox) + dockerEndpointsAsEndpoints(network: network, sandbox: sandbox)
     }
 
     /// Attaches a sandbox (by name, or any netns path) to a network: an interface with
@@ -164,14 +165,21 @@ extension Netctl {
 
     /// Refuses a host port another endpoint publishes, naming it. Called in the transaction that
     /// inserts the endpoint row with its ports, so of two concurrent connects one is refused
-    /// here rather than by the kernel.
-    private func checkPortsAreFree(_ ports: [PortMapping]) throws {
+    /// here rather than by the kernel. Docker's endpoints count too, but for the one asking.
+    func checkPortsAreFree(_ ports: [PortMapping], besidesDockerEndpoint endpointID: String? = nil) throws {
         guard !ports.isEmpty else { return }
         for other in try tables.endpointsPublishingPorts() {
             for theirs in other.ports {
                 guard let mine = ports.first(where: { $0.sharesAHostPort(with: theirs) }) else { continue }
                 throw NetworkError(code: .alreadyExists, message:
                     "\(names.port) \(mine): a host port of it is already published by sandbox \"\(other.sandbox)\" on network \"\(other.network)\" (\(theirs))")
+            }
+        }
+        for other in try docker.endpoints() where other.id != endpointID {
+            for theirs in other.ports {
+                guard let mine = ports.first(where: { $0.sharesAHostPort(with: theirs) }) else { continue }
+                throw NetworkError(code: .alreadyExists, message:
+                    "\(names.port) \(mine): a host port of it is already published by Docker endpoint \(other.id.prefix(12))\(other.containerName.map { " (container \($0))" } ?? "") (\(theirs))")
             }
         }
     }

@@ -10,8 +10,13 @@ public struct PublishedPortRow: Sendable, Hashable {
     public var mapping: PortMapping
     public var containerAddress: String
     public var proxyPID: Int32?
+    /// Docker's endpoint ID, for a port Docker published through the plugin (`docker ps`
+    /// cannot show those).
+    public var dockerEndpointID: String?
 
-    init(network: String, sandbox: String, mapping: PortMapping, containerAddress: String, proxyPID: Int32?) {
+    init(network: String, sandbox: String, mapping: PortMapping, containerAddress: String, proxyPID: Int32?,
+         dockerEndpointID: String? = nil) {
+        self.dockerEndpointID = dockerEndpointID
         self.network = network
         self.sandbox = sandbox
         self.mapping = mapping
@@ -47,6 +52,23 @@ extension Netctl {
             for mapping in endpoint.ports {
                 rows.append(PublishedPortRow(network: endpoint.network, sandbox: endpoint.sandbox, mapping: mapping,
                                              containerAddress: address, proxyPID: pid))
+            }
+        }
+        return rows + (try dockerPublishedPorts())
+    }
+
+    /// The ports Docker's endpoints publish, with the proxy serving their loopback side.
+    private func dockerPublishedPorts() throws -> [PublishedPortRow] {
+        let endpoints = try docker.endpoints().filter { !$0.ports.isEmpty }
+        guard !endpoints.isEmpty else { return [] }
+        let proxies = Dictionary(try firewall().published().map { ($0.attachment.containerID, $0.proxyPID) }, uniquingKeysWith: { first, _ in first })
+        var rows: [PublishedPortRow] = []
+        for endpoint in endpoints {
+            guard let network = try docker.network(id: endpoint.networkID) else { continue }
+            let address = endpoint.addresses.first { $0.family == .v4 }?.address.description ?? endpoint.addresses.first?.address.description ?? ""
+            for mapping in endpoint.ports {
+                rows.append(PublishedPortRow(network: network.network, sandbox: endpoint.sandboxName, mapping: mapping, containerAddress: address,
+                                             proxyPID: proxies[endpoint.id] ?? nil, dockerEndpointID: endpoint.id))
             }
         }
         return rows
@@ -88,6 +110,7 @@ extension Netctl {
                 report.sandboxes.append(sandbox.name)
             }
         }
+        collectDockerEndpoints(into: &report, attempt)
         // Connects killed before they finished, in sandboxes that are still there.
         for endpoint in try tables.endpoints() where endpoint.reservedBy?.isGone == true {
             let name = "\(endpoint.network)/\(endpoint.sandbox)"
@@ -145,17 +168,23 @@ extension Netctl {
             valid.insert(AttachmentID(network: key, containerID: sandbox.id, interface: interface))
             if let lease = try? LeaseKey(network: key, containerID: sandbox.id, interface: interface) { leases.insert(lease) }
         }
+        for record in try docker.networks(carriedBy: network.name) {
+            for endpoint in try docker.endpoints(networkID: record.id) { valid.insert(attachmentID(network, endpoint)) }
+        }
         var stale = StaleState(attachments: [], leases: [])
         if case .bridge = network.driver {
             stale.attachments = try firewall().published().map(\.attachment).filter { $0.network == key && !valid.contains($0) }
         }
         var seen = Set<LeaseKey>()
-        stale.leases = try allocator().leases(network: key).map(\.key).filter { !leases.contains($0) && seen.insert($0).inserted }
+        // Leases of Docker's pools are dockerd's until it releases them (or its endpoint goes).
+        stale.leases = try allocator().leases(network: key).map(\.key)
+            .filter { !leases.contains($0) && !$0.containerID.hasPrefix(Self.dockerLeasePrefix) && seen.insert($0).inserted }
         return stale
     }
 
     /// Whether no endpoint of `network` is the attachment of this container and interface now.
     private func isStale(network: NetworkRecord, containerID: String, interface: String) throws -> Bool {
+        if try docker.endpoint(id: containerID) != nil { return false }
         let sandboxes = Set(try tables.sandboxes().filter { $0.id == containerID }.map(\.name))
         return !(try tables.endpoints(network: network.name)).contains { sandboxes.contains($0.sandbox) && $0.interface == interface }
     }

@@ -15,6 +15,8 @@ public struct NetworkRequest: Sendable {
     public var labels: [String: String] = [:]
     public var isInternal = false
     public var ipv6 = false
+    /// The ID to give the network (Docker's, for a network made for Docker); a new one when `nil`.
+    var fixedID: String?
 
     public init(name: String, driver: DriverKind) {
         self.name = name
@@ -42,10 +44,21 @@ enum NetworkOption {
 }
 
 extension Netctl {
-    public func networks() throws -> [NetworkRecord] { try tables.networks() }
+    /// Every network, with the Docker networks each carries.
+    public func networks() throws -> [NetworkRecord] {
+        let carried = Dictionary(grouping: try docker.networks(), by: \.network)
+        return try tables.networks().map { network in
+            var network = network
+            network.dockerNetworks = carried[network.name] ?? []
+            return network
+        }
+    }
 
+    /// A network by name or ID (its Docker network's name or ID too), with the Docker networks it carries.
     public func network(_ name: String) throws -> NetworkRecord {
-        guard let network = try tables.network(name) else { throw Self.notFound("network", name) }
+        let viaDocker = try tables.network(name) == nil ? try docker.networks().first { $0.name == name || $0.id == name }?.network : nil
+        guard var network = try tables.network(viaDocker ?? name) else { throw Self.notFound("network", name) }
+        network.dockerNetworks = try docker.networks(carriedBy: network.name)
         return network
     }
 
@@ -59,7 +72,7 @@ extension Netctl {
             if try tables.network(request.name) != nil {
                 throw NetworkError(code: .alreadyExists, message: "network \"\(request.name)\" already exists")
             }
-            let id = Self.newID()
+            let id = request.fixedID ?? Self.newID()
             var record = NetworkRecord(name: request.name, id: id, driver: request.driver, subnets: [],
                                        auxAddresses: request.auxAddresses, options: request.options, labels: request.labels,
                                        isInternal: request.isInternal, ipv6: request.ipv6, created: Self.now())
@@ -85,6 +98,7 @@ extension Netctl {
     @discardableResult
     public func removeNetwork(_ name: String, force: Bool = false) throws -> Bool {
         guard var network = try tables.network(name) else { return false }
+        try refuseIfDockerHolds(network)
         if case .cni = network.driver {
             // The plugins' GC runs outside the store transaction (they open the same store), so
             // first, in one transaction with the endpoint check, the network is marked: no
@@ -150,7 +164,8 @@ extension Netctl {
     /// Removes every network without endpoints; returns their names.
     public func pruneNetworks() throws -> [String] {
         var removed: [String] = []
-        for network in try tables.networks() where try tables.endpoints(network: network.name).isEmpty {
+        let heldByDocker = Set(try docker.networks().map(\.network))
+        for network in try tables.networks() where try !heldByDocker.contains(network.name) && tables.endpoints(network: network.name).isEmpty {
             if try removeNetwork(network.name) { removed.append(network.name) }
         }
         return removed

@@ -19,6 +19,7 @@ import Store
 public final class Netctl {
     let store: StateStore
     let tables: ModelTables
+    let docker: DockerTables
     private var openedFirewall: FirewallRegistry?
     /// Where what went wrong beside the point of an operation that succeeded is told
     /// (stderr by default).
@@ -36,6 +37,7 @@ public final class Netctl {
         self.names = names
         store = try StateStore(directory: stateDirectory)
         tables = ModelTables(database: store.database)
+        docker = DockerTables(database: store.database)
     }
 
     /// The firewall, opened on first use: commands that never touch it never load libnftables.

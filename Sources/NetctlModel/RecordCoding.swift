@@ -62,6 +62,7 @@ extension EndpointRecord {
                                   "Aliases": .array(aliases.map(JSON.string)),
                                   "Ports": .array(ports.map { .string($0.description) })]
         if let mac { object["MacAddress"] = .string(mac) }
+        if let dockerEndpointID { object["DockerEndpointId"] = .string(dockerEndpointID) }
         if let reservedBy {
             object["ReservedBy"] = ["Pid": .int(Int64(reservedBy.pid)), "StartTime": .int(Int64(clamping: reservedBy.startTime)),
                                     "PidNamespace": .int(Int64(clamping: reservedBy.pidNamespace))]

@@ -71,6 +71,8 @@ public struct NetworkRecord: Sendable, Hashable {
     /// Set by `network rm` of a `cni:` network before the plugins' GC, which runs outside the
     /// store transaction: from then on no connect reserves an endpoint on it.
     public var isBeingRemoved = false
+    /// The Docker networks it carries (not stored with it: read from Docker's records).
+    public var dockerNetworks: [DockerNetworkRecord] = []
 
     /// The Linux bridge of a bridge network: `com.docker.network.bridge.name`, or `br-` and
     /// twelve digits of the ID as Docker names it.
@@ -119,4 +121,7 @@ public struct EndpointRecord: Sendable, Hashable {
     /// Set while `connect` sets the endpoint up; a row whose process has gone is an abandoned
     /// connect, which the next connect of the pair or `gc` takes down.
     public var reservedBy: ReservingProcess? = nil
+    /// Docker's endpoint ID, for an endpoint Docker made through the plugin (its sandbox is
+    /// then Docker's container name, or the endpoint's short ID until dockerd told it).
+    public var dockerEndpointID: String? = nil
 }

@@ -209,21 +209,7 @@ extension ProxyProcess {
     ///
     /// - Parameter program: the running executable; `/proc/self/exe` when `nil`.
     public static func locate(besides program: String? = nil) -> String? {
-        var candidates: [String] = []
-        if let program = program ?? resolvedSelf(), let slash = program.lastIndex(of: "/") {
-            candidates.append(String(program[..<slash]) + "/" + executableName)
-        }
-        if let path = getenv("PATH") {
-            candidates += String(cString: path).split(separator: ":").map { "\($0)/\(executableName)" }
-        }
-        return candidates.first { access($0, X_OK) == 0 }
-    }
-
-    private static func resolvedSelf() -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard length > 0 else { return nil }
-        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        locateExecutable(named: executableName, besides: program)
     }
 }
 

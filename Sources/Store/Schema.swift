@@ -1,7 +1,7 @@
 /// Every migration of netctl's database, in order. Later features (networks, sandboxes,
 /// endpoints, published ports) append here; a released migration is never edited.
 public enum Schema {
-    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts]
+    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts, docker]
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -110,5 +110,34 @@ public enum Schema {
     static let firewallHosts = Migration(version: 5, name: "host namespace of firewall attachments", sql: """
         ALTER TABLE firewall_attachments ADD COLUMN host_namespace TEXT NOT NULL DEFAULT '';
         CREATE INDEX firewall_attachments_by_host_bridge ON firewall_attachments (host_namespace, bridge);
+        """)
+
+    /// Version 6: what Docker made through the netctl plugin, keyed by Docker's IDs (dockerd
+    /// replays nothing after a restart, so the plugin keeps it all). `docker_networks` maps a
+    /// Docker network to the netctl network that carries it (made for it, or given with
+    /// `-o netctl.network`); `docker_endpoints` holds each endpoint from CreateEndpoint to
+    /// DeleteEndpoint; `docker_pools` the IPAM pools handed to dockerd, whose addresses are
+    /// leases in `ipam_leases` under the pool's `lease_network`.
+    static let docker = Migration(version: 6, name: "docker networks, endpoints and pools", sql: """
+        CREATE TABLE docker_networks (
+            id         TEXT    PRIMARY KEY,
+            network    TEXT    NOT NULL,
+            made       INTEGER NOT NULL CHECK (made IN (0, 1)),
+            definition TEXT    NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX docker_networks_by_network ON docker_networks (network);
+
+        CREATE TABLE docker_endpoints (
+            id         TEXT PRIMARY KEY,
+            network_id TEXT NOT NULL,
+            definition TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX docker_endpoints_by_network ON docker_endpoints (network_id);
+
+        CREATE TABLE docker_pools (
+            id            TEXT PRIMARY KEY,
+            lease_network TEXT NOT NULL,
+            definition    TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
         """)
 }
