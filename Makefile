@@ -54,9 +54,10 @@ CNI_DIR := $(DESTDIR)$(PREFIX)/lib/netctl/cni
 
 # netctl, netctl-proxy and cnitool are static too: every call is an exec.
 install: build static-libdir
-	for product in netctl-cni netctl-proxy netctl cnitool; do $(STATIC_BUILD) --product $$product || exit 1; done
+	for product in netctl-cni netctl-proxy netctl cnitool netctld; do $(STATIC_BUILD) --product $$product || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/bin $(CNI_DIR)
-	install -m 0755 .build-static/release/netctl .build-static/release/netctl-proxy .build-static/release/cnitool $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 .build-static/release/netctl .build-static/release/netctld .build-static/release/netctl-proxy \
+	    .build-static/release/cnitool $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl-cni $(CNI_DIR)/netctl-cni
 	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done
 

@@ -6,6 +6,7 @@ packages=(
     pkg-config libmnl-dev libnftables-dev libsqlite3-dev  # build
     iproute2 nftables sqlite3 busybox-static netcat-openbsd procps iputils-ping graphviz strace  # tests and demo
     podman crun conmon  # end-to-end tests with real runtimes
+    docker.io  # a real dockerd in the sandbox (brings containerd, runc, tini)
 )
 
 missing=()
@@ -19,5 +20,13 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 echo "install-deps: installing ${missing[*]}"
+# No package may start its service (dockerd, containerd): without a policy-rc.d, one that
+# refuses every start stands in for the install only.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+/// netctl as Docker's network and IPAM plugin under a real dockerd 20.10 (scripts/e2e/docker.sh
+/// starts containerd, dockerd with `--iptables=false --bridge=none` and netctld in namespaces of
+/// its own inside the test sandbox, and runs containers from an image imported from
+/// busybox-static).
+@Suite(.enabled(if: Sandbox.isAvailable, Sandbox.reason),
+       .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/dockerd"), "needs docker.io (make deps installs it)"),
+       .serialized)
+struct DockerEndToEndTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../scripts/e2e/docker.sh").standardized.path
+
+    /// Runs one mode of the script and returns its PASS and FAIL lines.
+    func run(_ mode: String) throws -> (passed: [String], failed: [String]) {
+        let output = try runCommand([Self.script, mode, productsDirectory.path]).text
+        let lines = output.split(separator: "\n").map(String.init)
+        return (lines.filter { $0.hasPrefix("PASS ") }, lines.filter { $0.hasPrefix("FAIL ") || $0.hasPrefix("SKIP ") })
+    }
+
+    /// `docker network create -d netctl --ipam-driver netctl`, `docker run -p` from loopback and
+    /// from another namespace, `-p 80` on a port netctl chose, names through Docker's DNS, `--ip`,
+    /// `network connect` / `disconnect`, `netctl port ls` with Docker's names, `netctl network rm`
+    /// refused, and `docker rm` / `network rm` leaving no link, rule, proxy, lease or row.
+    @Test func bridgeNetworkThroughThePlugin() throws {
+        let (passed, failed) = try run("bridge")
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(passed.count == 21, "\(passed)")
+    }
+
+    /// A macvlan network through the plugin on a veth parent: the container's eth0 is a
+    /// macvlan of it, and reaches and is reached from the LAN.
+    @Test func macvlanNetworkThroughThePlugin() throws {
+        let (passed, failed) = try run("macvlan")
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(passed.count == 5, "\(passed)")
+    }
+
+    /// A plugin restart (ports stay published, new containers join, leases are not reused) and
+    /// a dockerd restart (which replays nothing: the networks are served from the store).
+    @Test func pluginAndDockerdRestartsLoseNothing() throws {
+        let (passed, failed) = try run("restarts")
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(passed.count == 9, "\(passed)")
+    }
+}
