@@ -182,6 +182,7 @@ extension Netctl {
     /// The bindings as mappings, a host port chosen for each that names none (the one chosen
     /// before, when dockerd asks again).
     private func choosePorts(_ bindings: [DockerPortBinding], for endpointID: String) throws -> [PortMapping] {
+        let before = try docker.endpoint(id: endpointID)?.ports ?? []
         var taken = try tables.endpointsPublishingPorts().flatMap(\.ports)
             + docker.endpoints().filter { $0.id != endpointID }.flatMap(\.ports)
         var mappings: [PortMapping] = []
@@ -189,7 +190,12 @@ extension Netctl {
             var hostPort = binding.hostPort
             if hostPort == 0 || binding.hostPortEnd > binding.hostPort {
                 let range: ClosedRange<UInt16>? = hostPort == 0 ? nil : hostPort...max(hostPort, binding.hostPortEnd)
-                hostPort = try FreeHostPort.choose(binding.transport, hostIP: binding.hostIP, from: range) { port in
+                let chosenBefore = before.first { earlier in
+                    earlier.transport == binding.transport && earlier.hostIP == binding.hostIP
+                        && earlier.containerPorts.lowerBound == binding.containerPort && range.map { $0.contains(earlier.hostPorts.lowerBound) } ?? true
+                        && !mappings.contains { $0.sharesAHostPort(with: earlier) }
+                }
+                hostPort = try chosenBefore?.hostPorts.lowerBound ?? FreeHostPort.choose(binding.transport, hostIP: binding.hostIP, from: range) { port in
                     taken.contains { $0.transport == binding.transport && $0.hostPorts.contains(port) }
                 }
             }

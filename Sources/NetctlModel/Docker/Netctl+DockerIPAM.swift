@@ -115,8 +115,10 @@ extension Netctl {
         if family == .v4 { return try SubnetSelector().select(family: .v4, used: used, hostRoutes: HostLinks.routeTable()) }
         while true {
             var generator = SystemRandomNumberGenerator()
-            let bits = (0..<7).map { _ in String(generator.next() as UInt16, radix: 16) }
-            let candidate = try CIDR(parsing: "fd\(String(bits[0].suffix(2))):\(bits[1]):\(bits[2])::/64", field: "generated IPv6 pool")
+            // fdXX:XXXX:XXXX::/64, 40 random bits as RFC 4193 asks.
+            let bits = (0..<3).map { _ in String(generator.next() as UInt16, radix: 16) }
+            let first = String(bits[0].suffix(2))
+            let candidate = try CIDR(parsing: "fd\(first.count == 1 ? "0" + first : first):\(bits[1]):\(bits[2])::/64", field: "generated IPv6 pool")
             if !used.contains(where: { $0.overlaps(candidate) }) { return candidate }
         }
     }
@@ -158,6 +160,8 @@ extension Netctl {
                 return leased.address
             } catch let error as NetworkError where error.code == .alreadyExists {
                 throw NetworkError(code: .alreadyExists, message: "Address \(address?.description ?? ""): \(try holder(of: address, in: pool))")
+            } catch let error as NetworkError where error.code == .exhausted {
+                throw NetworkError(code: .exhausted, message: "pool \(pool.subnet)\(pool.subPool.map { " (--ip-range \($0))" } ?? "") has no free address left")
             }
         }
     }
