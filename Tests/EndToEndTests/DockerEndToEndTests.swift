@@ -21,12 +21,12 @@ struct DockerEndToEndTests {
 
     /// `docker network create -d netctl --ipam-driver netctl`, `docker run -p` from loopback and
     /// from another namespace, `-p 80` on a port netctl chose, names through Docker's DNS, `--ip`,
-    /// `network connect` / `disconnect`, `netctl port ls` with Docker's names, `netctl network rm`
+    /// a taken `--ip` and a bad `-o` refused with their names, `network connect` / `disconnect`, `netctl port ls` with Docker's names, `netctl network rm`
     /// refused, and `docker rm` / `network rm` leaving no link, rule, proxy, lease or row.
     @Test func bridgeNetworkThroughThePlugin() throws {
         let (passed, failed) = try run("bridge")
         #expect(failed.isEmpty, "\(failed)")
-        #expect(passed.count == 21, "\(passed)")
+        #expect(passed.count == 23, "\(passed)")
     }
 
     /// A macvlan network through the plugin on a veth parent: the container's eth0 is a

@@ -90,6 +90,8 @@ bridge)
     step "netctl port ls names Docker's container" "$("$netctl" port ls | grep -c ' srv ')" "2"
     step "by name through Docker's DNS" "$("${docker[@]}" run --rm --network web bb wget -qO- http://srv/ 2>&1)" "hello-docker"
     step "a requested --ip is honoured" "$("${docker[@]}" run --rm --network web --ip 10.77.0.9 bb sh -c "ip -o -4 addr show eth0 | awk '{print \$4}'")" "10.77.0.9/24"
+    step "a taken --ip is refused naming its holder" "$("${docker[@]}" run --rm --network web --ip 10.77.0.128 bb true 2>&1 | grep -c 'already in use by Docker endpoint')" "1"
+    step "a bad option is refused naming it" "$("${docker[@]}" network create -d netctl -o colour=blue bad 2>&1 | grep -c 'colour.*is not an option')" "1"
     "${docker[@]}" network create -d netctl --ipam-driver netctl --subnet 10.78.0.0/24 back >/dev/null
     "${docker[@]}" network connect back srv
     step "network connect adds eth1" "$("${docker[@]}" exec srv sh -c "ip -o -4 addr show eth1 | awk '{print \$4}'")" "10.78.0.2/24"

@@ -10,7 +10,8 @@ extension Netctl {
         guard let endpoints = try? docker.endpoints() else { return }
         for endpoint in endpoints {
             guard let key = endpoint.sandboxKey, (try? NetNamespace.open(path: key)) == nil else { continue }
-            let name = "docker/\(endpoint.containerName ?? String(endpoint.id.prefix(12)))"
+            let network = (try? docker.network(id: endpoint.networkID))??.network ?? String(endpoint.networkID.prefix(12))
+            let name = "\(network)/\(endpoint.sandboxName)"
             let removed = attempt("endpoint \(name)") {
                 try deleteDockerEndpoint(networkID: endpoint.networkID, endpointID: endpoint.id)
                 try releaseDockerAddresses(of: endpoint)
