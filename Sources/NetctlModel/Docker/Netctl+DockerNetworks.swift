@@ -53,6 +53,11 @@ extension Netctl {
             guard driver == .bridge || driver == .macvlan else {
                 throw NetworkError.invalid("-o \(DockerOption.driver)", driverName, "must be bridge or macvlan")
             }
+            let known = NetworkOption.known(for: driver)
+            for key in options.keys.sorted() where !known.contains(key) {
+                let takes = (known.sorted() + [DockerOption.driver, DockerOption.network]).joined(separator: ", ")
+                throw NetworkError.invalid("-o \(key)", options[key] ?? "", "is not an option of netctl's \(driver) driver (it takes: \(takes))")
+            }
             var network = NetworkRequest(name: "docker-" + request.networkID.prefix(12), driver: driver)
             network.fixedID = request.networkID
             network.options = options
