@@ -59,16 +59,19 @@ public enum FreeHostPort {
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = port.bigEndian
             if let hostIP { withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: hostIP.bytes) } }
-            return withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 || errno == EADDRNOTAVAIL }
-            }
+            return binds(descriptor, address)
         }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         if let hostIP { withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: hostIP.bytes) } }
+        return binds(descriptor, address)
+    }
+
+    private static func binds<Address>(_ descriptor: Int32, _ address: Address) -> Bool {
+        var address = address
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 || errno == EADDRNOTAVAIL }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<Address>.size)) == 0 || errno == EADDRNOTAVAIL }
         }
     }
 }

@@ -11,13 +11,7 @@ struct DockerGCTests {
     /// Runs `ip ARGUMENTS` in the sandbox; returns whether it succeeded.
     @discardableResult
     func ip(_ arguments: String...) throws -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip"] + arguments
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus == 0
+        try runTool(["ip"] + arguments).status == 0
     }
 
     @Test func anEndpointWhoseSandboxIsGoneIsCollectedWithItsPortsAndAddresses() throws {

@@ -105,19 +105,26 @@ func dockerID(_ prefix: String) -> String {
     return id
 }
 
-/// `ip -j -d link show dev NAME` in this process's namespace (the sandbox's), decoded; `nil`
-/// when there is no such link.
-func ipLink(_ name: String) throws -> [String: Any]? {
+/// Runs a tool (found on PATH) in this process's namespace (the sandbox's); returns its exit
+/// status and standard output (standard error is dropped).
+@discardableResult
+func runTool(_ arguments: [String]) throws -> (status: Int32, output: Data) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["ip", "-j", "-d", "link", "show", "dev", name]
+    process.arguments = arguments
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     try process.run()
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return nil }
+    return (process.terminationStatus, data)
+}
+
+/// `ip -j -d link show dev NAME`, decoded; `nil` when there is no such link.
+func ipLink(_ name: String) throws -> [String: Any]? {
+    let (status, data) = try runTool(["ip", "-j", "-d", "link", "show", "dev", name])
+    guard status == 0 else { return nil }
     return (try JSONSerialization.jsonObject(with: data) as? [[String: Any]])?.first
 }
 
@@ -129,16 +136,7 @@ func macvlanNetworkBody(_ id: String, pool: String, gateway: String) -> String {
 
 /// `nft list ruleset` of this process's namespace (the sandbox's).
 func nftRuleset() throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["nft", "list", "ruleset"]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    String(decoding: try runTool(["nft", "list", "ruleset"]).output, as: UTF8.self)
 }
 
 /// Whether the ruleset names `port` as a number of its own (not inside a longer one).
