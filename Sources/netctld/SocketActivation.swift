@@ -15,6 +15,9 @@ enum SocketActivation {
         unsetenv("LISTEN_FDS")
         unsetenv("LISTEN_FDNAMES")
         let descriptor: Int32 = 3
+        var status = stat()
+        // Not a socket: what was passed is not what systemd passes; serve the path instead.
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK else { return nil }
         _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         return descriptor
     }

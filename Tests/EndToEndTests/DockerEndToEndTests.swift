@@ -26,7 +26,7 @@ struct DockerEndToEndTests {
     @Test func bridgeNetworkThroughThePlugin() throws {
         let (passed, failed) = try run("bridge")
         #expect(failed.isEmpty, "\(failed)")
-        #expect(passed.count == 23, "\(passed)")
+        #expect(passed.count == 22, "\(passed)")
     }
 
     /// A macvlan network through the plugin on a veth parent: the container's eth0 is a
@@ -43,5 +43,22 @@ struct DockerEndToEndTests {
         let (passed, failed) = try run("restarts")
         #expect(failed.isEmpty, "\(failed)")
         #expect(passed.count == 9, "\(passed)")
+    }
+}
+
+/// netctld as a daemon (scripts/e2e/netctld-daemon.py): the socket systemd passes
+/// (`LISTEN_FDS`), one connection carrying several calls, a GET refused, a second server on a
+/// live socket refused, a stale socket file replaced, SIGTERM ending it with status 0 and
+/// removing the socket it made (not one it was passed).
+@Suite(.enabled(if: Sandbox.isAvailable, Sandbox.reason))
+struct NetctldDaemonTests {
+    @Test func behavesAsADaemon() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../scripts/e2e/netctld-daemon.py").standardized.path
+        let output = try runCommand([script, productsDirectory.appendingPathComponent("netctld").path]).text
+        let lines = output.split(separator: "\n").map(String.init)
+        let failed = lines.filter { $0.hasPrefix("FAIL ") }
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(lines.filter { $0.hasPrefix("PASS ") }.count == 12, "\(lines)")
     }
 }

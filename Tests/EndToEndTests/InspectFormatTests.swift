@@ -58,7 +58,7 @@ struct NamespaceOpenTests {
         let netctlPath = productsDirectory.appendingPathComponent("netctl").path
         // -b execve: let go of the proxy netctl starts, which lives on.
         let traced = try runCommand(["strace", "-f", "-b", "execve", "-e", "trace=openat,setns", "-o", trace,
-                                     netctlPath, "connect", "e2eonce", "e2eonce1", "-p", "8780:80"])
+                                     netctlPath, "connect", "e2eonce", "e2eonce1", "-p", "8791:80"])
         #expect(traced.status == 0, "\(traced.text)")
         let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
         let opens = lines.filter { $0.contains(#"openat(AT_FDCWD, "/run/netns/e2eonce1""#) }
