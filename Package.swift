@@ -89,9 +89,15 @@ let package = Package(
         // The CNM model behind the CLI: networks, sandboxes, endpoints over the shared drivers.
         .target(
             name: "NetctlModel",
-            dependencies: ["NetCore", "Namespaces", "IPAM", "Store", "ProxyClient", "Publishing", "Drivers", "Attachment", "CNI"],
+            dependencies: ["NetCore", "Namespaces", "IPAM", "Store", "ProxyClient", "Publishing", "Drivers", "Attachment", "CNI", "NameService"],
             swiftSettings: strict
         ),
+        // DNS messages: the parts a resolver of its own names reads and writes (no library: see README).
+        .target(name: "DNS", swiftSettings: strict),
+        // What the resolver answers, kept in the store; starting it; the answers themselves.
+        .target(name: "NameService", dependencies: ["DNS", "NetCore", "Namespaces", "Store", "CPortProxy"], swiftSettings: strict),
+        // The resolver of netctl's networks: one per host, started on demand.
+        .executableTarget(name: "netctl-dns", dependencies: ["NameService", "DNS", "NetCore", "Store", "CPortProxy"], swiftSettings: strict),
         // Docker's network plugin protocol over the model, without HTTP: what netctld serves.
         .target(name: "DockerPlugin", dependencies: ["NetctlModel", "NetCore"], swiftSettings: strict),
         .target(
@@ -165,6 +171,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Drivers", "Namespaces", "NetCore"], swiftSettings: strict),
         .testTarget(name: "AttachmentTests", dependencies: ["Attachment", "Drivers", "NetCore"], swiftSettings: strict),
         .testTarget(name: "DockerPluginTests", dependencies: ["DockerPlugin", "NetctlModel", "NetCore"], swiftSettings: strict),
+        .testTarget(name: "NameServiceTests", dependencies: ["NameService", "DNS", "NetCore"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(name: "NetctlTests", dependencies: ["NetctlModel", "NetctlCommands", "NetCore", "Namespaces", "Drivers", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Drivers", "Firewall", "Store", "NetCore"], swiftSettings: strict),

@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-state_dirs="/run/netns /run/netctl /var/lib/netctl /var/lib/cni"
+state_dirs="/run/netns /run/netctl /var/lib/netctl /var/lib/cni /etc/netns"
 # Where docker.io is installed, dockerd and containerd keep their state in the sandbox too
 # (Tests/Helpers/dockerd.sh starts them).
 if [ -x /usr/sbin/dockerd ]; then

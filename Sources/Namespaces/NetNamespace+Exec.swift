@@ -43,3 +43,36 @@ extension NetNamespace {
         }
     }
 }
+
+extension NetNamespace {
+    /// What `ip netns exec` does besides joining the namespace: in a mount namespace of this
+    /// process's own (whose mounts no longer reach the host's), each file in
+    /// `/etc/netns/NAME/` is bound over its namesake in `/etc` (`resolv.conf`: the sandbox's
+    /// resolver). For a process about to exec; nothing to bind is success.
+    ///
+    /// - Throws: ``NetworkError`` when the mount namespace cannot be made or a file bound.
+    public static func bindNamespaceEtc(name: String) throws {
+        let directory = "/etc/netns/\(name)"
+        guard let entries = opendir(directory) else { return }
+        var files: [String] = []
+        while let entry = readdir(entries) {
+            let file = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if file != ".", file != "..", !file.hasSuffix(".tmp") { files.append(file) }
+        }
+        closedir(entries)
+        guard !files.isEmpty else { return }
+        guard cnetlink_unshare(CNETLINK_CLONE_NEWNS) == 0 else {
+            throw NetworkError(code: .system, message: "cannot make a mount namespace for \(directory)", cause: Errno.current)
+        }
+        // Slave: the binds below stay in this namespace.
+        guard mount(nil, "/", nil, UInt(MS_SLAVE | MS_REC), nil) == 0 else {
+            throw NetworkError(code: .system, message: "cannot make / a slave mount", cause: Errno.current)
+        }
+        for file in files.sorted() {
+            let source = "\(directory)/\(file)", target = "/etc/\(file)"
+            guard mount(source, target, nil, UInt(MS_BIND), nil) == 0 else {
+                throw NetworkError(code: .system, message: "cannot bind \(source) over \(target)", cause: Errno.current)
+            }
+        }
+    }
+}

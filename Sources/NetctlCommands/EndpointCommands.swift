@@ -16,7 +16,9 @@ struct Connect: ParsableCommand {
             namespace (exit 7). Connecting twice is refused (exit 4), and so is a host port \
             another endpoint publishes (exit 4, naming its sandbox and network).
             Prints the interface and its addresses (nothing for a null or host network, which \
-            adds no interface), or the endpoint with --format json.
+            adds no interface), then `nameserver ADDRESS` for each resolver of a network with DNS \
+            (for runtimes that write the sandbox's resolv.conf themselves; netctl writes \
+            /etc/netns/NAME/resolv.conf for the sandboxes it made), or the endpoint with --format json.
             """)
 
     @Argument(help: "The network.") var network: String
@@ -25,7 +27,7 @@ struct Connect: ParsableCommand {
     @Option(name: .long, help: "The IPv6 address to use (inside one of the network's subnets).") var ip6: String?
     @Option(name: .long, help: "The interface's MAC address.") var mac: String?
     @Option(name: .long, help: ArgumentHelp(
-        "A DNS name for the endpoint (repeatable). For now it only labels the endpoint (shown by inspect); nothing resolves it yet.",
+        "A DNS name for the endpoint (repeatable): the sandboxes of a network with DNS resolve it, as its name.",
         valueName: "name")) var alias: [String] = []
     @Option(name: [.customShort("p"), .customLong("publish")], help: "Publish a port (repeatable).") var publish: [String] = []
     @OptionGroup var output: OutputOptions
@@ -46,6 +48,7 @@ struct Connect: ParsableCommand {
         // Nothing to tell of a network that adds no interface (null, host).
         let words = ([endpoint.interface] + endpoint.addresses.map(\.description)).filter { !$0.isEmpty }
         if !words.isEmpty { print(words.joined(separator: " ")) }
+        for nameserver in endpoint.nameservers { print("nameserver \(nameserver)") }
     }
 }
 

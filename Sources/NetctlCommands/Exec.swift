@@ -8,11 +8,14 @@ import Namespaces
 import NetCore
 import NetctlModel
 
-/// `netctl exec SANDBOX -- CMD...`: as `nsenter --net=PATH CMD`, the process joins the
-/// namespace and execs the command. Switching this process (not a thread) is right here:
+/// `netctl exec SANDBOX -- CMD...`: as `ip netns exec NAME CMD` (or `nsenter --net=PATH CMD`
+/// for a path), the process joins the namespace, binds `/etc/netns/NAME/*` over `/etc` (the
+/// sandbox's resolv.conf) in a mount namespace of its own, and execs the command. Switching this process (not a thread) is right here:
 /// nothing else runs in it, and exec replaces it at once.
 struct Exec: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a command inside a sandbox's network namespace.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run a command inside a sandbox's network namespace.",
+        discussion: "For a sandbox netctl made, /etc/resolv.conf is the sandbox's (its networks' resolver), as with `ip netns exec`.")
     @Argument(help: "A sandbox name or namespace path.") var sandbox: String
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String]
 
@@ -20,12 +23,15 @@ struct Exec: ParsableCommand {
         guard let program = command.first else {
             throw CommandFailure(NetworkError.invalid("command", "(none)", "give the command after --"))
         }
-        let path = try withModel { model in
-            if sandbox.contains("/"), (try? model.sandbox(sandbox)) == nil { return sandbox }
-            return try model.sandbox(sandbox).path
+        // A sandbox netctl made has its resolv.conf in /etc/netns/NAME (none for a path).
+        let (path, owned) = try withModel { model -> (String, String?) in
+            if sandbox.contains("/"), (try? model.sandbox(sandbox)) == nil { return (sandbox, nil) }
+            let record = try model.sandbox(sandbox)
+            return (record.path, record.isOwned ? record.name : nil)
         }
         do {
             try NetNamespace.enterForExec(path: path)
+            if let owned { try NetNamespace.bindNamespaceEtc(name: owned) }
         } catch let error as NetworkError {
             throw CommandFailure(error)
         }

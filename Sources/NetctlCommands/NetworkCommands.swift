@@ -104,6 +104,7 @@ struct NetworkCommand: ParsableCommand {
                 ("Labels", network.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }),
                 ("Internal", [network.isInternal ? "yes" : "no"]),
                 ("IPv6", [network.ipv6 ? "yes" : "no"]),
+                ("DNS", [network.dnsEnabled ? "yes (at \(network.subnets.compactMap(\.gateway).map(\.description).joined(separator: ", ")))" : "no"]),
                 ("Endpoints", endpoints.isEmpty ? ["none"] : tableLines(
                     ["SANDBOX", "INTERFACE", "ADDRESSES", "MAC", "ALIASES", "PORTS"],
                     endpoints.map { endpointCells($0, first: $0.sandbox) })),
@@ -164,6 +165,10 @@ struct NetworkCreateOptions: ParsableArguments {
     var auxAddress: [String] = []
     @Flag(name: .long, help: "No route out and no NAT: endpoints reach only each other.") var `internal` = false
     @Flag(name: .long, help: "Give endpoints IPv6 addresses too.") var ipv6 = false
+    @Flag(name: .customLong("disable-dns"), help: ArgumentHelp(
+        "No resolver on this network (bridge): its sandboxes do not find each other by name.",
+        discussion: "By default netctl-dns answers each sandbox's name and aliases at the bridge's gateways."))
+    var disableDNS = false
     @Option(name: [.customShort("o"), .customLong("opt")], help: "key=value driver option (repeatable).") var option: [String] = []
     @Option(name: .long, help: "key=value label (repeatable).") var label: [String] = []
     @OptionGroup var output: OutputOptions
@@ -182,6 +187,7 @@ struct NetworkCreateOptions: ParsableArguments {
         request.labels = try keyValues(label, flag: "--label")
         request.isInternal = `internal`
         request.ipv6 = ipv6
+        request.dnsEnabled = !disableDNS
         let network: NetworkRecord
         do {
             network = try withModel { try $0.createNetwork(request) }

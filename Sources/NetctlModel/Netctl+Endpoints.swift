@@ -67,8 +67,13 @@ extension Netctl {
                         endpoint.addresses = attached.ip.assignments.map(\.address)
                         endpoint.mac = attached.interfaces?.container.mac?.description
                         endpoint.reservedBy = nil
+                        try recordNames(&endpoint, sandbox: sandbox, network: network)
                         try tables.update(endpoint)
                     }
+                }
+                if network.dnsEnabled {
+                    startResolver()
+                    writeResolvConf(for: sandbox)
                 }
             case .cni(let cni):
                 let linksMade = cni.linksMadeProbe()
@@ -238,7 +243,11 @@ extension Netctl {
         if !failures.isEmpty && !force {
             throw NetworkError.teardown("disconnecting \(sandbox.name) from \(network.name)", failures: failures)
         }
-        try tables.deleteEndpoint(network: network.name, sandbox: sandbox.name)
+        try store.database.immediateTransaction {
+            try forgetNames(sandbox: sandbox, interface: endpoint.interface, network: network)
+            try tables.deleteEndpoint(network: network.name, sandbox: sandbox.name)
+        }
+        if !endpoint.nameservers.isEmpty { writeResolvConf(for: sandbox) }
     }
 
     /// The mirror of ``attachmentRecipe``: the published ports (every record of the

@@ -15,6 +15,8 @@ public struct NetworkRequest: Sendable {
     public var labels: [String: String] = [:]
     public var isInternal = false
     public var ipv6 = false
+    /// `--disable-dns` clears it: only bridge networks have the resolver.
+    public var dnsEnabled = true
     /// The ID to give the network (Docker's, for a network made for Docker); a new one when `nil`.
     var fixedID: String?
 
@@ -81,6 +83,8 @@ extension Netctl {
             if case .bridge = record.driver {
                 _ = try InterfaceName(record.bridgeName, field: names.option(NetworkOption.bridgeName))
                 try firewall().addNetwork(firewallNetwork(record), name: Self.stateKey(record.name))
+                record.dnsEnabled = request.dnsEnabled
+                if record.dnsEnabled { try nameTables.upsert(nameNetwork(record)) }
             }
             try tables.insert(record)
             return record
@@ -138,6 +142,7 @@ extension Netctl {
                 try removeLinksThePluginMade(network)
             }
             _ = try allocator().gc(network: Self.stateKey(network.name), valid: [])
+            try nameTables.removeNetwork(Self.stateKey(network.name))
             try tables.deleteNetwork(network.name)
         }
         return true

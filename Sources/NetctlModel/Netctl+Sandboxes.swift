@@ -137,6 +137,7 @@ extension Netctl {
         for endpoint in endpoints { try disconnect(network: endpoint.network, sandbox: sandbox.name, force: true) }
         for other in sharing { try removeSandbox(other.name, force: true) }
         if sandbox.isOwned {
+            removeResolvConf(of: sandbox)
             do {
                 try NetNamespace.delete(path: sandbox.path)
             } catch let error as NetworkError where error.code == .notFound {

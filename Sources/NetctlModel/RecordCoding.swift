@@ -17,6 +17,7 @@ extension NetworkRecord {
          "Internal": .bool(isInternal), "EnableIPv6": .bool(ipv6)]
         if !createdLinks.isEmpty { object["CreatedLinks"] = .array(createdLinks.map(JSON.string)) }
         if isBeingRemoved { object["Removing"] = .bool(true) }
+        object["DNSEnabled"] = .bool(dnsEnabled)
         return .object(object)
     }
 
@@ -35,7 +36,9 @@ extension NetworkRecord {
             isInternal: json["Internal"]?.boolValue ?? false, ipv6: json["EnableIPv6"]?.boolValue ?? false,
             created: json["Created"]?.intValue ?? 0,
             createdLinks: (json["CreatedLinks"]?.arrayValue ?? []).compactMap(\.stringValue),
-            isBeingRemoved: json["Removing"]?.boolValue ?? false)
+            isBeingRemoved: json["Removing"]?.boolValue ?? false,
+            // Bridge networks made before the resolver have it from now on, as new ones do.
+            dnsEnabled: json["DNSEnabled"]?.boolValue ?? (driver == "bridge"))
     }
 }
 
@@ -63,6 +66,7 @@ extension EndpointRecord {
                                   "Ports": .array(ports.map { .string($0.description) })]
         if let mac { object["MacAddress"] = .string(mac) }
         if let dockerEndpointID { object["DockerEndpointId"] = .string(dockerEndpointID) }
+        if !nameservers.isEmpty { object["Nameservers"] = .array(nameservers.map { .string($0.description) }) }
         if let reservedBy {
             object["ReservedBy"] = ["Pid": .int(Int64(reservedBy.pid)), "StartTime": .int(Int64(clamping: reservedBy.startTime)),
                                     "PidNamespace": .int(Int64(clamping: reservedBy.pidNamespace))]
@@ -83,7 +87,8 @@ extension EndpointRecord {
                             let start = reserved["StartTime"]?.intValue.flatMap(UInt64.init(exactly:)),
                             let namespace = reserved["PidNamespace"]?.intValue.flatMap(UInt64.init(exactly:)) else { return nil }
                       return ReservingProcess(pid: pid, startTime: start, pidNamespace: namespace)
-                  })
+                  },
+                  nameservers: (json["Nameservers"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(IPAddress.init) })
     }
 }
 

@@ -71,6 +71,9 @@ public struct NetworkRecord: Sendable, Hashable {
     /// Set by `network rm` of a `cni:` network before the plugins' GC, which runs outside the
     /// store transaction: from then on no connect reserves an endpoint on it.
     public var isBeingRemoved = false
+    /// Whether netctl's resolver answers the names of its sandboxes at its gateways (bridge
+    /// networks, unless made with `--disable-dns`).
+    public var dnsEnabled = false
     /// The Docker networks it carries (not stored with it: read from Docker's records).
     public var dockerNetworks: [DockerNetworkRecord] = []
 
@@ -121,6 +124,9 @@ public struct EndpointRecord: Sendable, Hashable {
     /// Set while `connect` sets the endpoint up; a row whose process has gone is an abandoned
     /// connect, which the next connect of the pair or `gc` takes down.
     public var reservedBy: ReservingProcess? = nil
+    /// The resolver the sandbox asks for names on this network (its gateways), when the
+    /// network has DNS.
+    public var nameservers: [IPAddress] = []
     /// Docker's endpoint ID, for an endpoint Docker made through the plugin (its sandbox is
     /// then Docker's container name, or the endpoint's short ID until dockerd told it).
     public var dockerEndpointID: String? = nil

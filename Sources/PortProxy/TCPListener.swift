@@ -1,3 +1,4 @@
+import NetCore
 import ProxyClient
 /// A listening TCP socket and where its connections go.
 final class TCPListener {

@@ -1,3 +1,5 @@
+import NetCore
+
 /// One UDP client of a listener: a socket connected to the target that carries this client's
 /// datagrams, and whose replies go back to the client from the listening socket.
 final class UDPFlow {

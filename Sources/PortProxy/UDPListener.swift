@@ -1,3 +1,4 @@
+import NetCore
 import ProxyClient
 /// A bound UDP socket, its target, and the flows of the clients that sent to it.
 ///

@@ -1,7 +1,7 @@
 /// Every migration of netctl's database, in order. Later features (networks, sandboxes,
 /// endpoints, published ports) append here; a released migration is never edited.
 public enum Schema {
-    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts, docker]
+    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts, docker, names]
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -139,5 +139,26 @@ public enum Schema {
             lease_network TEXT NOT NULL,
             definition    TEXT NOT NULL
         ) STRICT, WITHOUT ROWID;
+        """)
+
+    /// Version 7: what the resolver (`netctl-dns`) answers. `dns_networks` has a row per
+    /// network it serves (the state key, `netctl:NAME` or `cni:NAME`; the definition holds the
+    /// addresses it listens on and the subnets it answers); `dns_records` a row per name and
+    /// address, with the attachment that owns it (removed with it). Front ends write them in the
+    /// transaction that records the attachment; the resolver reads them when the database changes.
+    static let names = Migration(version: 7, name: "dns networks and records", sql: """
+        CREATE TABLE dns_networks (
+            network    TEXT PRIMARY KEY,
+            definition TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE dns_records (
+            network TEXT NOT NULL,
+            owner   TEXT NOT NULL,
+            name    TEXT NOT NULL,
+            address TEXT NOT NULL,
+            PRIMARY KEY (network, owner, name, address)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX dns_records_by_owner ON dns_records (owner);
         """)
 }

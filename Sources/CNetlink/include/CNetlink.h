@@ -44,6 +44,7 @@ static const unsigned int CNETLINK_IFF_UP = IFF_UP;
 static const unsigned int CNETLINK_IFF_LOWER_UP = IFF_LOWER_UP;
 static const unsigned int CNETLINK_IFF_PROMISC = IFF_PROMISC;
 static const int CNETLINK_CLONE_NEWNET = CLONE_NEWNET;
+static const int CNETLINK_CLONE_NEWNS = CLONE_NEWNS;
 
 static inline uint32_t cnetlink_align(uint32_t len) { return MNL_ALIGN(len); }
 

@@ -60,6 +60,8 @@ extension Netctl {
             }
             var network = NetworkRequest(name: "docker-" + request.networkID.prefix(12), driver: driver)
             network.fixedID = request.networkID
+            // Docker's own resolver (127.0.0.11) serves its containers.
+            network.dnsEnabled = false
             network.options = options
             network.isInternal = request.isInternal
             network.ipv6 = request.ipv6

@@ -3,20 +3,19 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import NetCore
 
 /// A `sockaddr_in` or `sockaddr_in6` built from an ``IPAddress`` and port, kept in a
 /// `sockaddr_storage` so either family passes through the same calls.
-struct SocketAddress {
-    var storage = sockaddr_storage()
-    var length: socklen_t
+public struct SocketAddress {
+    public var storage = sockaddr_storage()
+    public var length: socklen_t
 
     /// An empty address for `accept` and `recvfrom` to fill in.
-    init() {
+    public init() {
         length = socklen_t(MemoryLayout<sockaddr_storage>.size)
     }
 
-    init(_ address: IPAddress, port: UInt16) {
+    public init(_ address: IPAddress, port: UInt16) {
         switch address {
         case .v4(let v4):
             var raw = sockaddr_in()
@@ -40,7 +39,7 @@ struct SocketAddress {
     }
 
     /// An address the kernel wrote into `storage`; its length follows from its family.
-    init(storage: sockaddr_storage) {
+    public init(storage: sockaddr_storage) {
         self.storage = storage
         switch Int32(storage.ss_family) {
         case AF_INET: length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -50,10 +49,10 @@ struct SocketAddress {
     }
 
     /// `AF_INET` or `AF_INET6`.
-    var family: Int32 { Int32(storage.ss_family) }
+    public var family: Int32 { Int32(storage.ss_family) }
 
     /// The address and port, or `nil` for a family other than IPv4 and IPv6.
-    var endpoint: (address: IPAddress, port: UInt16)? {
+    public var endpoint: (address: IPAddress, port: UInt16)? {
         withUnsafeBytes(of: storage) { raw in
             switch Int32(storage.ss_family) {
             case AF_INET:
@@ -70,7 +69,7 @@ struct SocketAddress {
     }
 
     /// Runs `body` with the address as the `sockaddr` pointer and length socket calls take.
-    func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+    public func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
         // sockaddr_storage is laid out to be viewed as any sockaddr type.
         withUnsafePointer(to: storage) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
@@ -78,7 +77,7 @@ struct SocketAddress {
     }
 
     /// Runs `body` with room for the kernel to write an address into, and its length in and out.
-    mutating func withMutableSockaddr<Result>(
+    public mutating func withMutableSockaddr<Result>(
         _ body: (UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Result
     ) -> Result {
         length = socklen_t(MemoryLayout<sockaddr_storage>.size)

@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CPortProxy
+import Namespaces
+import NetCore
+
+/// The resolver, `netctl-dns`: one per host network namespace and store, started on demand by
+/// whatever first records a name (as the port proxy is) and kept by the lock it holds.
+public enum ResolverProcess {
+    public static let executableName = "netctl-dns"
+    /// The descriptor on which a starting resolver says it is serving.
+    public static let readyDescriptor: Int32 = 3
+
+    /// The lock the running resolver holds: one per network namespace (its identity) and
+    /// store (its directory), under `/run/netctl`.
+    public static func lockPath(storeDirectory: String) -> String {
+        let namespace = NetNamespace.Identity.of(path: "/proc/thread-self/ns/net").map { "\($0.device)-\($0.inode)" } ?? "host"
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 // FNV-1a of the store's directory
+        for byte in storeDirectory.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return "/run/netctl/dns-\(namespace)-\(String(hash, radix: 16)).lock"
+    }
+
+    /// Whether a resolver holds the lock for this store in this namespace now.
+    public static func isRunning(storeDirectory: String) -> Bool {
+        let descriptor = open(lockPath(storeDirectory: storeDirectory), O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        if flock(descriptor, LOCK_SH | LOCK_NB) == 0 {
+            flock(descriptor, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
+    }
+
+    /// Starts the resolver for `storeDirectory` unless one runs, and waits (up to a second)
+    /// until it serves what the store holds. A second starter racing this one starts a
+    /// resolver that finds the lock taken and exits.
+    ///
+    /// - Throws: ``NetworkError`` `.notFound` when `netctl-dns` is nowhere to be found.
+    public static func ensureRunning(storeDirectory: String, executable: String? = nil) throws {
+        guard !isRunning(storeDirectory: storeDirectory) else { return }
+        guard let executable = executable ?? locateExecutable(named: executableName) else {
+            throw NetworkError(code: .notFound, message: "\(executableName) is neither beside this program nor on PATH: names will not resolve")
+        }
+        var ends: [Int32] = [-1, -1]
+        try systemCall("pipe") { cportproxy_pipe(&ends) }
+        defer { close(ends[0]) }
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(executable, arguments: [executable, "--state-dir", storeDirectory]) { actions in
+                posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
+                // Its log: what it could not bind or forward.
+                posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/run/netctl/netctl-dns.log", O_WRONLY | O_APPEND | O_CREAT, 0o600)
+                posix_spawn_file_actions_adddup2(&actions, ends[1], readyDescriptor)
+                cportproxy_spawn_add_closefrom(&actions, readyDescriptor + 1)
+            } attributes: { attributes in
+                var defaults = sigset_t()
+                sigemptyset(&defaults)
+                for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
+                posix_spawnattr_setsigdefault(&attributes, &defaults)
+                return CPORTPROXY_SPAWN_SETSID | Int16(POSIX_SPAWN_SETSIGDEF)
+            }
+        } catch let error as Errno {
+            close(ends[1])
+            throw NetworkError(code: .system, message: "cannot start \(executable)", cause: error)
+        }
+        close(ends[1])
+        // Ready, or gone (the lock was taken: another resolver serves), or a second passed.
+        var poller = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)
+        _ = poll(&poller, 1, 1000)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, WNOHANG) // a resolver that exited at once is reaped here
+    }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CPortProxy
+import NameService
+import NetCore
+import Store
+
+/// netctl-dns: the resolver of netctl's networks. Started by netctl (or the `dnsname` CNI
+/// plugin) when a name is first recorded; see README's "Names".
+///
+///     netctl-dns [--state-dir DIR] [--resolv-conf PATH]
+func main() -> Int32 {
+    var stateDirectory = StateStore.configuredDirectory
+    var resolvConf = "/etc/resolv.conf"
+    var arguments = CommandLine.arguments.dropFirst()
+    while let argument = arguments.popFirst() {
+        switch argument {
+        case "--state-dir": stateDirectory = arguments.popFirst() ?? stateDirectory
+        case "--resolv-conf": resolvConf = arguments.popFirst() ?? resolvConf
+        case "-h", "--help":
+            print("""
+                usage: netctl-dns [--state-dir DIR] [--resolv-conf PATH]
+                Answers DNS on the gateways of netctl's DNS-enabled networks: the names of the sandboxes on each
+                network and their aliases (A, AAAA, PTR; NXDOMAIN in the "netctl" domain), and forwards the rest to
+                the servers in resolv.conf. Reads the names from the store (NETCTL_STATE_DIR or DIR) whenever it
+                changes. One runs per network namespace and store; a second exits at once. netctl starts it.
+                """)
+            return 0
+        default:
+            writeAll("netctl-dns: unknown argument \(argument) (see --help)\n", to: 2)
+            return 2
+        }
+    }
+    let log: (String) -> Void = { writeAll("netctl-dns[\(getpid())]: \($0)\n", to: 2) }
+    let ready = ResolverProcess.readyDescriptor
+    defer { close(ready) }
+
+    // One per namespace and store: the lock says which.
+    do { try makeDirectories("/run/netctl", mode: 0o755) } catch { log("\(error)") }
+    let lock = open(ResolverProcess.lockPath(storeDirectory: stateDirectory), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else { return 0 }
+
+    // SIGTERM and SIGINT arrive on a descriptor the loop polls, whichever thread they hit.
+    var stopping = sigset_t()
+    sigemptyset(&stopping)
+    sigaddset(&stopping, SIGTERM)
+    sigaddset(&stopping, SIGINT)
+    pthread_sigmask(SIG_BLOCK, &stopping, nil)
+    signal(SIGPIPE, SIG_IGN)
+    let signals = signalfd(-1, &stopping, Int32(SFD_CLOEXEC | SFD_NONBLOCK))
+
+    let resolver: Resolver
+    do {
+        let store = try StateStore(directory: stateDirectory)
+        resolver = try Resolver(store: store, resolvConf: resolvConf, signals: signals, log: log)
+    } catch {
+        log("cannot open the store in \(stateDirectory): \(error)")
+        return 1
+    }
+    resolver.refresh()
+    writeAll("ready\n", to: ready)
+    resolver.run()
+    return 0
+}
+
+exit(main())
