@@ -128,7 +128,7 @@ let package = Package(
         // The CNI plugins: one multi-call binary, installed under each plugin's name.
         .executableTarget(
             name: "netctl-cni",
-            dependencies: ["CNI", "Drivers", "IPAM", "Store", "NetCore", "Namespaces", "Publishing", "Attachment"],
+            dependencies: ["CNI", "Drivers", "IPAM", "Store", "NetCore", "Namespaces", "Publishing", "Attachment", "NameService"],
             path: "plugins",
             swiftSettings: strict,
             // Every CNI call is an exec: a position-dependent executable has no relative

@@ -25,6 +25,7 @@ let plugins: [String: any CNIPlugin] = [
     "loopback": LoopbackPlugin(),
     "host-local": HostLocalIPAM(),
     "portmap": PortmapPlugin(),
+    "dnsname": DNSNamePlugin(),
 ]
 
 nonisolated func writeStandardOutput(_ text: String) { writeAll(text, to: 1) }

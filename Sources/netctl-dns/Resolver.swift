@@ -45,6 +45,10 @@ final class Resolver {
     private let watch: Int32
     private let signals: Int32
     private var idleSince: UInt64?
+    /// The store's file as opened: a store removed (a test's, a state directory wiped) leaves
+    /// nothing to serve, whatever its last rows said.
+    private let storeFile: (device: UInt64, inode: UInt64)?
+    private var storeCheckedAt: UInt64 = 0
     private var buffer = [UInt8](repeating: 0, count: 65536)
 
     /// A UDP query sent on to an upstream, waiting for its answer.
@@ -64,6 +68,7 @@ final class Resolver {
         upstreams = Upstreams(path: resolvConf)
         self.signals = signals
         self.log = log
+        storeFile = Self.identity(of: store.path)
         // Commits to the store touch its files: each is a cue to look at the names again.
         watch = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         if watch >= 0 {
@@ -139,8 +144,17 @@ final class Resolver {
 
     // MARK: The loop
 
-    /// Serves until SIGTERM or SIGINT, or until it has had nothing to serve for a while.
-    func run() {
+    /// Why ``run()`` returned.
+    enum Ending {
+        case signalled, idle, storeGone
+    }
+
+    /// Whether there is a network to serve.
+    var hasNetworks: Bool { !zones.listeners.isEmpty }
+
+    /// Serves until SIGTERM or SIGINT, until it has had nothing to serve for a while, or
+    /// until its store is gone.
+    func run() -> Ending {
         while true {
             var descriptors = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0)]
             if watch >= 0 { descriptors.append(pollfd(fd: watch, events: Int16(POLLIN), revents: 0)) }
@@ -154,7 +168,7 @@ final class Resolver {
             let ready = poll(&descriptors, nfds_t(descriptors.count), min(nextDeadline, 1000))
             if ready < 0, errno != EINTR { log("poll failed: \(Errno.current)") }
             for descriptor in descriptors where descriptor.revents != 0 {
-                if descriptor.fd == signals { return }
+                if descriptor.fd == signals { return .signalled }
                 if descriptor.fd == watch {
                     drain(watch)
                     refresh()
@@ -166,16 +180,34 @@ final class Resolver {
             }
             expireForwards()
             refresh() // a change the directory watch missed (a commit of the WAL alone)
-            if shouldExitIdle() { return }
+            if shouldExitIdle() { return .idle }
+            if storeIsGone() { return .storeGone }
         }
+    }
+
+    private static func identity(of path: String) -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        return stat(path, &info) == 0 ? (UInt64(info.st_dev), UInt64(info.st_ino)) : nil
+    }
+
+    /// Whether the store's file is gone or replaced (checked once a second).
+    private func storeIsGone() -> Bool {
+        let now = monotonicNow()
+        guard now - storeCheckedAt >= 1_000_000_000 else { return false }
+        storeCheckedAt = now
+        guard let storeFile, let current = Self.identity(of: store.path) else { return true }
+        if current != storeFile {
+            log("the store at \(store.path) was replaced: exiting")
+            return true
+        }
+        return false
     }
 
     private func drain(_ fd: Int32) {
         while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
     }
 
-    /// With no network to serve for ``idleExit``: exits, unless a network appeared while the
-    /// lock was being let go (its starter saw the lock held and started no one).
+    /// With no network to serve for ``idleExit``.
     private func shouldExitIdle() -> Bool {
         guard zones.listeners.isEmpty, pending.isEmpty else {
             idleSince = nil

@@ -62,7 +62,13 @@ func main() -> Int32 {
     }
     resolver.refresh()
     writeAll("ready\n", to: ready)
-    resolver.run()
+    while resolver.run() == .idle {
+        // A network recorded while the lock was still held started no resolver: look once
+        // more with the lock let go, and serve it if no new resolver took the lock meanwhile.
+        flock(lock, LOCK_UN)
+        resolver.refresh()
+        guard resolver.hasNetworks, flock(lock, LOCK_EX | LOCK_NB) == 0 else { return 0 }
+    }
     return 0
 }
 

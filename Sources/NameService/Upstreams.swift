@@ -7,17 +7,17 @@ import NetCore
 
 /// The host's resolvers (`nameserver` lines of resolv.conf), read again whenever the file
 /// changes (its inode, size or time), so an edited or replaced resolv.conf applies at once.
-struct Upstreams {
-    let path: String
-    private(set) var servers: [IPAddress] = []
+public struct Upstreams: Sendable {
+    public let path: String
+    public private(set) var servers: [IPAddress] = []
     private var seen: (inode: UInt64, size: Int64, seconds: Int, nanoseconds: Int)?
 
-    init(path: String) {
+    public init(path: String) {
         self.path = path
     }
 
     /// The servers now, never one of `own` (the resolver's own addresses: a loop).
-    mutating func current(excluding own: Set<IPAddress>) -> [IPAddress] {
+    public mutating func current(excluding own: Set<IPAddress>) -> [IPAddress] {
         var info = stat()
         guard stat(path, &info) == 0 else {
             servers = []
@@ -33,7 +33,7 @@ struct Upstreams {
     }
 
     /// `nameserver ADDRESS` lines, at most three as the C library reads (a scope `%eth0` is dropped).
-    static func parse(_ text: String) -> [IPAddress] {
+    public static func parse(_ text: String) -> [IPAddress] {
         var servers: [IPAddress] = []
         for line in text.split(separator: "\n") {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
