@@ -1,0 +1,146 @@
+import DNS
+import NameService
+import NetCore
+import Testing
+
+/// What the resolver answers from the store's names, and what it leaves to the upstream.
+struct NameZonesTests {
+    static let gateway = IPAddress("10.55.0.1")!
+    static let zones = NameZones(
+        networks: [NameNetwork(key: "netctl:web", listen: [gateway, IPAddress("fd55::1")!],
+                               subnets: [CIDR("10.55.0.0/24")!, CIDR("fd55::/64")!]),
+                   NameNetwork(key: "netctl:other", listen: [IPAddress("10.56.0.1")!], subnets: [CIDR("10.56.0.0/24")!])],
+        records: [NameRecord(network: "netctl:web", owner: "a/eth0", name: "A", address: IPAddress("10.55.0.2")!),
+                  NameRecord(network: "netctl:web", owner: "a/eth0", name: "a", address: IPAddress("fd55::2")!),
+                  NameRecord(network: "netctl:web", owner: "a/eth0", name: "www", address: IPAddress("10.55.0.2")!),
+                  NameRecord(network: "netctl:other", owner: "c/eth0", name: "c", address: IPAddress("10.56.0.2")!)])
+
+    static func query(_ name: String, type: UInt16, id: UInt16 = 7) -> [UInt8] {
+        var bytes: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]
+        bytes += DNSName(name)?.wire ?? [0]
+        return bytes + [UInt8(type >> 8), UInt8(type & 0xFF), 0x00, 0x01]
+    }
+
+    /// The answer's code and its records' data.
+    func answer(_ name: String, type: UInt16 = DNSType.a, from client: String = "10.55.0.3", to local: IPAddress = gateway,
+                sourceLocation: SourceLocation = #_sourceLocation) throws -> (code: UInt8, data: [[UInt8]]) {
+        let outcome = Self.zones.outcome(of: Self.query(name, type: type), to: local, from: IPAddress(client)!, udp: true)
+        guard case .answer(let packet) = outcome else {
+            Issue.record("\(name): \(outcome)", sourceLocation: sourceLocation)
+            return (255, [])
+        }
+        let question = Self.query(name, type: type).count
+        var records: [[UInt8]] = []
+        var offset = question
+        while offset + 12 <= packet.count {
+            let length = Int(packet[offset + 10]) << 8 | Int(packet[offset + 11])
+            records.append(Array(packet[(offset + 12)..<(offset + 12 + length)]))
+            offset += 12 + length
+        }
+        return (packet[3] & 0x0F, records)
+    }
+
+    @Test func namesAndAliasesOfTheNetworkResolveWithoutRegardToCase() throws {
+        #expect(try answer("a") == (0, [[10, 55, 0, 2]]))
+        #expect(try answer("A.NETCTL") == (0, [[10, 55, 0, 2]]))
+        #expect(try answer("www.netctl") == (0, [[10, 55, 0, 2]]))
+        #expect(try answer("a", type: DNSType.aaaa) == (0, [[0xFD, 0x55, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]]))
+        // A name with no address of the type asked: no error, no records.
+        #expect(try answer("www", type: DNSType.aaaa) == (0, []))
+    }
+
+    @Test func anUnknownNameInNetctlsDomainIsNXDOMAINAndAnyOtherIsForwarded() throws {
+        #expect(try answer("nope.netctl") == (DNSResponseCode.nameError, []))
+        for name in ["nope", "example.org", "c"] {
+            #expect(Self.zones.outcome(of: Self.query(name, type: DNSType.a), to: Self.gateway, from: IPAddress("10.55.0.3")!, udp: true) == .forward,
+                    "\(name)")
+        }
+    }
+
+    @Test func anotherNetworksNamesAreNotAnsweredNorAreClientsOutsideTheNetwork() throws {
+        #expect(try answer("c.netctl") == (DNSResponseCode.nameError, []))
+        #expect(try answer("a", from: "10.56.0.2") == (DNSResponseCode.refused, []))
+        #expect(try answer("a", from: "192.0.2.9") == (DNSResponseCode.refused, []))
+        #expect(try answer("c", from: "10.56.0.3", to: IPAddress("10.56.0.1")!) == (0, [[10, 56, 0, 2]]))
+    }
+
+    @Test func reverseNamesOfTheNetworksAddressesArePointers() throws {
+        let v4 = try answer("2.0.55.10.in-addr.arpa", type: DNSType.ptr)
+        #expect(v4.code == 0)
+        #expect(v4.data.map { DNSName(labels: Self.labels($0)).key }.sorted() == ["a.netctl", "www.netctl"])
+        let nibbles = "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.5.5.d.f.ip6.arpa"
+        #expect(try answer(nibbles, type: DNSType.ptr, to: IPAddress("fd55::1")!).data.count == 1)
+        #expect(Self.zones.outcome(of: Self.query("9.0.55.10.in-addr.arpa", type: DNSType.ptr), to: Self.gateway,
+                                   from: IPAddress("10.55.0.3")!, udp: true) == .forward)
+    }
+
+    @Test func packetsThatAreNoQueriesAreDroppedOrRefusedNeverFatal() {
+        let client = IPAddress("10.55.0.3")!
+        #expect(Self.zones.outcome(of: [1, 2, 3], to: Self.gateway, from: client, udp: true) == .drop)
+        var answer = Self.query("a", type: DNSType.a)
+        answer[2] |= 0x80
+        #expect(Self.zones.outcome(of: answer, to: Self.gateway, from: client, udp: true) == .drop)
+        var truncated = Self.query("a", type: DNSType.a)
+        truncated.removeLast(3)
+        guard case .answer(let formerr) = Self.zones.outcome(of: truncated, to: Self.gateway, from: client, udp: true) else {
+            Issue.record("a question cut short gets FORMERR")
+            return
+        }
+        #expect(formerr[3] & 0x0F == DNSResponseCode.formatError)
+    }
+
+    /// Random changes to valid queries: every outcome is an answer with the query's ID, a
+    /// forward or a drop, and nothing traps (a deterministic stand-in for the fuzz target).
+    @Test func mutatedQueriesNeverTrap() {
+        var generator = SplitMix(seed: 0x5EED)
+        let seeds = [Self.query("a", type: DNSType.a), Self.query("2.0.55.10.in-addr.arpa", type: DNSType.ptr),
+                     Self.query("www.netctl", type: DNSType.aaaa, id: 0xFFFF)]
+        let client = IPAddress("10.55.0.3")!
+        for round in 0..<100_000 {
+            var packet = seeds[round % seeds.count]
+            for _ in 0..<(1 + Int(generator.next() % 4)) {
+                let position = Int(generator.next() % UInt64(packet.count + 1))
+                switch generator.next() % 3 {
+                case 0 where position < packet.count: packet[position] = UInt8(truncatingIfNeeded: generator.next())
+                case 1: packet.insert(UInt8(truncatingIfNeeded: generator.next()), at: position)
+                default: if position < packet.count { packet.remove(at: position) }
+                }
+            }
+            if case .answer(let reply) = Self.zones.outcome(of: packet, to: Self.gateway, from: client, udp: true) {
+                #expect(reply.count >= 12 && reply[0] == packet[0] && reply[1] == packet[1])
+            }
+        }
+    }
+
+    static func labels(_ wire: [UInt8]) -> [[UInt8]] {
+        var labels: [[UInt8]] = []
+        var offset = 0
+        while offset < wire.count, wire[offset] != 0 {
+            let length = Int(wire[offset])
+            labels.append(Array(wire[(offset + 1)...(offset + length)]))
+            offset += length + 1
+        }
+        return labels
+    }
+}
+
+/// A small deterministic generator: the same mutations on every run.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// resolv.conf as the C library reads it.
+struct UpstreamsTests {
+    @Test func nameserverLinesAtMostThreeScopesDropped() {
+        let text = "# comment\nsearch example.org\nnameserver 10.0.0.53\nnameserver fe80::1%eth0\n nameserver 1.1.1.1\nnameserver bogus\nnameserver 9.9.9.9\nnameserver 8.8.8.8\n"
+        #expect(Upstreams.parse(text).map(\.description) == ["10.0.0.53", "fe80::1", "1.1.1.1"])
+    }
+}
