@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 BUILD_LOG := .build/build.log
 
-.PHONY: all deps build build-tests test demo bench install clean static-libdir
+.PHONY: all deps build build-tests test demo bench fuzz install clean static-libdir
 
 all: build
 
@@ -27,6 +27,17 @@ test: build-tests
 demo: build
 	scripts/sandbox.sh scripts/demo.sh .build/release
 
+# The fuzz targets under libFuzzer with AddressSanitizer, each for FUZZ_SECONDS, from a copy of
+# its seed corpus (what they find goes in .build-fuzz/corpus-NAME; a crash writes crash-* here:
+# copy it into Tests/Fuzz/NAME/corpus/ and it is replayed by the tests from then on).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := dns
+fuzz: deps
+	for target in $(FUZZ_TARGETS); do \
+	    $(SWIFT) build --product fuzz-$$target -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --scratch-path .build-fuzz || exit 1; \
+	    mkdir -p .build-fuzz/corpus-$$target && cp Tests/Fuzz/$$target/corpus/* .build-fuzz/corpus-$$target/ && \
+	    .build-fuzz/debug/fuzz-$$target -max_total_time=$(FUZZ_SECONDS) .build-fuzz/corpus-$$target || exit 1; done
+
 # Benchmarks are built with the static Swift runtime, as the CNI plugins are installed, so
 # exec'd rows measure what a runtime pays. `make bench BENCH="firewall proxy"` runs only those.
 STATIC_LIBDIR := $(CURDIR)/.build-static/link
@@ -43,7 +54,7 @@ static-libdir:
 
 bench: deps static-libdir
 	@scripts/install-bench-deps.sh
-	for product in bench-netlink bench-firewall bench-cni netctl-cni netctl netctl-proxy; do \
+	for product in bench-netlink bench-firewall bench-cni netctl-cni netctl netctl-proxy netctld; do \
 	    $(STATIC_BUILD) --product $$product || exit 1; done
 	scripts/sandbox.sh bench/run.sh .build-static/release $(BENCH)
 
@@ -62,4 +73,4 @@ install: build static-libdir
 	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done
 
 clean:
-	rm -rf .build .build-static
+	rm -rf .build .build-static .build-fuzz

@@ -98,6 +98,9 @@ let package = Package(
         .target(name: "NameService", dependencies: ["DNS", "NetCore", "Namespaces", "Store", "CPortProxy"], swiftSettings: strict),
         // The resolver of netctl's networks: one per host, started on demand.
         .executableTarget(name: "netctl-dns", dependencies: ["NameService", "DNS", "NetCore", "Store", "CPortProxy"], swiftSettings: strict),
+        // `make fuzz`: the resolver's packet path under libFuzzer; built plainly, a replayer of its corpus.
+        .executableTarget(name: "fuzz-dns", dependencies: ["DNS", "NameService", "NetCore"], path: "Tests/Fuzz/dns",
+                          exclude: ["corpus"], swiftSettings: strict),
         // Docker's network plugin protocol over the model, without HTTP: what netctld serves.
         .target(name: "DockerPlugin", dependencies: ["NetctlModel", "NetCore"], swiftSettings: strict),
         .target(

@@ -1,3 +1,4 @@
+import Foundation
 import DNS
 import NameService
 import NetCore
@@ -142,5 +143,20 @@ struct UpstreamsTests {
     @Test func nameserverLinesAtMostThreeScopesDropped() {
         let text = "# comment\nsearch example.org\nnameserver 10.0.0.53\nnameserver fe80::1%eth0\n nameserver 1.1.1.1\nnameserver bogus\nnameserver 9.9.9.9\nnameserver 8.8.8.8\n"
         #expect(Upstreams.parse(text).map(\.description) == ["10.0.0.53", "fe80::1", "1.1.1.1"])
+    }
+}
+
+/// The fuzz target's corpus (its seeds, and every crash it found), replayed.
+struct FuzzCorpusTests {
+    @Test func everyCorpusPacketIsAnsweredDroppedOrForwarded() throws {
+        let directory = #filePath.split(separator: "/").dropLast(2).joined(separator: "/") + "/Fuzz/dns/corpus"
+        let files = try FileManager.default.contentsOfDirectory(atPath: "/" + directory)
+        #expect(files.count >= 9)
+        for file in files {
+            let packet = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "/\(directory)/\(file)")))
+            if case .answer(let reply) = NameZonesTests.zones.outcome(of: packet, to: NameZonesTests.gateway, from: IPAddress("10.55.0.3")!, udp: true) {
+                #expect(reply.count >= 12 && reply[0] == packet[0] && reply[1] == packet[1], "\(file)")
+            }
+        }
     }
 }

@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNS
+import NameService
+import NetCore
+
+// The resolver's packet path under libFuzzer (`make fuzz`): any bytes a client may send, to
+// a network with names. Built with FUZZING (and -sanitize=fuzzer) main hands over to
+// libFuzzer's driver; without, it replays files (`fuzz-dns FILE...`), which is how a crash
+// the fuzzer found becomes a regression test (corpus/ holds the seeds and those).
+
+let gateway = IPAddress("10.55.0.1") ?? IPAddress(bytes: [10, 55, 0, 1]).orFatal
+let client = IPAddress("10.55.0.3") ?? IPAddress(bytes: [10, 55, 0, 3]).orFatal
+let zones: NameZones = {
+    let records = ["a", "www", "db.internal"].flatMap { name in
+        ["10.55.0.2", "fd55::2"].compactMap(IPAddress.init).map { NameRecord(network: "netctl:web", owner: "a/eth0", name: name, address: $0) }
+    }
+    return NameZones(networks: [NameNetwork(key: "netctl:web", listen: [gateway], subnets: ["10.55.0.0/24", "fd55::/64"].compactMap(CIDR.init))],
+                     records: records)
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let packet = Array(UnsafeBufferPointer(start: data, count: size))
+    for udp in [true, false] {
+        if case .answer(let reply) = zones.outcome(of: packet, to: gateway, from: client, udp: udp) {
+            // An answer always carries the query's ID and fits what UDP allows.
+            precondition(reply.count >= 12 && reply[0] == packet[0] && reply[1] == packet[1])
+            precondition(!udp || reply.count <= 65535)
+        }
+    }
+    return 0
+}
+
+extension Optional {
+    var orFatal: Wrapped {
+        guard let self else { fatalError("a constant address failed to parse") }
+        return self
+    }
+}
+
+#if FUZZING
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
+#endif
+
+@main
+struct Replay {
+    static func main() {
+        #if FUZZING
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(runFuzzerDriver(&argc, &argv) { fuzzOne($0, $1) })
+        #else
+        for path in CommandLine.arguments.dropFirst() {
+            guard let file = fopen(path, "rb") else { continue }
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = fread(&buffer, 1, buffer.count, file)
+                if count <= 0 { break }
+                bytes += buffer[..<count]
+            }
+            fclose(file)
+            _ = bytes.withUnsafeBufferPointer { fuzzOne($0.baseAddress ?? UnsafePointer(bitPattern: 1).orFatal, $0.count) }
+        }
+        #endif
+    }
+}
