@@ -81,19 +81,15 @@ struct DNSNamePlugin: CNIPlugin {
         return (Self.key(name), "\(containerID)/\(interface)", try CNIResult(json: previous))
     }
 
-    /// `K8S_POD_NAME` and the aliases of this network, each a DNS name (RFC 1123).
+    /// `K8S_POD_NAME` and the aliases of this network that are DNS names (RFC 1123): podman's
+    /// generated names (`reverent_buck`) are not, and the container keeps its other names
+    /// (podman adds its short ID) rather than failing to start.
     private func names(_ request: CNIRequest, network: String) throws -> [String] {
         var names: [String] = []
         if let pod = request.arguments["K8S_POD_NAME"], !pod.isEmpty { names.append(pod) }
         let aliases = request.config.runtimeConfig["aliases"]?[request.config.name ?? ""]?.arrayValue ?? []
         names += aliases.compactMap(\.stringValue)
-        for name in names where !Self.isDNSName(name) {
-            throw CNIError(.invalidConfig, "dnsname: invalid name \"\(name)\": must be a DNS name (labels of letters, digits and hyphens)")
-        }
-        guard !names.isEmpty else {
-            throw CNIError(.invalidConfig, "dnsname: no name to register: give K8S_POD_NAME in CNI_ARGS or runtimeConfig.aliases[\"\(request.config.name ?? "")\"]")
-        }
-        return unique(names)
+        return unique(names.filter(Self.isDNSName))
     }
 
     /// RFC 1123 names: dot-separated labels of 1-63 letters, digits and hyphens, not starting
