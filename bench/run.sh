@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmarks inside the sandbox (make bench calls this through
 # scripts/sandbox.sh) and keeps each table under bench/results/.
-# Usage: bench/run.sh BUILD_DIR [NAME...]   (names: netlink, proxy, firewall, cni, netctl; default: netlink)
+# Usage: bench/run.sh BUILD_DIR [NAME...]   (names: netlink, proxy, firewall, cni, netctl, docker; default: netlink)
 set -euo pipefail
 bin="${1:?usage: bench/run.sh BUILD_DIR [NAME...]}"
 shift
@@ -13,6 +13,8 @@ proxy() { "$(dirname "$0")/proxy/run.sh" "$bin"; }
 firewall() { "$bin/bench-firewall" "${FIREWALL_ITERATIONS:-1000}"; }
 # CNI_CHAINS=bridge skips the portmap chain; the reference plugins come from /usr/lib/cni.
 netctl() { "$(dirname "$0")/netctl/run.py" "$bin/netctl" "${NETCTL_ROUNDS:-100}" "${NETCTL_BESIDE:-0}"; }
+# dockerd with Docker's bridge driver (iptables, docker-proxy) and netctld on it, side by side.
+docker() { "$(dirname "$0")/docker/run.sh" "$bin"; }
 cni() { "$bin/bench-cni" --iterations "${CNI_ITERATIONS:-200}" --chains "${CNI_CHAINS:-bridge,portmap}"; }
 
 for name in "${@:-netlink}"; do

@@ -21,7 +21,7 @@ struct DNSEndToEndTests {
     @Test func sandboxesFindEachOtherByName() throws {
         let (passed, failed) = try run("netctl")
         #expect(failed.isEmpty, "\(failed)")
-        #expect(passed.count == 24, "\(passed)")
+        #expect(passed.count == 23, "\(passed)")
     }
 
     /// podman 4.3's CNI backend with `bridge` + `dnsname`: `podman run --name web` is `web`.
