@@ -54,20 +54,20 @@ static-libdir:
 
 bench: deps static-libdir
 	@scripts/install-bench-deps.sh
-	for product in bench-netlink bench-firewall bench-cni netctl-cni netctl netctl-proxy netctld; do \
+	for product in bench-netlink bench-firewall bench-cni netctl-cni netctl netctl-proxy netctld netctl-dns; do \
 	    $(STATIC_BUILD) --product $$product || exit 1; done
 	scripts/sandbox.sh bench/run.sh .build-static/release $(BENCH)
 
 # The CNI plugins go in a directory of their own (never over another package's plugins),
 # as one statically linked Swift binary hard-linked under each plugin's name.
-CNI_PLUGINS := bridge macvlan host-local portmap loopback
+CNI_PLUGINS := bridge macvlan host-local portmap loopback dnsname
 CNI_DIR := $(DESTDIR)$(PREFIX)/lib/netctl/cni
 
 # netctl, netctl-proxy and cnitool are static too: every call is an exec.
 install: build static-libdir
-	for product in netctl-cni netctl-proxy netctl cnitool netctld; do $(STATIC_BUILD) --product $$product || exit 1; done
+	for product in netctl-cni netctl-proxy netctl cnitool netctld netctl-dns; do $(STATIC_BUILD) --product $$product || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/bin $(CNI_DIR)
-	install -m 0755 .build-static/release/netctl .build-static/release/netctld .build-static/release/netctl-proxy \
+	install -m 0755 .build-static/release/netctl .build-static/release/netctld .build-static/release/netctl-dns .build-static/release/netctl-proxy \
 	    .build-static/release/cnitool $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl-cni $(CNI_DIR)/netctl-cni
 	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done

@@ -337,8 +337,8 @@ extension Netctl {
     }
 
     /// An alias is a DNS name: dot-separated labels of 1-63 letters, digits and hyphens, not
-    /// starting or ending with a hyphen, 253 characters at most. For now it only labels the
-    /// endpoint; nothing resolves it yet.
+    /// starting or ending with a hyphen, 253 characters at most (RFC 1123): on a network with
+    /// DNS, the resolver answers it.
     static func validateAlias(_ alias: String, field: String = FieldNames().alias) throws {
         func isLabel(_ label: Substring) -> Bool {
             !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
