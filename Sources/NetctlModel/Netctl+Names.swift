@@ -48,6 +48,7 @@ extension Netctl {
     /// Starts the resolver unless it runs. A resolver that cannot start costs names, not the
     /// connect: that is told, and the next connect tries again.
     func startResolver() {
+        guard launchesResolver else { return }
         do {
             try ResolverProcess.ensureRunning(storeDirectory: store.directory)
         } catch {

@@ -29,6 +29,8 @@ public final class Netctl {
     public let names: FieldNames
     /// Tests put a fake driver here: it serves the networks it returns one for.
     var driverOverride: ((NetworkRecord) -> (any NetworkDriver)?)?
+    /// Tests with fake drivers turn it off: no resolver is started for their networks.
+    var launchesResolver = true
 
     /// Opens the state store in `stateDirectory` (`NETCTL_STATE_DIR` or `/var/lib/netctl` when `nil`).
     ///

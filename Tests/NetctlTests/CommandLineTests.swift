@@ -100,7 +100,9 @@ struct CommandLineTests {
         #expect(driverLine.contains("cni:<type>"), "\(driverLine)")
         let connect = NetctlCommand.helpMessage(for: try #require(NetctlCommand.subcommand(["connect"])), columns: 400)
         let aliasLine = try #require(connect.split(separator: "\n").first { $0.contains("--alias") && $0.contains("DNS") })
-        #expect(aliasLine.contains("only labels") && aliasLine.contains("nothing resolves it yet"), "\(aliasLine)")
+        #expect(aliasLine.contains("resolve"), "\(aliasLine)")
+        let dnsLine = try #require(create.split(separator: "\n").first { $0.contains("--disable-dns") && !$0.contains("USAGE") })
+        #expect(dnsLine.contains("by name"), "\(dnsLine)")
     }
 
     @Test func aFailedSetnsExitsByItsErrno() {
@@ -151,6 +153,7 @@ struct CommandLineTests {
             "               tier=web",
             "Internal:      no",
             "IPv6:          no",
+            "DNS:           no",
             "Endpoints:     SANDBOX   INTERFACE   ADDRESSES     MAC                 ALIASES   PORTS",
             "               sb1       eth0        10.1.0.2/24   02:00:00:00:00:01   -         8080:80/tcp",
         ])

@@ -68,6 +68,7 @@ struct ModelWithFakeDriverTests {
 
     init() throws {
         model = try Netctl(stateDirectory: NSTemporaryDirectory() + "netctl-fake-\(UUID().uuidString)")
+        model.launchesResolver = false
         _ = try model.createNetwork({
             var request = NetworkRequest(name: "fake", driver: .bridge)
             request.subnets = [try CIDR(parsing: "10.60.0.0/24")]
@@ -96,6 +97,23 @@ struct ModelWithFakeDriverTests {
         #expect(try model.endpoints(network: "fake").isEmpty)
         try model.disconnect(network: "fake", sandbox: endpoint.sandbox) // twice is fine
         #expect(driver.calls.count == 2)
+    }
+
+    @Test func theNamesOfAnEndpointAreRecordedWithItAndGoWithIt() throws {
+        model.driverOverride = { $0.name == "fake" ? RecordingDriver() : nil }
+        let child = try UserNamespaceChild()
+        defer { child.stop() }
+        var request = ConnectRequest()
+        request.aliases = ["db", "db.internal"]
+        let endpoint = try model.connect(network: "fake", sandbox: child.path, request)
+        #expect(endpoint.nameservers.map(\.description) == ["10.60.0.1"])
+        let records = try model.nameTables.records().map { "\($0.network) \($0.name) \($0.address)" }.sorted()
+        #expect(records == ["netctl:fake db 10.60.0.2", "netctl:fake db.internal 10.60.0.2", "netctl:fake \(endpoint.sandbox.lowercased()) 10.60.0.2"].sorted())
+        #expect(try model.nameTables.networks().map(\.listen.description) == ["[10.60.0.1]"])
+        try model.disconnect(network: "fake", sandbox: endpoint.sandbox)
+        #expect(try model.nameTables.records().isEmpty)
+        try model.removeNetwork("fake")
+        #expect(try model.nameTables.networks().isEmpty)
     }
 
     @Test func aDriverThatRefusesLeavesNoEndpointAndNoLease() throws {
