@@ -71,6 +71,8 @@ install: build static-libdir
 	    .build-static/release/cnitool $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 .build-static/release/netctl-cni $(CNI_DIR)/netctl-cni
 	for plugin in $(CNI_PLUGINS); do ln -f $(CNI_DIR)/netctl-cni $(CNI_DIR)/$$plugin; done
+	# dnsname starts the resolver it finds beside itself (runtimes seldom pass a PATH).
+	ln -sf ../../../bin/netctl-dns $(CNI_DIR)/netctl-dns
 
 clean:
 	rm -rf .build .build-static .build-fuzz
