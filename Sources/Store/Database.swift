@@ -69,6 +69,10 @@ public final class Database {
         var opened: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
             | SQLITE_OPEN_EXRESCODE
+        // The file is made 0600 before SQLite opens it (SQLite would make it 0644 less the
+        // umask), and its WAL and shared-memory files take their mode from it.
+        let created = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if created >= 0 { close(created) }
         let result = sqlite3_open_v2(path, &opened, flags, nil)
         guard result == SQLITE_OK, let opened else {
             let error = SQLiteError(connection: opened, code: result, context: "open \(path)")

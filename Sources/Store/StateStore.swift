@@ -41,13 +41,28 @@ public final class StateStore {
         synchronous: Database.Synchronous = .normal
     ) throws {
         let directory = directory ?? Self.configuredDirectory
-        // Mode 0700: state holds container IDs, which are nobody else's business.
+        // Mode 0700: state holds container IDs, which are nobody else's business. A directory
+        // already there (a tmpfs mounted 0755, an older install) is made 0700 too, when it
+        // is ours and holds nothing but the store (never a shared one such as /tmp).
         try makeDirectories(directory, mode: 0o700)
+        Self.restrict(directory)
         self.directory = directory
         let trimmed = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         database = try Database(
             path: "\(trimmed)/\(Self.fileName)", busyTimeoutMilliseconds: busyTimeoutMilliseconds,
             synchronous: synchronous)
         try database.migrate(Schema.migrations)
+    }
+
+    private static func restrict(_ directory: String) {
+        var info = stat()
+        guard stat(directory, &info) == 0, info.st_uid == geteuid(), info.st_mode & 0o077 != 0,
+              let entries = opendir(directory) else { return }
+        defer { closedir(entries) }
+        while let entry = readdir(entries) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name == "." || name == ".." || name.hasPrefix(fileName) else { return }
+        }
+        chmod(directory, info.st_mode & ~0o077)
     }
 }
