@@ -11,9 +11,11 @@ import NetCore
 import Store
 import Synchronization
 
-/// The names every TCP connection's thread answers from, swapped whole by the loop.
+/// The names every TCP connection's thread answers from, swapped whole by the loop; and how
+/// many such threads there are.
 final class SharedZones: Sendable {
     private let zones = Mutex(NameZones.empty)
+    let connections = Atomic<Int>(0)
 
     var current: NameZones { zones.withLock { $0 } }
 
@@ -27,6 +29,8 @@ final class SharedZones: Sendable {
 /// upstream).
 final class Resolver {
     static let port: UInt16 = 53
+    /// TCP clients served at once; more are closed at once (each holds a thread).
+    static let tcpConnectionLimit = 64
     /// How long an upstream has to answer before the next is asked.
     static let forwardTimeout: UInt64 = 2_000_000_000
     /// With nothing to serve for this long, the resolver exits (the next name starts it again).
@@ -306,11 +310,17 @@ final class Resolver {
             if connection >= 0 { close(connection) }
             return
         }
+        guard shared.connections.add(1, ordering: .relaxed).newValue <= Self.tcpConnectionLimit else {
+            shared.connections.subtract(1, ordering: .relaxed)
+            close(connection)
+            return
+        }
         let zones = shared
         let resolvConf = self.resolvConf
         let own = Set(listeners.keys)
         DispatchQueue.global().async {
             TCPConnection(descriptor: connection, local: local, client: source, zones: zones, resolvConf: resolvConf, own: own).serve()
+            zones.connections.subtract(1, ordering: .relaxed)
         }
     }
 }
