@@ -54,7 +54,8 @@ let package = Package(
             name: "CNftables",
             providers: [.apt(["libnftables-dev"])]
         ),
-        .target(name: "NetCore", swiftSettings: strict),
+        // Debug builds (the tests') carry the fault-injection switch (NetCore/FaultInjection.swift).
+        .target(name: "NetCore", swiftSettings: strict + [.define("NETCTL_FAULT_INJECTION", .when(configuration: .debug))]),
         .target(name: "Namespaces", dependencies: ["NetCore", "CNetlink"], swiftSettings: strict),
         .target(name: "Netlink", dependencies: ["NetCore", "Namespaces", "CNetlink"], swiftSettings: strict),
         .target(name: "Store", dependencies: ["NetCore", "CSQLite"], swiftSettings: strict),

@@ -41,9 +41,12 @@ public enum HostLinks {
 }
 
 extension HostLinks {
-    /// Whether the host's link `name` is a bridge.
-    public static func isBridge(_ name: InterfaceName) -> Bool {
-        ((try? RouteSocket.open().link(named: name)) ?? nil)?.kind == .bridge
+    /// Whether the host's link `name` is a bridge (`false` when there is no such link).
+    ///
+    /// - Throws: ``NetworkError`` when the kernel cannot be asked: a caller that took that for
+    ///   "no bridge" would go on without the bridge's rules.
+    public static func isBridge(_ name: InterfaceName) throws -> Bool {
+        try RouteSocket.open().link(named: name)?.kind == .bridge
     }
 
     /// `lo` in `namespace`: whether it is up, and its addresses.

@@ -70,7 +70,8 @@ extension Netctl {
     public func createNetwork(_ request: NetworkRequest) throws -> NetworkRecord {
         try Self.validateName(request.name, field: "network name")
         try validateOptions(request)
-        return try store.database.immediateTransaction {
+        // The rules go back out of the ruleset when the network's record does not commit.
+        return try UndoStack.transaction { uncommitted in try store.database.immediateTransaction {
             if try tables.network(request.name) != nil {
                 throw NetworkError(code: .alreadyExists, message: "network \"\(request.name)\" already exists")
             }
@@ -82,13 +83,13 @@ extension Netctl {
             try checkOverlaps(record)
             if case .bridge = record.driver {
                 _ = try InterfaceName(record.bridgeName, field: names.option(NetworkOption.bridgeName))
-                try firewall().addNetwork(firewallNetwork(record), name: Self.stateKey(record.name))
+                try firewall().addNetwork(firewallNetwork(record), name: Self.stateKey(record.name), ifNotCommitted: &uncommitted)
                 record.dnsEnabled = request.dnsEnabled
                 if record.dnsEnabled { try nameTables.upsert(nameNetwork(record)) }
             }
             try tables.insert(record)
             return record
-        }
+        } }
     }
 
     /// Removes a network. With endpoints attached it is refused unless `force`, which

@@ -52,6 +52,7 @@ final class NetlinkChannel: Sendable {
     }
 
     private func exchange(_ message: MessageBuilder, operation: String) throws -> ReplyCollector {
+        try FaultInjection.check(.netlink)
         // A plain copy crosses into the lock; the sequence number is patched in there.
         var request = Array(message.bytes)
         return try connection.withLock { connection in

@@ -56,12 +56,22 @@ public final class FirewallRegistry {
 
     /// Installs `network`'s rules on behalf of the network itself (a `netctl network`), so
     /// they stay while no container is attached. Idempotent.
-    public func addNetwork(_ network: FirewallNetwork, name: String) throws {
+    ///
+    /// - Parameter uncommitted: for a caller whose own store transaction this runs in: what
+    ///   to undo in the ruleset when that transaction does not commit (the record goes then).
+    public func addNetwork(_ network: FirewallNetwork, name: String, ifNotCommitted uncommitted: inout UndoStack) throws {
         try store.database.immediateTransaction {
             let key = Key(network: name, containerID: "", interface: "")
-            try install(network, for: key, usesRules: true)
+            if let installed = try install(network, for: key, usesRules: true) {
+                uncommitted.push("remove network \(name)") { try self.firewall.removeNetwork(installed) }
+            }
             try rows.insert(Row(key: key, network: network, usesRules: true, ports: [], proxyPID: nil))
         }
+    }
+
+    /// ``addNetwork(_:name:ifNotCommitted:)`` in a transaction of its own.
+    public func addNetwork(_ network: FirewallNetwork, name: String) throws {
+        try UndoStack.transaction { undo in try addNetwork(network, name: name, ifNotCommitted: &undo) }
     }
 
     /// Removes what ``addNetwork(_:name:)`` made, and the rules when no attachment needs them.
@@ -84,26 +94,37 @@ public final class FirewallRegistry {
         let key = Key(attachment)
         let plan = try PortPlan(ports, containerAddresses: containerAddresses, network: network,
                                 owner: attachment.containerID, hostHasIPv6Loopback: hostHasIPv6Loopback())
+        // What goes back out of the ruleset when the transaction does not commit (its COMMIT
+        // failed): the record is gone then, and nothing may be left that no record knows.
+        var uncommitted = UndoStack()
         // A failure is returned out of the transaction rather than thrown through it: when a
         // repeated attach fails, the attachment's earlier state is put back and that must commit.
-        let failure: (any Error)? = try keepingProxies {
-            let previous = try rows.find(key)
-            if previous != nil { try tearDown(key) }
-            do {
-                try establish(Row(key: key, network: network, usesRules: usesRules, ports: plan.dnat, proxyRules: plan.proxy))
-                return nil
-            } catch {
-                guard let previous else { throw error }
+        let failure: (any Error)?
+        do {
+            failure = try keepingProxies {
+                let previous = try rows.find(key)
+                if previous != nil { try tearDown(key) }
                 do {
-                    try establish(withProxyRules(previous))
-                } catch let restoring {
-                    // Nothing of either is left: the teardown above commits, and so does the
-                    // absence of the record.
-                    return NetworkError(code: .system, message: "\(error); putting back what \(key) had failed too: \(restoring)", cause: error)
+                    try establish(Row(key: key, network: network, usesRules: usesRules, ports: plan.dnat, proxyRules: plan.proxy),
+                                  ifNotCommitted: &uncommitted)
+                    return nil
+                } catch {
+                    guard let previous else { throw error }
+                    do {
+                        try establish(withProxyRules(previous), ifNotCommitted: &uncommitted)
+                    } catch let restoring {
+                        // Nothing of either is left: the teardown above commits, and so does the
+                        // absence of the record.
+                        return NetworkError(code: .system, message: "\(error); putting back what \(key) had failed too: \(restoring)", cause: error)
+                    }
+                    return error
                 }
-                return error
             }
+        } catch {
+            _ = uncommitted.unwind()
+            throw error
         }
+        uncommitted.commit()
         if let failure { throw failure }
         flushConntrack(ports)
         return plan.dnat
@@ -226,13 +247,19 @@ public final class FirewallRegistry {
 
     /// Installs what `row` holds (its claim on the network's rules, its DNAT ports, a proxy
     /// for its proxy rules) and records it, with the proxy's PID. All or nothing.
-    private func establish(_ row: Row) throws {
+    ///
+    /// - Parameter uncommitted: where the ruleset changes it made are undone when the caller's
+    ///   store transaction then fails to commit.
+    private func establish(_ row: Row, ifNotCommitted uncommitted: inout UndoStack) throws {
         try UndoStack.transaction { undo in
-            try install(row.network, for: row.key, usesRules: row.usesRules, undo: &undo)
+            if let installed = try install(row.network, for: row.key, usesRules: row.usesRules, undo: &undo) {
+                uncommitted.push("remove network \(row.network.name)") { try self.firewall.removeNetwork(installed) }
+            }
             if !row.ports.isEmpty {
                 if !row.usesRules { try firewall.addSharedRules() }
                 try firewall.publish(row.ports, on: row.network)
                 undo.push("unpublish \(row.ports.count) ports") { try self.firewall.unpublish(row.ports, from: row.network) }
+                uncommitted.push("unpublish \(row.ports.count) ports") { try self.firewall.unpublish(row.ports, from: row.network) }
             }
             var row = row
             if let proxy = try startProxy(row.proxyRules) {
@@ -256,21 +283,24 @@ public final class FirewallRegistry {
     }
 
     /// Adds the rules of `network` merged with every other claim on its bridge, when `usesRules`.
-    private func install(_ network: FirewallNetwork, for key: Key, usesRules: Bool) throws {
+    /// - Returns: the rules it put in place where there were none (to remove if what asked
+    ///   for them does not commit), else `nil`.
+    @discardableResult
+    private func install(_ network: FirewallNetwork, for key: Key, usesRules: Bool) throws -> FirewallNetwork? {
         try UndoStack.transaction { undo in try install(network, for: key, usesRules: usesRules, undo: &undo) }
     }
 
-    private func install(_ network: FirewallNetwork, for key: Key, usesRules: Bool, undo: inout UndoStack) throws {
-        guard usesRules else { return }
+    private func install(_ network: FirewallNetwork, for key: Key, usesRules: Bool, undo: inout UndoStack) throws -> FirewallNetwork? {
+        guard usesRules else { return nil }
         let others = try rows.ruleHolders(bridge: network.bridge, except: key)
-        guard let merged = FirewallNetwork.merged(others + [network]) else { return }
+        guard let merged = FirewallNetwork.merged(others + [network]) else { return nil }
         // Most attachments join a network whose rules are in place as they are: one more
         // container on a bridge costs no ruleset change at all.
-        if let installed = FirewallNetwork.merged(others), installed == merged { return }
+        if let installed = FirewallNetwork.merged(others), installed == merged { return nil }
         try firewall.addNetwork(merged)
-        if others.isEmpty {
-            undo.push("remove network \(network.name)") { try self.firewall.removeNetwork(merged) }
-        }
+        guard others.isEmpty else { return nil }
+        undo.push("remove network \(network.name)") { try self.firewall.removeNetwork(merged) }
+        return merged
     }
 
     /// Starts a proxy that serves once the store transaction recording its PID has

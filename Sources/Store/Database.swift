@@ -6,6 +6,7 @@
 /// one `dlopen`-free link against a library the system already has. The module imports no
 /// Foundation for the same reason.
 import CSQLite
+import NetCore
 
 #if canImport(Glibc)
 import Glibc
@@ -176,6 +177,7 @@ public final class Database {
     ///
     /// - Throws: ``SQLiteError`` with SQLite's message.
     public func execute(_ sql: String) throws {
+        try FaultInjection.check(.sqlite)
         var message: UnsafeMutablePointer<CChar>?
         let result = sqlite3_exec(connection, sql, nil, nil, &message)
         guard result == SQLITE_OK else {

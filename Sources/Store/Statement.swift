@@ -1,4 +1,5 @@
 import CSQLite
+import NetCore
 
 /// A prepared statement. The ``Database`` caches these by SQL text, so a hot path pays for
 /// parsing once per process.
@@ -57,6 +58,7 @@ public final class Statement {
     ///
     /// - Throws: ``SQLiteError`` (the statement is reset, releasing its locks).
     public func step() throws -> Bool {
+        try FaultInjection.check(.sqlite)
         let result = sqlite3_step(handle)
         switch result {
         case SQLITE_ROW: return true

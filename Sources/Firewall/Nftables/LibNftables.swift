@@ -36,6 +36,7 @@ public final class LibNftables: NftablesTransport {
     deinit { library.freeContext(context) }
 
     public func run(_ commands: String) throws -> String {
+        try FaultInjection.check(.nftables)
         let body = { [context, library] () -> (status: Int32, output: String, error: String) in
             let status = library.runCommands(context, commands)
             // Reading a buffer also empties it for the next command.
