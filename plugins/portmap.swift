@@ -124,7 +124,7 @@ struct PortmapPlugin: CNIPlugin {
         let subnets = previous.ips.map(\.address.network)
         let snat = try request.config.bool("snat") ?? true
         for interface in previous.interfaces where interface.sandbox == nil {
-            guard let name = try? InterfaceName(interface.name), HostLinks.isBridge(name) else { continue }
+            guard let name = try? InterfaceName(interface.name), try HostLinks.isBridge(name) else { continue }
             return (PublishingNetwork(name: id.network, bridge: name, subnets: subnets, masquerade: false, localhostDNAT: snat), snat)
         }
         return (PublishingNetwork(name: id.network, bridge: id.interface, subnets: subnets, masquerade: false), false)
