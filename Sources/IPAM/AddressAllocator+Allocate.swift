@@ -23,6 +23,7 @@ extension AddressAllocator {
         return try database.immediateTransaction {
             let held = try table.leases(for: key)
             var result: [Lease] = []
+            var movedACursor = false
             for (index, set) in rangeSets.enumerated() {
                 if let existing = held.first(where: { set.contains($0.address.address) }) {
                     if let address = wanted[index], address != existing.address.address {
@@ -35,8 +36,11 @@ extension AddressAllocator {
                     result.append(try lease(address, in: set, for: key))
                 } else {
                     result.append(try leaseNext(in: set, for: key))
+                    movedACursor = true
                 }
             }
+            // Cursors of ranges the network no longer has go when a new one is written.
+            if movedACursor { try table.deleteCursors(network: key.network, keeping: rangeSets.map(\.description)) }
             return result
         }
     }

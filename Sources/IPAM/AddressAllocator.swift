@@ -72,9 +72,19 @@ public final class AddressAllocator {
     @discardableResult
     public func gc(network: String, valid: Set<LeaseKey>) throws -> [Lease] {
         try database.immediateTransaction {
-            let stale = try table.leases(network: network).filter { !valid.contains($0.key) }
-            for lease in stale { try table.delete(lease) }
-            return stale
+            try table.deleteLeases(network: network, notHeldBy: valid)
+        }
+    }
+
+    /// Forgets a network that is gone: its leases and its round-robin cursors.
+    ///
+    /// - Returns: the leases released.
+    @discardableResult
+    public func forget(network: String) throws -> [Lease] {
+        try database.immediateTransaction {
+            let released = try table.deleteLeases(network: network, notHeldBy: [])
+            try table.deleteCursors(network: network)
+            return released
         }
     }
 

@@ -142,7 +142,7 @@ extension Netctl {
             case .cni:
                 try removeLinksThePluginMade(network)
             }
-            _ = try allocator().gc(network: Self.stateKey(network.name), valid: [])
+            try allocator().forget(network: Self.stateKey(network.name))
             try nameTables.removeNetwork(Self.stateKey(network.name))
             try tables.deleteNetwork(network.name)
         }
