@@ -61,6 +61,9 @@ func withModel<T>(_ body: (Netctl) throws -> T) throws -> T {
         return try body(model)
     } catch let error as NetworkError {
         throw CommandFailure(error)
+    } catch {
+        guard let busy = Netctl.busyStoreError(error) else { throw error }
+        throw CommandFailure(busy)
     }
 }
 

@@ -73,6 +73,12 @@ public final class Netctl {
         }.joined()
     }
 
+    /// A store another process kept locked past the wait: "busy" (exit 5), in words.
+    public static func busyStoreError(_ error: any Error) -> NetworkError? {
+        guard let error = error as? SQLiteError, error.isBusy else { return nil }
+        return NetworkError(code: .busy, message: "the state store is busy: another process held its lock for 10 s; try again", cause: error)
+    }
+
     static func notFound(_ kind: String, _ name: String) -> NetworkError {
         NetworkError(code: .notFound, message: "no such \(kind): \"\(name)\"")
     }

@@ -126,15 +126,25 @@ public final class Database {
     /// SQLite's own busy timeout backs off up to 100 ms per sleep, so under many-process
     /// contention a waiter sleeps long after the lock is free. This handler polls every
     /// 0.5–1.5 ms (jittered so waiters do not wake in lockstep) until the timeout.
-    /// The context is this object, unretained: the connection never outlives it.
+    /// The context is this object, unretained: the connection never outlives it. A process
+    /// told to stop while it waits (`netctl` holds SIGINT and friends back while it works)
+    /// stops waiting at once: the statement fails as busy and the command unwinds.
     private func installBusyHandler() {
         sqlite3_busy_handler(connection, { context, attempts in
             guard let context else { return 0 }
             let database = Unmanaged<Database>.fromOpaque(context).takeUnretainedValue()
-            guard Int(attempts) < database.busyPolls else { return 0 }
+            guard Int(attempts) < database.busyPolls, !Database.isTerminationPending() else { return 0 }
             usleep(500 + UInt32.random(in: 0..<1000))
             return 1
         }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Whether SIGINT, SIGTERM, SIGHUP or SIGQUIT waits for this process (held back while it
+    /// works): a wait for the store ends then.
+    static func isTerminationPending() -> Bool {
+        var pending = sigset_t()
+        guard sigpending(&pending) == 0 else { return false }
+        return [SIGINT, SIGTERM, SIGHUP, SIGQUIT].contains { sigismember(&pending, $0) == 1 }
     }
 
     /// Replaces SQLite's auto-checkpoint with one that truncates. Why: each process opens the
@@ -231,7 +241,7 @@ public final class Database {
         while true {
             do {
                 return try body()
-            } catch let error as SQLiteError where error.isBusy && clock.now < deadline {
+            } catch let error as SQLiteError where error.isBusy && clock.now < deadline && !Self.isTerminationPending() {
                 usleep(1000 + UInt32.random(in: 0..<1000))
             }
         }

@@ -1,0 +1,149 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NetCore
+import Netlink
+
+// The netlink library's reading of kernel replies under libFuzzer (`make fuzz`): any bytes as
+// the reply to a request or dump (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, a conntrack dump),
+// through the public calls over a fake transport, so the reply collector, the attribute
+// reader and the link, address, route and flow decoders all see them. Errors are fine; a trap
+// or an out-of-bounds read is not.
+//
+// The input: byte 0 chooses the call; the rest is what the kernel answers, one datagram, or
+// several separated by the four bytes "NLSP". Replies match the request when their sequence
+// number is 1 (2, 3... for a dump started over) and their port ID is 0x4e4c (`LN` as the
+// little-endian bytes 4c 4e 00 00). Built with FUZZING (and -sanitize=fuzzer) main hands over
+// to libFuzzer's driver; without, it replays files (`fuzz-netlink FILE...`).
+
+let portID: UInt32 = 0x4E4C
+let separator = Array("NLSP".utf8)
+
+/// A kernel that answers every request with the same datagrams, then has nothing more to say.
+final class CannedKernel: NetlinkTransport {
+    let datagrams: [ArraySlice<UInt8>]
+    var pending: ArraySlice<ArraySlice<UInt8>> = []
+
+    init(_ datagrams: [ArraySlice<UInt8>]) { self.datagrams = datagrams }
+
+    var portID: UInt32 { 0x4E4C }
+
+    func send(_ bytes: UnsafeRawBufferPointer) throws {
+        precondition(bytes.count >= 16, "a request shorter than its header")
+        pending = datagrams[...]
+    }
+
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let datagram = pending.popFirst() else { throw Errno(rawValue: EAGAIN) }
+        // As recvmsg does: what does not fit the buffer is cut off.
+        let count = min(datagram.count, buffer.count)
+        datagram.prefix(count).withUnsafeBytes { buffer.copyMemory(from: $0) }
+        return count
+    }
+}
+
+func split(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+    var datagrams: [ArraySlice<UInt8>] = []
+    var start = bytes.startIndex
+    var index = start
+    while index + separator.count <= bytes.endIndex {
+        if bytes[index..<(index + separator.count)].elementsEqual(separator) {
+            datagrams.append(bytes[start..<index])
+            index += separator.count
+            start = index
+        } else {
+            index += 1
+        }
+    }
+    datagrams.append(bytes[start...])
+    return datagrams
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    guard size >= 1 else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let kernel = CannedKernel(split(bytes[1...]))
+    let calls = 11
+    switch Int(bytes[0]) % calls {
+    case 0:
+        if let links = try? RouteSocket(transport: kernel, firstSequence: 1).links() {
+            for link in links { _ = (link.isUp, link.hasCarrier, link.isPromiscuous, link.mac?.description, link.kind?.description) }
+        }
+    case 1:
+        if let link = try? RouteSocket(transport: kernel, firstSequence: 1).link(named: .eth0) {
+            precondition(!link.name.utf8.contains(0), "a link name with a NUL: \(link.name)")
+        }
+    case 2:
+        _ = try? RouteSocket(transport: kernel, firstSequence: 1).link(index: 7)
+    case 3:
+        if let addresses = try? RouteSocket(transport: kernel, firstSequence: 1).addresses() {
+            for address in addresses {
+                precondition(address.address.prefixLength <= address.address.family.bitWidth)
+                _ = (address.isTentative, address.skipsDuplicateDetection, address.address.network)
+            }
+        }
+    case 4:
+        if let addresses = try? RouteSocket(transport: kernel, firstSequence: 1).addresses(of: .index(3), family: .v6) {
+            precondition(addresses.allSatisfy { $0.interfaceIndex == 3 }, "an address of another link passed the filter")
+        }
+    case 5, 6:
+        let family: IPAddress.Family = bytes[0] % UInt8(calls) == 5 ? .v4 : .v6
+        if let routes = try? RouteSocket(transport: kernel, firstSequence: 1).routes(family: family) {
+            for route in routes {
+                precondition(route.table == Route.mainTable, "a route of table \(route.table) passed the filter")
+                _ = (route.description, route.isDefault, route.destination.network)
+            }
+        }
+    case 7, 8:
+        let family: IPAddress.Family = bytes[0] % UInt8(calls) == 7 ? .v4 : .v6
+        if let flows = try? ConntrackSocket(transport: kernel, firstSequence: 1).flows(family: family) {
+            for flow in flows { _ = flow.description }
+        }
+    case 9:
+        // A dump, then a delete for each flow that matches (each answered with the same bytes).
+        let filter = ConntrackFilter(transport: .udp, destinationPorts: 53...53)
+        _ = try? ConntrackSocket(transport: kernel, firstSequence: 1).deleteFlows(matching: filter)
+    default:
+        // A request answered by an ACK or an error (with the kernel's extended-ACK message).
+        _ = try? RouteSocket(transport: kernel, firstSequence: 1).setLink(.index(7), up: true)
+    }
+    return 0
+}
+
+extension Optional {
+    var orFatal: Wrapped {
+        guard let self else { fatalError("no address for an empty buffer") }
+        return self
+    }
+}
+
+#if FUZZING
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
+#endif
+
+@main
+struct Replay {
+    static func main() {
+        #if FUZZING
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(runFuzzerDriver(&argc, &argv) { fuzzOne($0, $1) })
+        #else
+        for path in CommandLine.arguments.dropFirst() {
+            guard let file = fopen(path, "rb") else { continue }
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = fread(&buffer, 1, buffer.count, file)
+                if count <= 0 { break }
+                bytes += buffer[..<count]
+            }
+            fclose(file)
+            _ = bytes.withUnsafeBufferPointer { fuzzOne($0.baseAddress ?? UnsafePointer(bitPattern: 1).orFatal, $0.count) }
+        }
+        #endif
+    }
+}
