@@ -43,7 +43,14 @@ struct BridgePlugin: CNIPlugin {
         let id = try request.attachmentID()
         var publishing: [any AttachmentPublishing] = []
         if try ipMasq(request) {
-            publishing.append(RegistryPublishing(masqueradeOf: scoped(id), registry: try PluginFirewall.registry(), bridge: driver.options.bridge))
+            // DEL: the subnets of the runtime's result, for the rules an ADD killed before its
+            // record committed left (without one, the bridge's rules still go).
+            var subnets: [CIDR]?
+            if request.command == .delete {
+                subnets = try request.config.prevResult.map { try CNIResult(json: $0).ips.map(\.address.network) } ?? []
+            }
+            publishing.append(RegistryPublishing(masqueradeOf: scoped(id), registry: try PluginFirewall.registry(), bridge: driver.options.bridge,
+                                                 subnets: subnets))
         }
         if try macSpoofCheck(request) {
             publishing.append(MACGuardPublishing(spoofGuard: try PluginFirewall.host.spoofGuard(), attachment: id))

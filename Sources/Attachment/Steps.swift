@@ -41,6 +41,9 @@ public struct RegistryPublishing: AttachmentPublishing {
     public let ports: [PortMapping]
     /// The container addresses the ports point at; the attachment's own when `nil`.
     public let containerAddresses: [IPAddress]?
+    /// For a teardown with no record of the attachment (its attach was killed before the
+    /// record committed): the network whose rules go if nothing else claims them.
+    public let unrecorded: FirewallNetwork?
 
     public init(registry: FirewallRegistry, attachment: AttachmentID, network: FirewallNetwork, usesRules: Bool = true,
                 ports: [PortMapping], containerAddresses: [IPAddress]? = nil) {
@@ -50,17 +53,22 @@ public struct RegistryPublishing: AttachmentPublishing {
         self.usesRules = usesRules
         self.ports = ports
         self.containerAddresses = containerAddresses
+        unrecorded = nil
     }
 
     /// `ipMasq`: the masquerade of the leased subnets leaving `bridge`, shared by every
     /// attachment on it and removed with the last one.
-    public init(masqueradeOf attachment: AttachmentID, registry: FirewallRegistry, bridge: InterfaceName) {
+    ///
+    /// - Parameter subnets: for a teardown, the subnets the attachment had (from the runtime's
+    ///   result), so the rules an attach killed before its record committed left go too.
+    public init(masqueradeOf attachment: AttachmentID, registry: FirewallRegistry, bridge: InterfaceName, subnets: [CIDR]? = nil) {
         self.registry = registry
         self.attachment = attachment
         network = { ip in FirewallNetwork(name: attachment.network, bridge: bridge, subnets: ip.assignments.map(\.address.network)) }
         usesRules = true
         ports = []
         containerAddresses = nil
+        unrecorded = subnets.map { FirewallNetwork(name: attachment.network, bridge: bridge, subnets: $0) }
     }
 
     public var name: String { ports.isEmpty ? "masquerade" : "publish ports" }
@@ -71,7 +79,9 @@ public struct RegistryPublishing: AttachmentPublishing {
     }
 
     public func unpublish() throws {
+        let recorded = try unrecorded == nil || registry.isRecorded(attachment)
         try registry.detach(attachment)
+        if !recorded, let unrecorded { try registry.dropUnclaimedRules(of: unrecorded) }
     }
 }
 

@@ -11,7 +11,9 @@ import Synchronization
 /// environment, a process fails the N-th of its netlink requests, libnftables commands and
 /// SQLite statements (counted together, in the order they run) as the kernel or the library
 /// would, and says so on stderr (`netctl: injected fault N at SITE`). With
-/// `NETCTL_FAULT_IN=NAME` only the processes run as NAME count (one plugin of a CNI chain). Compiled into debug
+/// `NETCTL_FAULT_IN=NAME` only the processes run as NAME count (one plugin of a CNI chain);
+/// with `NETCTL_FAULT_KILL=1` the process is killed there (SIGKILL) instead, as a crash or an
+/// impatient runtime would end it: nothing of its own gets to undo what it did. Compiled into debug
 /// builds only (the tests' builds, `NETCTL_FAULT_INJECTION`); a release build has no switch.
 public enum FaultInjection {
     /// Where a fault can be injected.
@@ -36,6 +38,7 @@ public enum FaultInjection {
         let number = count.add(1, ordering: .relaxed).newValue
         guard number == target else { return }
         writeAll("netctl: injected fault \(number) at \(site.rawValue)\n", to: 2)
+        if getenv("NETCTL_FAULT_KILL") != nil { kill(getpid(), SIGKILL) }
         throw NetworkError(code: .system, message: "injected fault \(number) at \(site.rawValue)", cause: Errno(rawValue: EIO))
     }
     #else

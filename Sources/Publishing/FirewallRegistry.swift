@@ -137,6 +137,19 @@ public final class FirewallRegistry {
         try detach(Key(attachment))
     }
 
+    /// Removes `network`'s rules when no record claims rules on its bridge: what an attach
+    /// killed between changing the ruleset and committing its record left (one that committed
+    /// is removed by ``detach(_:)``). Checked in one store transaction with the removal: an
+    /// attach under way holds the store's write lock while it changes the ruleset, so it is
+    /// never taken for such a leftover.
+    public func dropUnclaimedRules(of network: FirewallNetwork) throws {
+        let nobody = Key(network: "", containerID: "", interface: "")
+        try store.database.immediateTransaction {
+            guard try rows.ruleHolders(bridge: network.bridge, except: nobody).isEmpty else { return }
+            try firewall.removeNetwork(network, keepingPortsTo: try rows.portOnlyAddresses(bridge: network.bridge, except: nobody))
+        }
+    }
+
     /// Whether the attachment has a record (an attach of it committed, and no detach since).
     public func isRecorded(_ attachment: AttachmentID) throws -> Bool {
         try rows.find(Key(attachment)) != nil

@@ -20,6 +20,10 @@ struct FaultInjectionTests {
     /// `cnitool add` of bridge + host-local + portmap, a fault in each plugin in turn; DEL.
     @Test func everyStepOfACNIAddWithPortmap() throws { try run("cni") }
 
+    /// The bridge plugin with `ipMasq` killed (SIGKILL) at each step of its ADD, as by a crash:
+    /// the runtime's DEL still leaves no masquerade rule without a holder.
+    @Test func aBridgeAddKilledAtEveryStepLeavesNothingAfterDEL() throws { try run("cni-killed") }
+
     /// `netctl connect -p` (DNAT and the loopback proxy); disconnect and gc.
     @Test func everyStepOfAConnectWithPublishedPorts() throws { try run("connect") }
 
