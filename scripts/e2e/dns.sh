@@ -92,6 +92,11 @@ netctl)
     step "another network's sandbox cannot resolve them" "$(q c 10.61.0.1 b.netctl A)" "NXDOMAIN"
     step "nor ask this network's resolver" "$(q c 10.60.0.1 b A)" "REFUSED"
     step "a network without DNS has no resolver" "$(q q 10.62.0.1 b A)" "timeout"
+    # The host's listeners: loopback (the test's upstream) and the DNS networks' gateways only.
+    "$netctl" sandbox create p >/dev/null && "$netctl" connect web p -p 18360:80 >/dev/null
+    listeners=$(ss -H -ltun | awk '{print $5}' | sed -E 's/:[0-9]+$//; s/^\[//; s/\]$//; s/%.*//' | sort -u \
+        | grep -v -x -e 127.0.0.1 -e ::1 -e 10.60.0.1 -e fd60::1 -e 10.61.0.1 | tr '\n' ' ')
+    step "nothing listens on the host but loopback and the gateways" "$listeners" ""
     step "through netctl exec and resolv.conf" "$("$netctl" exec a -- busybox nslookup b 2>&1 | grep -c 'Address: 10.60.0.3')" "1"
 
     resolver() { pgrep -f -x ".*netctl-dns --state-dir $NETCTL_STATE_DIR" | head -1; }
@@ -109,7 +114,7 @@ netctl)
     address=$("$netctl" connect web b | awk 'NR == 1 { split($2, a, "/"); print a[1] }')
     step "and back after reconnect, at its new address" "$(q a 10.60.0.1 b A)" "NOERROR $address"
 
-    for sandbox in a b c q; do "$netctl" sandbox rm -f "$sandbox" >/dev/null; done
+    for sandbox in a b c q p; do "$netctl" sandbox rm -f "$sandbox" >/dev/null; done
     "$netctl" network rm web other quiet >/dev/null
     step "sandbox rm takes its resolv.conf" "$(ls /etc/netns | wc -l)" "0"
     step "no name or network left" "$(sqlite3 "$NETCTL_STATE_DIR/netctl.db" 'SELECT (SELECT count(*) FROM dns_records) + (SELECT count(*) FROM dns_networks)')" "0"
