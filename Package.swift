@@ -96,12 +96,23 @@ let package = Package(
         // DNS messages: the parts a resolver of its own names reads and writes (no library: see README).
         .target(name: "DNS", swiftSettings: strict),
         // What the resolver answers, kept in the store; starting it; the answers themselves.
-        .target(name: "NameService", dependencies: ["DNS", "NetCore", "Namespaces", "Store", "CPortProxy"], swiftSettings: strict),
+        .target(name: "NameService", dependencies: ["DNS", "NetCore", "Namespaces", "Store", "CPortProxy", "ProxyClient"], swiftSettings: strict),
         // The resolver of netctl's networks: one per host, started on demand.
         .executableTarget(name: "netctl-dns", dependencies: ["NameService", "DNS", "NetCore", "Store", "CPortProxy"], swiftSettings: strict),
         // `make fuzz`: the resolver's packet path under libFuzzer; built plainly, a replayer of its corpus.
         .executableTarget(name: "fuzz-dns", dependencies: ["DNS", "NameService", "NetCore"], path: "Tests/Fuzz/dns",
                           exclude: ["corpus"], swiftSettings: strict),
+        // The other fuzz targets, alike: NetCore's JSON (with a round trip), a CNI plugin's request,
+        // the text parsers of user input, netlink replies, and the Docker plugin's store-only calls.
+        .executableTarget(name: "fuzz-json", dependencies: ["NetCore"], path: "Tests/Fuzz/json", exclude: ["corpus"], swiftSettings: strict),
+        .executableTarget(name: "fuzz-cni", dependencies: ["CNI", "NetCore"], path: "Tests/Fuzz/cni", exclude: ["corpus"], swiftSettings: strict),
+        .executableTarget(name: "fuzz-parsers", dependencies: ["NetCore", "ProxyClient"], path: "Tests/Fuzz/parsers",
+                          exclude: ["corpus"], swiftSettings: strict),
+        .executableTarget(name: "fuzz-netlink", dependencies: ["Netlink", "NetCore"], path: "Tests/Fuzz/netlink",
+                          exclude: ["corpus"], swiftSettings: strict),
+        // `@testable import NetctlModel` (its fake-driver hook): debug builds, the fuzz build too, are testable.
+        .executableTarget(name: "fuzz-docker", dependencies: ["DockerPlugin", "NetctlModel", "Drivers", "NetCore", "CNetlink"],
+                          path: "Tests/Fuzz/docker", exclude: ["corpus"], swiftSettings: strict),
         // Docker's network plugin protocol over the model, without HTTP: what netctld serves.
         .target(name: "DockerPlugin", dependencies: ["NetctlModel", "NetCore"], swiftSettings: strict),
         .target(

@@ -6,6 +6,7 @@ import Musl
 import CPortProxy
 import Namespaces
 import NetCore
+import ProxyClient
 
 /// The resolver, `netctl-dns`: one per host network namespace and store, started on demand by
 /// whatever first records a name (as the port proxy is) and kept by the lock it holds.
@@ -53,20 +54,9 @@ public enum ResolverProcess {
         defer { close(ends[0]) }
         let pid: pid_t
         do {
-            pid = try Spawn.start(executable, arguments: [executable, "--state-dir", storeDirectory]) { actions in
-                posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-                posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
-                // Its log: what it could not bind or forward.
-                posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/run/netctl/netctl-dns.log", O_WRONLY | O_APPEND | O_CREAT, 0o600)
-                posix_spawn_file_actions_adddup2(&actions, ends[1], readyDescriptor)
-                cportproxy_spawn_add_closefrom(&actions, readyDescriptor + 1)
-            } attributes: { attributes in
-                var defaults = sigset_t()
-                sigemptyset(&defaults)
-                for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
-                posix_spawnattr_setsigdefault(&attributes, &defaults)
-                return CPORTPROXY_SPAWN_SETSID | Int16(POSIX_SPAWN_SETSIGDEF)
-            }
+            // Its log: what it could not bind or forward.
+            pid = try Spawn.startDaemon(executable, arguments: [executable, "--state-dir", storeDirectory], readyEnd: ends[1],
+                                        readyDescriptor: readyDescriptor, standardError: "/run/netctl/netctl-dns.log")
         } catch let error as Errno {
             close(ends[1])
             throw NetworkError(code: .system, message: "cannot start \(executable)", cause: error)

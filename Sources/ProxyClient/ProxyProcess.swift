@@ -118,22 +118,7 @@ public enum ProxyProcess {
 
     private static func spawn(_ executable: String, arguments: [String], readyEnd: Int32) throws -> Int32 {
         do {
-            return try Spawn.start(executable, arguments: arguments) { actions in
-                posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-                posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
-                posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
-                posix_spawn_file_actions_adddup2(&actions, readyEnd, readyDescriptor)
-                // Nothing else of the launcher's leaks into a long-lived daemon, CLOEXEC or not.
-                cportproxy_spawn_add_closefrom(&actions, readyDescriptor + 1)
-            } attributes: { attributes in
-                // A session of its own (no terminal signals reach it), and the dispositions
-                // reset, in case the launcher ignores SIGTERM (the mask is cleared for every child).
-                var defaults = sigset_t()
-                sigemptyset(&defaults)
-                for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
-                posix_spawnattr_setsigdefault(&attributes, &defaults)
-                return CPORTPROXY_SPAWN_SETSID | Int16(POSIX_SPAWN_SETSIGDEF)
-            }
+            return try Spawn.startDaemon(executable, arguments: arguments, readyEnd: readyEnd, readyDescriptor: readyDescriptor)
         } catch let error as Errno {
             throw NetworkError(code: error == .noSuchFileOrDirectory ? .notFound : .system,
                                message: "cannot start proxy \(executable)", cause: error)

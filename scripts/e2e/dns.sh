@@ -125,10 +125,10 @@ podman)
     unset NETCTL_STATE_DIR
     db=/var/lib/netctl/netctl.db
     plugins="$work/plugins"
-    mkdir -p "$plugins" "$work/net.d" "$work/root" "$work/run" "$work/rootfs/bin"
+    mkdir -p "$plugins" "$work/rootfs/bin"
     for plugin in bridge host-local dnsname loopback portmap; do ln -s "$products/netctl-cni" "$plugins/$plugin"; done
-    mount -t tmpfs tmpfs "$work/root"; mount -t tmpfs tmpfs "$work/run"; mount -t tmpfs tmpfs /dev/shm
-    umount /sys/fs/cgroup/unified 2>/dev/null || true
+    . "$here/podman-env.sh"
+    podman_env "$work" "$plugins"
     cp /bin/busybox "$work/rootfs/bin/" && for tool in sh sleep nslookup; do ln -s busybox "$work/rootfs/bin/$tool"; done
     cat > "$work/net.d/e2edns.conflist" <<CONF
 {"cniVersion":"1.0.0","name":"e2edns","plugins":[
@@ -136,21 +136,7 @@ podman)
   "ipam":{"type":"host-local","ranges":[[{"subnet":"10.153.0.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
  {"type":"dnsname","capabilities":{"aliases":true}}]}
 CONF
-    cat > "$work/containers.conf" <<CONF
-[containers]
-cgroups="disabled"
-default_ulimits=["nofile=20000:20000","nproc=32768:32768"]
-[engine]
-cgroup_manager="cgroupfs"
-events_logger="file"
-runtime="crun"
-[network]
-network_backend="cni"
-cni_plugin_dirs=["$plugins"]
-network_config_dir="$work/net.d"
-CONF
-    export CONTAINERS_CONF="$work/containers.conf" PATH="$products:$PATH"
-    podman=(podman --root "$work/root" --runroot "$work/run" --storage-driver vfs)
+    export PATH="$products:$PATH"
     "${podman[@]}" run -d --name web --network e2edns --rootfs "$work/rootfs" /bin/sleep 300 >/dev/null || echo "FAIL podman run web"
     answer=$("${podman[@]}" run --rm --network e2edns --rootfs "$work/rootfs" /bin/nslookup web 2>&1)
     step "podman run --name web is reachable as web" "$(echo "$answer" | grep -c 'Address: 10.153.0.2')" "1"

@@ -9,6 +9,9 @@ mode="$1" plugins="$2" netctl="${3:-netctl}"
 work="$(mktemp -d /tmp/netctl-e2e-XXXXXX)"
 trap 'umount "$work/root" "$work/run" 2>/dev/null; rm -rf "$work"' EXIT
 
+# shellcheck source=scripts/e2e/podman-env.sh
+. "$(dirname "$0")/podman-env.sh"
+
 fetch() { python3 -c "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1],timeout=3).read().decode().strip())" "$1" 2>/dev/null; }
 step() { if [ "$2" = "$3" ]; then echo "PASS $1"; else echo "FAIL $1: got '$2', want '$3'"; fi; }
 
@@ -53,29 +56,14 @@ PY
 
 case "$mode" in
 podman)
-    mkdir -p "$work/net.d" "$work/root" "$work/run"
-    mount -t tmpfs tmpfs "$work/root"; mount -t tmpfs tmpfs "$work/run"
+    mkdir -p "$work/net.d"
     cat > "$work/net.d/e2e.conflist" <<CONF
 {"cniVersion":"1.0.0","name":"e2e","plugins":[
  {"type":"bridge","bridge":"pme2e0","isGateway":true,"ipMasq":true,"hairpinMode":true,
   "ipam":{"type":"host-local","ranges":[[{"subnet":"10.150.0.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
  {"type":"portmap","capabilities":{"portMappings":true}}]}
 CONF
-    cat > "$work/containers.conf" <<CONF
-[containers]
-cgroups="disabled"
-default_ulimits=["nofile=20000:20000","nproc=32768:32768"]
-[engine]
-cgroup_manager="cgroupfs"
-events_logger="file"
-runtime="crun"
-[network]
-network_backend="cni"
-cni_plugin_dirs=["$plugins"]
-network_config_dir="$work/net.d"
-CONF
-    export CONTAINERS_CONF="$work/containers.conf"
-    podman=(podman --root "$work/root" --runroot "$work/run" --storage-driver vfs)
+    podman_env "$work" "$plugins"
     "${podman[@]}" run -d --name web --network e2e -p 8180:80 --rootfs "$rootfs" /bin/httpd -f -p 80 -h /www >/dev/null \
         || echo "FAIL podman run"
     for _ in $(seq 20); do fetch http://127.0.0.1:8180/ >/dev/null && break; sleep 0.2; done
