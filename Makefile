@@ -31,12 +31,12 @@ demo: build
 # its seed corpus (what they find goes in .build-fuzz/corpus-NAME; a crash writes crash-* here:
 # copy it into Tests/Fuzz/NAME/corpus/ and it is replayed by the tests from then on).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := dns
+FUZZ_TARGETS := dns json cni parsers netlink docker
 fuzz: deps
 	for target in $(FUZZ_TARGETS); do \
 	    $(SWIFT) build --product fuzz-$$target -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --scratch-path .build-fuzz || exit 1; \
 	    mkdir -p .build-fuzz/corpus-$$target && cp Tests/Fuzz/$$target/corpus/* .build-fuzz/corpus-$$target/ && \
-	    .build-fuzz/debug/fuzz-$$target -max_total_time=$(FUZZ_SECONDS) .build-fuzz/corpus-$$target || exit 1; done
+	    SWIFT_BACKTRACE=enable=no .build-fuzz/debug/fuzz-$$target -max_total_time=$(FUZZ_SECONDS) .build-fuzz/corpus-$$target || exit 1; done
 
 # Benchmarks are built with the static Swift runtime, as the CNI plugins are installed, so
 # exec'd rows measure what a runtime pays. `make bench BENCH="firewall proxy"` runs only those.

@@ -83,11 +83,18 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         lhs.members.count == rhs.members.count && lhs.members.allSatisfy { rhs[$0.key] == $0.value }
     }
 
+    /// Whatever the members' order, as `==`: each member hashed alone and the results added
+    /// (sorting by key cannot serve: strings that are not canonically equal may order neither way).
     public func hash(into hasher: inout Hasher) {
-        for member in members.sorted(by: { $0.key < $1.key }) {
-            hasher.combine(member.key)
-            hasher.combine(member.value)
+        var sum = 0
+        for member in members {
+            var one = Hasher()
+            one.combine(member.key)
+            one.combine(member.value)
+            sum &+= one.finalize()
         }
+        hasher.combine(members.count)
+        hasher.combine(sum)
     }
 }
 
@@ -394,7 +401,8 @@ private struct JSONParser {
         }
         let text = String(decoding: bytes[start..<offset], as: UTF8.self)
         if integral, let value = Int64(text) { return .int(value) }
-        guard let value = Double(text) else { throw failure("number out of range") }
+        // Swift reads an out-of-range number as infinity, which JSON cannot say.
+        guard let value = Double(text), value.isFinite else { throw failure("number out of range") }
         return .double(value)
     }
 }

@@ -68,10 +68,16 @@ extension Netctl {
     ///
     /// - Throws: ``NetworkError`` naming the flag and value that is wrong, or `.alreadyExists`.
     public func createNetwork(_ request: NetworkRequest) throws -> NetworkRecord {
+        // The rules go back out of the ruleset when the network's record does not commit.
+        try UndoStack.transaction { uncommitted in try createNetwork(request, ifNotCommitted: &uncommitted) }
+    }
+
+    /// ``createNetwork(_:)`` in the caller's store transaction, with what to undo in the
+    /// ruleset when that does not commit.
+    func createNetwork(_ request: NetworkRequest, ifNotCommitted uncommitted: inout UndoStack) throws -> NetworkRecord {
         try Self.validateName(request.name, field: "network name")
         try validateOptions(request)
-        // The rules go back out of the ruleset when the network's record does not commit.
-        return try UndoStack.transaction { uncommitted in try store.database.immediateTransaction {
+        return try store.database.immediateTransaction {
             if try tables.network(request.name) != nil {
                 throw NetworkError(code: .alreadyExists, message: "network \"\(request.name)\" already exists")
             }
@@ -89,7 +95,7 @@ extension Netctl {
             }
             try tables.insert(record)
             return record
-        } }
+        }
     }
 
     /// Removes a network. With endpoints attached it is refused unless `force`, which

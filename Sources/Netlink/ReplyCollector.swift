@@ -58,7 +58,7 @@ struct ReplyCollector {
             case .done:
                 let status = payload.count >= 4 ? Int32(bitPattern: payload.readUInt32(at: payload.startIndex)) : 0
                 if status < 0 {
-                    throw NetlinkError(errno: Errno(rawValue: -status), kernelMessage: nil, operation: operation)
+                    throw NetlinkError(errno: Self.errno(status), kernelMessage: nil, operation: operation)
                 }
                 isComplete = true
             case .overrun:
@@ -89,6 +89,12 @@ struct ReplyCollector {
                 kernelMessage = Attributes(payload[start...]).string(ExtendedAckAttribute.message)
             }
         }
-        throw NetlinkError(errno: Errno(rawValue: -status), kernelMessage: kernelMessage, operation: operation)
+        throw NetlinkError(errno: Self.errno(status), kernelMessage: kernelMessage, operation: operation)
+    }
+
+    /// The errno a negative status carries; EPROTO for one no kernel sends (`Int32.min` has no
+    /// positive counterpart).
+    static func errno(_ status: Int32) -> Errno {
+        status == .min ? .protocolError : Errno(rawValue: -status)
     }
 }

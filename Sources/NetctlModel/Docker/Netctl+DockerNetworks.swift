@@ -40,7 +40,8 @@ extension Netctl {
     /// - Throws: ``NetworkError`` naming the `-o` option, `--subnet` or `--gateway` at fault.
     public func createDockerNetwork(_ request: DockerNetworkRequest) throws {
         try Self.validateDockerID(request.networkID, field: "NetworkID")
-        try store.database.immediateTransaction {
+        // The network's rules go back out of the ruleset when its records do not commit.
+        try UndoStack.transaction { uncommitted in try store.database.immediateTransaction {
             if try docker.network(id: request.networkID) != nil { return }
             if let given = request.options[DockerOption.network] {
                 try adoptForDocker(given, request)
@@ -70,9 +71,9 @@ extension Netctl {
                 if let gateway = data.gateway?.address { network.gateways.append(gateway) }
                 for (name, address) in data.auxAddresses { network.auxAddresses[name] = address.address }
             }
-            let record = try createNetwork(network)
+            let record = try createNetwork(network, ifNotCommitted: &uncommitted)
             try docker.upsert(DockerNetworkRecord(id: request.networkID, network: record.name, made: true))
-        }
+        } }
     }
 
     /// Checks that the netctl network `name` can carry the Docker network: it exists, makes

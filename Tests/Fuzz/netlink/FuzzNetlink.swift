@@ -16,7 +16,8 @@ import Netlink
 // little-endian bytes 4c 4e 00 00). Built with FUZZING (and -sanitize=fuzzer) main hands over
 // to libFuzzer's driver; without, it replays files (`fuzz-netlink FILE...`).
 
-let portID: UInt32 = 0x4E4C
+/// The port the canned replies are addressed to.
+let replyPort: UInt32 = 0x4E4C
 let separator = Array("NLSP".utf8)
 
 /// A kernel that answers every request with the same datagrams, then has nothing more to say.
@@ -26,7 +27,7 @@ final class CannedKernel: NetlinkTransport {
 
     init(_ datagrams: [ArraySlice<UInt8>]) { self.datagrams = datagrams }
 
-    var portID: UInt32 { 0x4E4C }
+    var portID: UInt32 { replyPort }
 
     func send(_ bytes: UnsafeRawBufferPointer) throws {
         precondition(bytes.count >= 16, "a request shorter than its header")
@@ -59,54 +60,67 @@ func split(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
     return datagrams
 }
 
+/// The call's result, or `nil` when it threw; an error must print (its errno and the kernel's message).
+func attempt<T>(_ body: () throws -> T) -> T? {
+    do {
+        return try body()
+    } catch {
+        _ = String(describing: error)
+        return nil
+    }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard size >= 1 else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    let kernel = CannedKernel(split(bytes[1...]))
+    let datagrams = split(bytes[1...])
+    // A socket of its own for each call, over a kernel that answers with the input.
+    func route() -> RouteSocket { RouteSocket(transport: CannedKernel(datagrams), firstSequence: 1) }
+    func conntrack() -> ConntrackSocket { ConntrackSocket(transport: CannedKernel(datagrams), firstSequence: 1) }
     let calls = 11
     switch Int(bytes[0]) % calls {
     case 0:
-        if let links = try? RouteSocket(transport: kernel, firstSequence: 1).links() {
+        if let links = attempt({ try route().links() }) {
             for link in links { _ = (link.isUp, link.hasCarrier, link.isPromiscuous, link.mac?.description, link.kind?.description) }
         }
     case 1:
-        if let link = try? RouteSocket(transport: kernel, firstSequence: 1).link(named: .eth0) {
+        if let found = attempt({ try route().link(named: .eth0) }), let link = found {
             precondition(!link.name.utf8.contains(0), "a link name with a NUL: \(link.name)")
         }
     case 2:
-        _ = try? RouteSocket(transport: kernel, firstSequence: 1).link(index: 7)
+        _ = attempt({ try route().link(index: 7) })
     case 3:
-        if let addresses = try? RouteSocket(transport: kernel, firstSequence: 1).addresses() {
+        if let addresses = attempt({ try route().addresses() }) {
             for address in addresses {
                 precondition(address.address.prefixLength <= address.address.family.bitWidth)
                 _ = (address.isTentative, address.skipsDuplicateDetection, address.address.network)
             }
         }
     case 4:
-        if let addresses = try? RouteSocket(transport: kernel, firstSequence: 1).addresses(of: .index(3), family: .v6) {
+        if let addresses = attempt({ try route().addresses(of: .index(3), family: .v6) }) {
             precondition(addresses.allSatisfy { $0.interfaceIndex == 3 }, "an address of another link passed the filter")
         }
     case 5, 6:
         let family: IPAddress.Family = bytes[0] % UInt8(calls) == 5 ? .v4 : .v6
-        if let routes = try? RouteSocket(transport: kernel, firstSequence: 1).routes(family: family) {
-            for route in routes {
-                precondition(route.table == Route.mainTable, "a route of table \(route.table) passed the filter")
-                _ = (route.description, route.isDefault, route.destination.network)
+        if let routes = attempt({ try route().routes(family: family) }) {
+            for entry in routes {
+                precondition(entry.table == Route.mainTable, "a route of table \(entry.table) passed the filter")
+                _ = (entry.description, entry.isDefault, entry.destination.network)
             }
         }
     case 7, 8:
         let family: IPAddress.Family = bytes[0] % UInt8(calls) == 7 ? .v4 : .v6
-        if let flows = try? ConntrackSocket(transport: kernel, firstSequence: 1).flows(family: family) {
+        if let flows = attempt({ try conntrack().flows(family: family) }) {
             for flow in flows { _ = flow.description }
         }
     case 9:
         // A dump, then a delete for each flow that matches (each answered with the same bytes).
         let filter = ConntrackFilter(transport: .udp, destinationPorts: 53...53)
-        _ = try? ConntrackSocket(transport: kernel, firstSequence: 1).deleteFlows(matching: filter)
+        _ = attempt({ try conntrack().deleteFlows(matching: filter) })
     default:
         // A request answered by an ACK or an error (with the kernel's extended-ACK message).
-        _ = try? RouteSocket(transport: kernel, firstSequence: 1).setLink(.index(7), up: true)
+        _ = attempt({ try route().setLink(.index(7), up: true) })
     }
     return 0
 }
