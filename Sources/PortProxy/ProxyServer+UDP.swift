@@ -10,20 +10,24 @@ extension ProxyServer {
     /// Batches handled per wake-up of one socket, so one busy port does not starve the others.
     static let batchesPerWake = 4
 
-    /// Forwards datagrams from clients, opening a flow for each new client. A run of datagrams
-    /// from one client goes to its flow in one `sendmmsg`.
+    /// Forwards datagrams from clients, opening a flow for each new client (and, on a wildcard
+    /// listener, each local address a client sends to). A run of datagrams of one flow goes to
+    /// it in one `sendmmsg`.
     func receiveFromClients(on listener: UDPListener) {
+        let local = listener.answersFromLocalAddress
         for _ in 0..<Self.batchesPerWake {
-            let count = datagrams.receive(from: listener.descriptor, withAddresses: true)
+            let count = datagrams.receive(from: listener.descriptor, withAddresses: true, withLocalAddresses: local)
             guard count > 0 else { return }
             let now = monotonicNow()
             var start = 0
             while start < count {
                 let client = datagrams.sender(start)
-                let key = FlowKey(client)
+                let localAddress = local ? datagrams.localAddress(start) : nil
+                let key = FlowKey(client, local: localAddress)
                 var end = start + 1
-                while end < count && FlowKey(datagrams.sender(end)) == key { end += 1 }
-                if let flow = listener.flows[key] ?? openFlow(for: client, key: key, on: listener, now: now) {
+                while end < count && datagrams.flowKey(end, withLocalAddress: local) == key { end += 1 }
+                if let flow = listener.flows[key]
+                    ?? openFlow(for: client, localAddress: localAddress, key: key, on: listener, now: now) {
                     flow.lastActivity = now
                     datagrams.send(start..<end, to: flow.descriptor)
                 }
@@ -35,12 +39,14 @@ extension ProxyServer {
 
     /// A socket connected to the target for a new client, or `nil` when the flow table is full
     /// or no socket can be made; the datagrams are then dropped.
-    private func openFlow(for client: SocketAddress, key: FlowKey, on listener: UDPListener, now: UInt64) -> UDPFlow? {
+    private func openFlow(for client: SocketAddress, localAddress: SocketAddress?, key: FlowKey,
+                          on listener: UDPListener, now: UInt64) -> UDPFlow? {
         guard listener.flows.count < configuration.maxUDPFlows else { return nil }
         guard let fd = try? Socket.make(family: listener.target.family, type: Int32(SOCK_DGRAM.rawValue),
                                         subject: listener.rule.description) else { return nil }
         let connected = listener.target.withSockaddr { connect(fd, $0, $1) }
-        let flow = UDPFlow(descriptor: fd, key: key, client: client, listener: listener, now: now)
+        let flow = UDPFlow(descriptor: fd, key: key, client: client, localAddress: localAddress,
+                           listener: listener, now: now)
         guard connected == 0, (try? register(fd, .udpFlow(flow), interest: .readable)) != nil else {
             close(fd)
             return nil
@@ -52,13 +58,14 @@ extension ProxyServer {
     }
 
     /// Sends the target's replies back to the flow's client from the listening socket, so the
-    /// client sees them come from the address it sent to.
+    /// client sees them come from the address and port it sent to: on a wildcard listener the
+    /// flow's local address is set as their source, rather than left to routing.
     func receiveReplies(on flow: UDPFlow) {
         for _ in 0..<Self.batchesPerWake {
             let count = datagrams.receive(from: flow.descriptor, withAddresses: false)
             guard count > 0 else { return }
             flow.lastActivity = monotonicNow()
-            datagrams.send(0..<count, from: flow.listener.descriptor, to: flow.client)
+            datagrams.send(0..<count, from: flow.listener.descriptor, to: flow.client, source: flow.localAddress)
             if count < datagrams.capacity { return }
         }
     }

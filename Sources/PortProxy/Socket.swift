@@ -27,7 +27,8 @@ enum Socket {
     ///
     /// TCP listeners get `SO_REUSEADDR`, so a restarted proxy can bind while old connections
     /// linger in `TIME_WAIT`, and `TCP_NODELAY` for the connections they accept. IPv6 listeners get `IPV6_V6ONLY`, so `::` and `0.0.0.0` on the
-    /// same port are separate listeners, as separate rules ask.
+    /// same port are separate listeners, as separate rules ask. UDP listeners on a wildcard
+    /// address get `IP_PKTINFO` or `IPV6_RECVPKTINFO` (see ``answersFromLocalAddress(_:)``).
     ///
     /// - Throws: ``NetworkError`` naming `address:port/proto`, with the errno as the cause.
     static func listener(for rule: ForwardRule) throws -> Int32 {
@@ -45,6 +46,9 @@ enum Socket {
                 if address.family == AF_INET6 {
                     try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, subject: subject)
                 }
+                if answersFromLocalAddress(rule) {
+                    try systemCall("setsockopt", subject) { cportproxy_enable_local_addresses(fd, address.family) }
+                }
                 try systemCall("bind", subject) { address.withSockaddr { bind(fd, $0, $1) } }
                 if rule.transport == .tcp {
                     try systemCall("listen", subject) { listen(fd, SOMAXCONN) }
@@ -57,6 +61,13 @@ enum Socket {
         } catch let error as SystemCallError {
             throw NetworkError(code: code(for: error.errno), message: "cannot listen on \(subject)", cause: error.errno)
         }
+    }
+
+    /// Whether the listener of `rule` learns the local address of each datagram and answers
+    /// from it: a UDP one on a wildcard address. One bound to a single address answers from
+    /// that address anyway, and TCP replies follow the connection.
+    static func answersFromLocalAddress(_ rule: ForwardRule) -> Bool {
+        rule.transport == .udp && rule.listenAddress.isUnspecified
     }
 
     /// How a failed bind is reported: a port someone else holds is `busy`, an address the

@@ -8,11 +8,17 @@ final class UDPListener {
     let descriptor: Int32
     let rule: ForwardRule
     let target: SocketAddress
+    /// Whether the listener is bound to the wildcard address, so datagrams arrive for any of
+    /// the host's addresses: each one's local address is then received with it, and the
+    /// replies leave from it. (Routing could pick another address of the host as the source,
+    /// and a client drops a reply from an address it did not send to.)
+    let answersFromLocalAddress: Bool
     var flows: [FlowKey: UDPFlow] = [:]
 
     init(descriptor: Int32, rule: ForwardRule) {
         self.descriptor = descriptor
         self.rule = rule
         target = SocketAddress(rule.targetAddress, port: rule.targetPort)
+        answersFromLocalAddress = Socket.answersFromLocalAddress(rule)
     }
 }

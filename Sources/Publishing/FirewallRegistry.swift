@@ -264,15 +264,14 @@ public final class FirewallRegistry {
     /// - Parameter uncommitted: where the ruleset changes it made are undone when the caller's
     ///   store transaction then fails to commit.
     private func establish(_ row: Row, ifNotCommitted uncommitted: inout UndoStack) throws {
-        try UndoStack.transaction { undo in
-            if let installed = try install(row.network, for: row.key, usesRules: row.usesRules, undo: &undo) {
-                uncommitted.push("remove network \(row.network.name)") { try self.firewall.removeNetwork(installed) }
-            }
+        // Its own failures it undoes itself; once it has succeeded, what it changed is the
+        // caller's to undo if the transaction then fails.
+        let installed: FirewallNetwork? = try UndoStack.transaction { undo in
+            let installed = try install(row.network, for: row.key, usesRules: row.usesRules, undo: &undo)
             if !row.ports.isEmpty {
                 if !row.usesRules { try firewall.addSharedRules() }
                 try firewall.publish(row.ports, on: row.network)
                 undo.push("unpublish \(row.ports.count) ports") { try self.firewall.unpublish(row.ports, from: row.network) }
-                uncommitted.push("unpublish \(row.ports.count) ports") { try self.firewall.unpublish(row.ports, from: row.network) }
             }
             var row = row
             if let proxy = try startProxy(row.proxyRules) {
@@ -280,6 +279,11 @@ public final class FirewallRegistry {
                 undo.push("stop proxy \(proxy.pid)") { try Self.stop(proxy) }
             }
             try rows.insert(row)
+            return installed
+        }
+        if let installed { uncommitted.push("remove network \(row.network.name)") { try self.firewall.removeNetwork(installed) } }
+        if !row.ports.isEmpty {
+            uncommitted.push("unpublish \(row.ports.count) ports") { try self.firewall.unpublish(row.ports, from: row.network) }
         }
     }
 

@@ -54,6 +54,11 @@ final class Resolver {
     private let storeFile: (device: UInt64, inode: UInt64)?
     private var storeCheckedAt: UInt64 = 0
     private var refreshedAt: UInt64 = 0
+    /// When to look at the store again after a wake-up that found no change: a writer's WAL
+    /// write wakes the watch before its commit is visible (the commit marks shared memory,
+    /// which no inotify event reports).
+    private var rechecks: [UInt64] = []
+    static let recheckDelays: [UInt64] = [2_000_000, 10_000_000, 50_000_000]
     private var buffer = [UInt8](repeating: 0, count: 65536)
 
     /// A UDP query sent on to an upstream, waiting for its answer.
@@ -84,18 +89,23 @@ final class Resolver {
     // MARK: The store
 
     /// Reads the names again when the store changed since the last read.
-    func refresh() {
+    ///
+    /// - Returns: whether it had changed.
+    @discardableResult
+    func refresh() -> Bool {
         refreshedAt = monotonicNow()
         do {
             let version = try store.database.statement("PRAGMA data_version").firstRow([]) { $0.int64(0) } ?? 0
-            guard version != dataVersion else { return }
+            guard version != dataVersion else { return false }
             dataVersion = version
             let fresh = NameZones(networks: try tables.networks(), records: try tables.records())
             zones = fresh
             shared.replace(with: fresh)
             reconcileListeners()
+            return true
         } catch {
             log("cannot read the names from the store: \(error)")
+            return false
         }
     }
 
@@ -170,14 +180,17 @@ final class Resolver {
             }
             for fd in pending.keys { descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
             let now = monotonicNow()
-            let nextDeadline = pending.values.map(\.deadline).min().map { $0 > now ? Int32(clamping: ($0 - now) / 1_000_000 + 1) : 0 } ?? 1000
+            let nextDeadline = (pending.values.map(\.deadline) + rechecks).min().map { $0 > now ? Int32(clamping: ($0 - now) / 1_000_000 + 1) : 0 } ?? 1000
             let ready = poll(&descriptors, nfds_t(descriptors.count), min(nextDeadline, 1000))
             if ready < 0, errno != EINTR { log("poll failed: \(Errno.current)") }
             for descriptor in descriptors where descriptor.revents != 0 {
                 if descriptor.fd == signals { return .signalled }
                 if descriptor.fd == watch {
                     drain(watch)
-                    refresh()
+                    if !refresh() {
+                        let woken = monotonicNow()
+                        rechecks = Self.recheckDelays.map { woken + $0 }
+                    }
                 } else if let forward = pending[descriptor.fd] {
                     relay(descriptor.fd, forward)
                 } else if let (address, sockets) = listeners.first(where: { $0.value.udp == descriptor.fd || $0.value.tcp == descriptor.fd }) {
@@ -185,6 +198,11 @@ final class Resolver {
                 }
             }
             expireForwards()
+            let checked = monotonicNow()
+            if rechecks.contains(where: { $0 <= checked }) {
+                rechecks.removeAll { $0 <= checked }
+                if refresh() { rechecks = [] }
+            }
             // A change the directory watch missed: looked for four times a second, not after
             // every query (a statement each).
             if monotonicNow() - refreshedAt >= 250_000_000 { refresh() }

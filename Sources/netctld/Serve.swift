@@ -44,6 +44,14 @@ struct Serve: ParsableCommand {
     @Flag(help: "Log every call, not only the failures.") var verbose = false
 
     func run() throws {
+        // A daemon stops on SIGTERM and SIGINT whatever mask it was started with (a
+        // supervisor or a test runner may hand them blocked): unblocked here, before any
+        // thread exists, so every thread has them unblocked and the signal sources below see them.
+        var stopping = sigset_t()
+        sigemptyset(&stopping)
+        sigaddset(&stopping, SIGTERM)
+        sigaddset(&stopping, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &stopping, nil)
         let log = Log(verbose: verbose)
         let model = try Netctl(names: PluginHandler.dockerFieldNames)
         model.warn = { log.info("warning: \($0)") }

@@ -40,6 +40,23 @@ int cportproxy_send_batch(int fd, const unsigned char *buffers, size_t size, con
                           const struct sockaddr_storage *addresses, const socklen_t *address_lengths,
                           unsigned int count);
 
+/* Makes the UDP socket `fd` of `family` (AF_INET or AF_INET6) report the local address each
+   datagram was sent to (IP_PKTINFO, IPV6_RECVPKTINFO), for cportproxy_receive_batch_local.
+   Returns 0, or -1 with errno. */
+int cportproxy_enable_local_addresses(int fd, int family);
+/* As cportproxy_receive_batch, and the local address the i-th datagram was sent to into
+   `locals[i]` (port 0): the address to answer from. Its family is AF_UNSPEC when the datagram
+   carried none. Needs cportproxy_enable_local_addresses. */
+int cportproxy_receive_batch_local(int fd, unsigned char *buffers, size_t size, size_t *lengths,
+                                   struct sockaddr_storage *addresses, struct sockaddr_storage *locals,
+                                   unsigned int count);
+/* As cportproxy_send_batch, each datagram from the local address `sources[i]` (IP_PKTINFO,
+   IPV6_PKTINFO), as cportproxy_receive_batch_local reported it; one of family AF_UNSPEC leaves
+   the choice to the kernel. */
+int cportproxy_send_batch_from(int fd, const unsigned char *buffers, size_t size, const size_t *lengths,
+                               const struct sockaddr_storage *addresses, const socklen_t *address_lengths,
+                               const struct sockaddr_storage *sources, unsigned int count);
+
 /* SPLICE_F_MOVE | SPLICE_F_NONBLOCK */
 extern const unsigned int CPORTPROXY_SPLICE_FLAGS;
 /* POSIX_SPAWN_SETSID */
