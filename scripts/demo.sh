@@ -52,6 +52,9 @@ fetch http://127.0.0.1:8080/
 step "fetch from sandbox web2 through the host: http://10.88.0.1:8080/"
 "$netctl" exec web2 -- python3 -c "import urllib.request;print(urllib.request.urlopen('http://10.88.0.1:8080/',timeout=3).read().decode().strip())"
 
+step "netctl exec web2 -- nslookup web1   (netctl-dns answers at the gateway, 10.88.0.1)"
+"$netctl" exec web2 -- busybox nslookup web1
+
 step "netctl network ls"
 "$netctl" network ls
 step "netctl network inspect demo --format table"
