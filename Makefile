@@ -1,5 +1,8 @@
 # netctl — see README.md. `make test` and `make demo` install what they need, then run in a
 # throwaway sandbox (scripts/sandbox.sh).
+# A build that fails fails the target, though its output goes through tee.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PREFIX ?= /usr/local
 SWIFT ?= swift
 BUILD_LOG := .build/build.log

@@ -6,6 +6,9 @@ import DockerPlugin
 import Drivers
 import Foundation
 import NetCore
+// The fake driver goes in through the model's test seam, which only a debug build (the tests'
+// and `make fuzz`'s) has; a release build of this target is a stub that says so.
+#if DEBUG
 @testable import NetctlModel
 
 // The Docker plugin's request bodies under libFuzzer (`make fuzz`): what dockerd (or anything
@@ -122,3 +125,12 @@ struct Replay {
         #endif
     }
 }
+#else
+@main
+struct ReleaseStub {
+    static func main() {
+        writeAll("fuzz-docker: a debug build only (make fuzz, or swift build): it needs the model's test seam\n", to: 2)
+        exit(2)
+    }
+}
+#endif
