@@ -57,7 +57,7 @@ static-libdir:
 
 bench: deps static-libdir
 	@scripts/install-bench-deps.sh
-	for product in bench-netlink bench-firewall bench-cni netctl-cni netctl netctl-proxy netctld netctl-dns; do \
+	for product in bench-netlink bench-firewall bench-cni netctl-cni netctl netctl-proxy netctld netctl-dns cnitool; do \
 	    $(STATIC_BUILD) --product $$product || exit 1; done
 	scripts/sandbox.sh bench/run.sh .build-static/release $(BENCH)
 
