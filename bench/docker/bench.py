@@ -80,7 +80,19 @@ def timed(log_name, *args):
     failed = [call for call in calls if call[1] != 200]
     if failed:
         sys.exit(f"docker {' '.join(args)}: the plugin answered {failed}")
-    return wall, sum(call[2] for call in calls), [call[0] for call in calls]
+    return wall, sum(call[2] for call in calls), calls
+
+
+per_call = {}  # (side, command, call) -> that call's milliseconds in each round (summed when made twice)
+
+
+def record_calls(side, command, calls):
+    sums = {}
+    for path, _, milliseconds in calls:
+        key = (side, command, path.split(".")[-1])
+        sums[key] = sums.get(key, 0) + milliseconds
+    for key, milliseconds in sums.items():
+        per_call.setdefault(key, []).append(milliseconds)
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -251,7 +263,9 @@ for index in range(options.rounds):
         up, up_plugin, up_calls = timed(name, "network", "connect", network, "bench-conn")
         down, down_plugin, down_calls = timed(name, "network", "disconnect", network, "bench-conn")
         settle(name)
-        connect_calls.setdefault(name, (up_calls, down_calls))
+        connect_calls.setdefault(name, ([c[0] for c in up_calls], [c[0] for c in down_calls]))
+        record_calls(name, "connect", up_calls)
+        record_calls(name, "disconnect", down_calls)
         row = connect[name]
         row["connect"].append(up)
         row["disconnect"].append(down)
@@ -285,7 +299,9 @@ for index in range(-3, options.run_rounds):  # three warm-up rounds
         settle(name)
         if index < 0:
             continue
-        run_calls.setdefault(name, (start_calls, remove_calls))
+        run_calls.setdefault(name, ([c[0] for c in start_calls], [c[0] for c in remove_calls]))
+        record_calls(name, "run", start_calls)
+        record_calls(name, "rm", remove_calls)
         row = runs[name]
         row["run"].append(started)
         row["rm"].append(removed)
@@ -400,29 +416,39 @@ table(f"connect + disconnect, {options.rounds} rounds (ms)", connect,
       ["connect", "disconnect", "both", "api connect", "api disconnect", "api both"],
       ["`docker network connect`", "`docker network disconnect`", "**both**",
        "API `POST /networks/ID/connect` (no CLI)", "API `POST /networks/ID/disconnect`", "API both"], options.rounds)
-print(f"| where the time goes, medians (ms) | netctl | floor plugin | Docker bridge |")
-print("|---|---:|---:|---:|")
-print(f"| the plugin's own time, summed from its log (connect + disconnect) | {median(connect['netctl']['plugin both']):.1f} "
-      f"| {median(connect['floor']['plugin both']):.1f} | |")
-print(f"| the rest: CLI, dockerd, its work in the container | "
-      f"{median([w - p for w, p in zip(connect['netctl']['both'], connect['netctl']['plugin both'])]):.1f} | "
-      f"{median([w - p for w, p in zip(connect['floor']['both'], connect['floor']['plugin both'])]):.1f} | "
-      f"{median(connect['docker']['both']):.1f} |")
-print(f"| two `docker network inspect` (the CLI's exec and one API call, twice) | {2 * median(cli_floor):.1f} | | |")
-print()
-print("Plugin calls per round: connect " + ", ".join(c.split(".")[-1] for c in connect_calls["netctl"][0])
-      + "; disconnect " + ", ".join(c.split(".")[-1] for c in connect_calls["netctl"][1]) + ".")
+def where(commands, data, both_label):
+    """The plugins' own time, call by call (medians over the rounds; a call made twice in a
+    command counts twice), and what is left of the command's wall time."""
+    print(f"| where the time goes, medians (ms) | netctl | floor plugin |")
+    print("|---|---:|---:|")
+    for command in commands:
+        seen = []
+        for path in [c.split(".")[-1] for c in (connect_calls if command in ("connect", "disconnect") else run_calls)["netctl"][
+                0 if command in ("connect", "run") else 1]]:
+            if path in seen:
+                continue
+            seen.append(path)
+            cells = []
+            for side in ("netctl", "floor"):
+                values = per_call.get((side, command, path), [])
+                cells.append(f"{median(values):.1f}" if values else "—")
+            twice = [c.split(".")[-1] for c in (connect_calls if command in ("connect", "disconnect") else run_calls)["netctl"][
+                0 if command in ("connect", "run") else 1]].count(path)
+            print(f"| `{command}`: {path}{f' (×{twice})' if twice > 1 else ''} | {cells[0]} | {cells[1]} |")
+        print(f"| `{command}`: all the plugin's calls | {median(data['netctl']['plugin ' + command]):.1f} "
+              f"| {median(data['floor']['plugin ' + command]):.1f} |")
+    print(f"| {both_label}: all the plugin's calls | {median(data['netctl']['plugin both']):.1f} | {median(data['floor']['plugin both']):.1f} |")
+    print(f"| {both_label}: the rest (the CLI, dockerd, its work in the container) | "
+          f"{median([w - p for w, p in zip(data['netctl']['both'], data['netctl']['plugin both'])]):.1f} | "
+          f"{median([w - p for w, p in zip(data['floor']['both'], data['floor']['plugin both'])]):.1f} |")
+
+
+where(["connect", "disconnect"], connect, "connect + disconnect")
+print(f"| two `docker network inspect` (the CLI's exec and one API call, twice) | {2 * median(cli_floor):.1f} | |")
 print()
 table(f"run -d -p + rm -f, {options.run_rounds} rounds (ms)", runs, ["run", "rm", "both"],
       ["`docker run -d -p`", "`docker rm -f`", "**both**"], options.run_rounds, floor_names=("floor", "none"))
-print(f"| where the time goes, medians (ms) | netctl | floor plugin |")
-print("|---|---:|---:|")
-print(f"| the plugin's own time (run + rm) | {median(runs['netctl']['plugin both']):.1f} | {median(runs['floor']['plugin both']):.1f} |")
-print(f"| the rest | {median([w - p for w, p in zip(runs['netctl']['both'], runs['netctl']['plugin both'])]):.1f} | "
-      f"{median([w - p for w, p in zip(runs['floor']['both'], runs['floor']['plugin both'])]):.1f} |")
-print()
-print("Plugin calls per round: run " + ", ".join(c.split(".")[-1] for c in run_calls["netctl"][0])
-      + "; rm " + ", ".join(c.split(".")[-1] for c in run_calls["netctl"][1]) + ".")
+where(["run", "rm"], runs, "run + rm")
 print()
 print(f"| memory for {count} published ports | Docker: docker-proxy | netctl: netctl-proxy | netctl: netctld | netctl: both | ratio netctl / Docker |")
 print("|---|---:|---:|---:|---:|---:|")

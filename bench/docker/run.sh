@@ -47,7 +47,11 @@ ip link set lo up
 work=$(mktemp -d)
 export NETCTL_STATE_DIR="$work/state"
 export DOCKER_CONFIG="$work/docker-config"
-mkdir -p /run/docker/plugins "$DOCKER_CONFIG"
+mkdir -p /run/docker/plugins "$DOCKER_CONFIG" "$work/bin"
+# Copies of netctld and netctl-proxy (netctld starts the proxy beside itself): PSS shares a
+# file's pages among every process that maps it, and other work on the machine may run the
+# build's own binaries; the memory table counts only this benchmark's processes.
+cp "$build/netctld" "$build/netctl-proxy" "$work/bin/"
 plugin_pid= floor_pid=
 stop_all() {
     "$helper" stop "$work/dockerd" >/dev/null 2>&1 || true
@@ -73,7 +77,7 @@ wait_socket() {  # SOCKET PID LOG
     echo "docker bench: nothing listens on $1: $(tail -3 "$3")" >&2
     exit 1
 }
-"$build/netctld" plugin serve --verbose --socket /run/docker/plugins/netctl.sock \
+"$work/bin/netctld" plugin serve --verbose --socket /run/docker/plugins/netctl.sock \
     --docker-host "unix://$work/dockerd/docker.sock" 2>>"$work/netctld.log" &
 plugin_pid=$!
 wait_socket /run/docker/plugins/netctl.sock "$plugin_pid" "$work/netctld.log"
