@@ -99,19 +99,21 @@ let package = Package(
         .target(name: "NameService", dependencies: ["DNS", "NetCore", "Namespaces", "Store", "CPortProxy", "ProxyClient"], swiftSettings: strict),
         // The resolver of netctl's networks: one per host, started on demand.
         .executableTarget(name: "netctl-dns", dependencies: ["NameService", "DNS", "NetCore", "Store", "CPortProxy"], swiftSettings: strict),
+        // The main every fuzz target shares: libFuzzer's driver, or a replay of its corpus.
+        .target(name: "FuzzSupport", path: "Tests/Fuzz/Support", swiftSettings: strict),
         // `make fuzz`: the resolver's packet path under libFuzzer; built plainly, a replayer of its corpus.
-        .executableTarget(name: "fuzz-dns", dependencies: ["DNS", "NameService", "NetCore"], path: "Tests/Fuzz/dns",
+        .executableTarget(name: "fuzz-dns", dependencies: ["FuzzSupport", "DNS", "NameService", "NetCore"], path: "Tests/Fuzz/dns",
                           exclude: ["corpus"], swiftSettings: strict),
         // The other fuzz targets, alike: NetCore's JSON (with a round trip), a CNI plugin's request,
         // the text parsers of user input, netlink replies, and the Docker plugin's store-only calls.
-        .executableTarget(name: "fuzz-json", dependencies: ["NetCore"], path: "Tests/Fuzz/json", exclude: ["corpus"], swiftSettings: strict),
-        .executableTarget(name: "fuzz-cni", dependencies: ["CNI", "NetCore"], path: "Tests/Fuzz/cni", exclude: ["corpus"], swiftSettings: strict),
-        .executableTarget(name: "fuzz-parsers", dependencies: ["NetCore", "ProxyClient"], path: "Tests/Fuzz/parsers",
+        .executableTarget(name: "fuzz-json", dependencies: ["FuzzSupport", "NetCore"], path: "Tests/Fuzz/json", exclude: ["corpus"], swiftSettings: strict),
+        .executableTarget(name: "fuzz-cni", dependencies: ["FuzzSupport", "CNI", "NetCore"], path: "Tests/Fuzz/cni", exclude: ["corpus"], swiftSettings: strict),
+        .executableTarget(name: "fuzz-parsers", dependencies: ["FuzzSupport", "NetCore", "ProxyClient"], path: "Tests/Fuzz/parsers",
                           exclude: ["corpus"], swiftSettings: strict),
-        .executableTarget(name: "fuzz-netlink", dependencies: ["Netlink", "NetCore"], path: "Tests/Fuzz/netlink",
+        .executableTarget(name: "fuzz-netlink", dependencies: ["FuzzSupport", "Netlink", "NetCore"], path: "Tests/Fuzz/netlink",
                           exclude: ["corpus"], swiftSettings: strict),
         // `@testable import NetctlModel` (its fake-driver hook): debug builds, the fuzz build too, are testable.
-        .executableTarget(name: "fuzz-docker", dependencies: ["DockerPlugin", "NetctlModel", "Drivers", "NetCore", "CNetlink"],
+        .executableTarget(name: "fuzz-docker", dependencies: ["FuzzSupport", "DockerPlugin", "NetctlModel", "Drivers", "NetCore", "CNetlink"],
                           path: "Tests/Fuzz/docker", exclude: ["corpus"], swiftSettings: strict),
         // Docker's network plugin protocol over the model, without HTTP: what netctld serves.
         .target(name: "DockerPlugin", dependencies: ["NetctlModel", "NetCore"], swiftSettings: strict),

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FuzzSupport
 import CNetlink
 import DockerPlugin
 import Drivers
@@ -85,45 +86,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-extension Optional {
-    var orFatal: Wrapped {
-        guard let self else { fatalError("no address for an empty buffer") }
-        return self
-    }
-}
-
-#if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
-#endif
-
 @main
 struct Replay {
-    static func main() {
-        // Before any other thread starts: they all share this namespace then.
-        if getuid() == 0, cnetlink_unshare(CNETLINK_CLONE_NEWNET) != 0 {
-            fatalError("cannot move to a network namespace of its own: \(Errno.current)")
-        }
-        #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(runFuzzerDriver(&argc, &argv) { fuzzOne($0, $1) })
-        #else
-        for path in CommandLine.arguments.dropFirst() {
-            guard let file = fopen(path, "rb") else { continue }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = fread(&buffer, 1, buffer.count, file)
-                if count <= 0 { break }
-                bytes += buffer[..<count]
-            }
-            fclose(file)
-            _ = bytes.withUnsafeBufferPointer { fuzzOne($0.baseAddress ?? UnsafePointer(bitPattern: 1).orFatal, $0.count) }
-        }
-        #endif
-    }
+    static func main() { FuzzDriver.main(fuzzOne) }
 }
 #else
 @main

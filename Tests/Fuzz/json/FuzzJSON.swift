@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FuzzSupport
 import NetCore
 
 // NetCore's JSON parser under libFuzzer (`make fuzz`): any bytes as a CNI config or a Docker
@@ -50,39 +51,7 @@ func sameValue(_ lhs: JSON, _ rhs: JSON) -> Bool {
     }
 }
 
-extension Optional {
-    var orFatal: Wrapped {
-        guard let self else { fatalError("no address for an empty buffer") }
-        return self
-    }
-}
-
-#if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
-#endif
-
 @main
 struct Replay {
-    static func main() {
-        #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(runFuzzerDriver(&argc, &argv) { fuzzOne($0, $1) })
-        #else
-        for path in CommandLine.arguments.dropFirst() {
-            guard let file = fopen(path, "rb") else { continue }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = fread(&buffer, 1, buffer.count, file)
-                if count <= 0 { break }
-                bytes += buffer[..<count]
-            }
-            fclose(file)
-            _ = bytes.withUnsafeBufferPointer { fuzzOne($0.baseAddress ?? UnsafePointer(bitPattern: 1).orFatal, $0.count) }
-        }
-        #endif
-    }
+    static func main() { FuzzDriver.main(fuzzOne) }
 }
