@@ -196,7 +196,7 @@ let package = Package(
         // Real traffic through the nftables ruleset, in namespaces made per test (root, sandbox only).
         .testTarget(
             name: "FirewallIntegrationTests",
-            dependencies: ["Firewall", "Publishing", "NetCore", "Namespaces", "Netlink"],
+            dependencies: ["Firewall", "Publishing", "Store", "NetCore", "Namespaces", "Netlink"],
             swiftSettings: strict
         ),
         // Depends on ipam-stress so that building the tests builds the helper they spawn.

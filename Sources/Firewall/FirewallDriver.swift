@@ -29,6 +29,16 @@ public protocol FirewallDriver {
     /// Removes the mappings; mappings that are absent (or now belong to someone else) are left alone.
     func unpublish(_ ports: [PublishedPort], from network: FirewallNetwork) throws
 
+    /// Accepts UDP to `port` (a tunnel's VXLAN port) from exactly `peers` and drops it from
+    /// anyone else, replacing what the port had; other UDP ports are untouched. Idempotent.
+    ///
+    /// - Throws: ``NetCore/NetworkError`` when `port` is 0; nothing is applied then.
+    func setTunnelPeers(port: UInt16, peers: Set<IPAddress>) throws
+
+    /// Stops filtering `port`: its peers go, and UDP to it passes untouched again. Removing
+    /// a port that is not filtered is success.
+    func removeTunnelPort(_ port: UInt16) throws
+
     /// Replaces the whole ruleset this project owns with `state`, in one transaction.
     func reload(_ state: FirewallState) throws
 

@@ -17,16 +17,26 @@ public struct FirewallNetwork: Sendable, Hashable {
     /// on this network's bridge only, guarded by a rule that drops packets to 127.0.0.0/8
     /// arriving on it (the CVE-2020-8558 hole).
     public var localhostDNAT: Bool
+    /// The network's tunnel to the other hosts' shares of its subnets (an overlay network's
+    /// VXLAN device), or `nil`. It belongs to the network as its bridge does: forwarding
+    /// between the two is the network's own traffic, and forwarding between the tunnel and
+    /// any other network is dropped. An overlay network passes its whole subnet in
+    /// ``subnets``, so traffic to the other hosts' shares is not masqueraded.
+    public var tunnel: InterfaceName?
 
     public init(name: String, bridge: InterfaceName, subnets: [CIDR], masquerade: Bool = true,
-                isInternal: Bool = false, localhostDNAT: Bool = false) {
+                isInternal: Bool = false, localhostDNAT: Bool = false, tunnel: InterfaceName? = nil) {
         self.name = name
         self.bridge = bridge
         self.subnets = subnets
         self.masquerade = masquerade
         self.isInternal = isInternal
         self.localhostDNAT = localhostDNAT
+        self.tunnel = tunnel
     }
+
+    /// The interfaces whose traffic is the network's own: its bridge, and its tunnel if any.
+    var interfaces: [InterfaceName] { [bridge] + (tunnel.map { [$0] } ?? []) }
 
     /// Subnets with their host bits cleared, in a stable order.
     var normalizedSubnets: [CIDR] {

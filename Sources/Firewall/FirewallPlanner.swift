@@ -20,8 +20,9 @@ struct FirewallPlanner: Sendable {
     }
 
     /// Removes what `listing` shows of `network`: its elements, its chain, and the port
-    /// mappings that point into its subnets, but for those to `kept`. When no network and no
-    /// port is left it deletes the whole table instead. An empty batch means nothing to do.
+    /// mappings that point into its subnets, but for those to `kept`. When no network, no
+    /// port and no tunnel port is left it deletes the whole table instead. An empty batch
+    /// means nothing to do.
     func removeNetwork(_ network: FirewallNetwork, listing: TableListing?, keepingPortsTo kept: Set<IPAddress> = []) -> Nftables.Batch {
         var batch = Nftables.Batch(table: table)
         guard let listing else { return batch }
@@ -33,6 +34,16 @@ struct FirewallPlanner: Sendable {
         for (set, elements) in Ruleset.networkElements(everything) {
             for element in elements where listing.contains(element.key, in: set) {
                 deletions.add(element.key, from: set)
+            }
+        }
+        // And whatever else jumps to its chain (a tunnel the caller's copy does not name),
+        // or the chain could not be deleted.
+        let chain = Ruleset.networkChain(network.bridge)
+        let jump = Nftables.Expression.verdict(.jump(chain)).json
+        for element in listing.elements(of: Ruleset.networks) where element.data == jump {
+            deletions.add(element.key, from: Ruleset.networks)
+            if listing.elements(of: Ruleset.bridges).contains(where: { $0.key == element.key }) {
+                deletions.add(element.key, from: Ruleset.bridges)
             }
         }
         // Interval sets may print a subnet as an address or a prefix: match them as subnets.
@@ -59,13 +70,12 @@ struct FirewallPlanner: Sendable {
             }
         }
         let bridge = Nftables.Expression.symbol(network.bridge.rawValue).json
-        let otherNetworks = listing.elements(of: Ruleset.networks).filter { $0.key != bridge }
-        if otherNetworks.isEmpty, remainingPorts == 0 {
+        let otherNetworks = listing.elements(of: Ruleset.networks).filter { $0.key != bridge && $0.data != jump }
+        if otherNetworks.isEmpty, remainingPorts == 0, listing.elements(of: Ruleset.tunnelPorts).isEmpty {
             batch.append(.delete(.table))
             return batch
         }
         batch.append(contentsOf: deletions.commands)
-        let chain = Ruleset.networkChain(network.bridge)
         if listing.chains.contains(chain) {
             batch.append(.flush(.chain(.init(name: chain))))
             batch.append(.delete(.chain(.init(name: chain))))
@@ -77,6 +87,62 @@ struct FirewallPlanner: Sendable {
     /// need to take effect when no network has added its rules (portmap behind macvlan).
     func addSharedRules() -> Nftables.Batch {
         Nftables.Batch(table: table, commands: sharedObjects(fresh: false))
+    }
+
+    // MARK: Tunnel ports
+
+    /// Makes `peers` the only sources UDP to `port` is accepted from: the shared objects,
+    /// `port` in the tunnel ports, the peers added, and the port's other peers that `listing`
+    /// shows deleted, in one transaction. Safe to repeat.
+    func setTunnelPeers(port: UInt16, peers: Set<IPAddress>, listing: TableListing?) -> Nftables.Batch {
+        var batch = Nftables.Batch(table: table, commands: sharedObjects(fresh: false))
+        batch.append(.add(.elements(Ruleset.tunnelPorts, [Element(key: .port(port))])))
+        var additions = Additions()
+        for peer in peers.sorted() {
+            let (set, element) = Ruleset.tunnelPeer(peer, port: port)
+            additions.add(element, to: set)
+        }
+        batch.append(contentsOf: additions.commands(Command.add))
+        var deletions = Deletions()
+        for (set, key, address) in listedPeers(of: port, in: listing) where !peers.contains(address) {
+            deletions.add(key, from: set)
+        }
+        batch.append(contentsOf: deletions.commands)
+        return batch
+    }
+
+    /// Takes `port` and its peers out of what `listing` shows, so UDP to it passes untouched
+    /// again; when no network, no published port and no other tunnel port is left it deletes
+    /// the whole table instead. An empty batch means nothing to do.
+    func removeTunnelPort(_ port: UInt16, listing: TableListing?) -> Nftables.Batch {
+        var batch = Nftables.Batch(table: table)
+        guard let listing else { return batch }
+        var deletions = Deletions()
+        let key = Nftables.Expression.port(port).json
+        let ports = listing.elements(of: Ruleset.tunnelPorts)
+        if ports.contains(where: { $0.key == key }) { deletions.add(key, from: Ruleset.tunnelPorts) }
+        for (set, key, _) in listedPeers(of: port, in: listing) { deletions.add(key, from: set) }
+        let commands = deletions.commands
+        guard !commands.isEmpty else { return batch }
+        let unused = listing.elements(of: Ruleset.networks).isEmpty && ports.allSatisfy { $0.key == key }
+            && Ruleset.PortMaps.all.allSatisfy { listing.elements(of: $0.address).isEmpty && listing.elements(of: $0.port).isEmpty }
+        batch.append(contentsOf: unused ? [.delete(.table)] : commands)
+        return batch
+    }
+
+    /// The elements of both peer sets that `listing` shows for `port`, with their addresses.
+    private func listedPeers(of port: UInt16, in listing: TableListing?) -> [(set: String, key: JSON, address: IPAddress)] {
+        guard let listing else { return [] }
+        var result: [(set: String, key: JSON, address: IPAddress)] = []
+        for family in [IPAddress.Family.v4, .v6] {
+            let set = Ruleset.tunnelPeers(family)
+            for element in listing.elements(of: set) {
+                guard let parts = element.key["concat"]?.arrayValue, parts.count == 2, parts[1].intValue == Int64(port),
+                      let text = parts[0].stringValue, let address = IPAddress(text) else { continue }
+                result.append((set, element.key, address))
+            }
+        }
+        return result
     }
 
     // MARK: Ports
@@ -161,9 +227,10 @@ struct FirewallPlanner: Sendable {
 
     // MARK: Reload
 
-    /// Deletes the table and builds it again from `networks`, in one transaction: packets
-    /// see either the old ruleset or the whole new one.
-    func reload(_ networks: [(network: FirewallNetwork, entries: [PortEntry], hasRules: Bool)]) -> Nftables.Batch {
+    /// Deletes the table and builds it again from `networks` and `tunnelPeers`, in one
+    /// transaction: packets see either the old ruleset or the whole new one.
+    func reload(_ networks: [(network: FirewallNetwork, entries: [PortEntry], hasRules: Bool)],
+                tunnelPeers: [UInt16: Set<IPAddress>] = [:]) -> Nftables.Batch {
         var batch = Nftables.Batch(table: table, commands: [.add(.table), .delete(.table)])
         batch.append(contentsOf: sharedObjects(fresh: true))
         var additions = Additions()
@@ -179,6 +246,13 @@ struct FirewallPlanner: Sendable {
                     additions.add(addressElement(entry, in: maps, comment: true), to: maps.address)
                     additions.add(portElement(entry, in: maps, comment: true), to: maps.port)
                 }
+            }
+        }
+        for (port, peers) in tunnelPeers.sorted(by: { $0.key < $1.key }) {
+            additions.add(Element(key: .port(port)), to: Ruleset.tunnelPorts)
+            for peer in peers.sorted() {
+                let (set, element) = Ruleset.tunnelPeer(peer, port: port)
+                additions.add(element, to: set)
             }
         }
         batch.append(contentsOf: additions.commands(Command.add))

@@ -1,5 +1,7 @@
-/// Every network and published port the firewall should hold, as the caller's store records
-/// them; ``FirewallDriver/reload(_:)`` rebuilds the ruleset from it after a flush.
+import NetCore
+
+/// Every network, published port and tunnel peer the firewall should hold, as the caller's
+/// store records them; ``FirewallDriver/reload(_:)`` rebuilds the ruleset from it after a flush.
 public struct FirewallState: Sendable, Hashable {
     /// One network with the ports published on it.
     public struct Network: Sendable, Hashable {
@@ -17,8 +19,11 @@ public struct FirewallState: Sendable, Hashable {
     }
 
     public var networks: [Network]
+    /// The peers each tunnel port takes UDP from (``FirewallDriver/setTunnelPeers(port:peers:)``).
+    public var tunnelPeers: [UInt16: Set<IPAddress>]
 
-    public init(networks: [Network] = []) {
+    public init(networks: [Network] = [], tunnelPeers: [UInt16: Set<IPAddress>] = [:]) {
         self.networks = networks
+        self.tunnelPeers = tunnelPeers
     }
 }

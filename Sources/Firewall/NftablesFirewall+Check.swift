@@ -5,8 +5,8 @@ import NetCore
 /// whether it is).
 extension NftablesFirewall {
     /// What of `network`'s rules is not in the table: a shared chain or its rules, the
-    /// network's chain or its rules, or an element of a set (its bridge, its subnets in the
-    /// hairpin and, when it masquerades, the masquerade sets). Empty when all is in place.
+    /// network's chain or its rules, or an element of a set (its bridge and tunnel, its subnets
+    /// in the hairpin and, when it masquerades, the masquerade sets). Empty when all is in place.
     public func missingRules(of network: FirewallNetwork) throws -> [String] {
         guard let listing = try listTable() else { return ["table inet \(Ruleset.table.name) does not exist"] }
         var missing: [String] = []

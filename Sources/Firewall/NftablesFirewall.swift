@@ -52,6 +52,9 @@ public final class NftablesFirewall: FirewallDriver {
     // MARK: FirewallDriver
 
     public func addNetwork(_ network: FirewallNetwork) throws {
+        if let tunnel = network.tunnel, tunnel == network.bridge {
+            throw NetworkError.invalid("tunnel of network \"\(network.name)\"", tunnel.rawValue, "is the network's bridge")
+        }
         try exclusively {
             if network.localhostDNAT {
                 // Fail before changing anything when the bridge (and so its sysctl) is missing.
@@ -133,20 +136,41 @@ public final class NftablesFirewall: FirewallDriver {
         }
     }
 
+    public func setTunnelPeers(port: UInt16, peers: Set<IPAddress>) throws {
+        guard port != 0 else { throw NetworkError.invalid("tunnel port", "0", "is not a UDP port") }
+        try exclusively {
+            let batch = planner.setTunnelPeers(port: port, peers: peers, listing: try listTable())
+            try apply(batch, "accept UDP port \(port) only from \(peers.count) tunnel peers")
+        }
+    }
+
+    public func removeTunnelPort(_ port: UInt16) throws {
+        try exclusively {
+            let batch = planner.removeTunnelPort(port, listing: try listTable())
+            guard !batch.isEmpty else { return }
+            try apply(batch, "stop filtering tunnel port \(port)")
+        }
+    }
+
     public func reload(_ state: FirewallState) throws {
         var claims = PortClaims()
-        var bridges = Set<InterfaceName>()
+        var interfaces = Set<InterfaceName>()
         var networks: [(network: FirewallNetwork, entries: [PortEntry], hasRules: Bool)] = []
         for entry in state.networks {
-            guard !entry.hasRules || bridges.insert(entry.network.bridge).inserted else {
-                throw NetworkError.invalid("bridge of network \"\(entry.network.name)\"", entry.network.bridge.rawValue,
-                                           "is used by another network in the state")
+            if entry.hasRules {
+                for (role, interface) in zip(["bridge", "tunnel"], entry.network.interfaces) {
+                    guard interfaces.insert(interface).inserted else {
+                        throw NetworkError.invalid("\(role) of network \"\(entry.network.name)\"", interface.rawValue,
+                                                   "is used by another network in the state")
+                    }
+                }
             }
             networks.append((entry.network, try PortEntry.entries(for: entry.publishedPorts, on: entry.network,
                                                                     hostAddresses: nil, claims: &claims), entry.hasRules))
         }
+        if state.tunnelPeers.keys.contains(0) { throw NetworkError.invalid("tunnel port", "0", "is not a UDP port") }
         try exclusively {
-            try apply(planner.reload(networks), "reload the firewall")
+            try apply(planner.reload(networks, tunnelPeers: state.tunnelPeers), "reload the firewall")
             for (network, _, hasRules) in networks where hasRules && network.localhostDNAT {
                 do {
                     try host.writeSysctl(Self.routeLocalnet(network), "1")

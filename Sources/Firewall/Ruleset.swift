@@ -7,8 +7,11 @@ import NetCore
 ///   has a key of `l4proto . dport` (any host address) or `daddr . l4proto . dport` (one
 ///   host address): libnftables 1.0.6 cannot declare concatenated map data in JSON, so the
 ///   address and the port come from two lookups with the same key.
-/// - A network is a chain `net-BRIDGE` reached through the verdict map `networks`, plus
-///   elements in shared sets: adding or removing one touches nothing of another.
+/// - A network is a chain `net-BRIDGE` reached through the verdict map `networks` (from its
+///   bridge, and from its tunnel when it has one), plus elements in shared sets: adding or
+///   removing one touches nothing of another.
+/// - Tunnel (VXLAN) ports take UDP only from their peers: one rule per family on the input
+///   hook looks the source up in a set of `address . port` pairs, as Calico does with an ipset.
 /// - The shared chains hold only fixed rules that refer to those sets and maps.
 enum Ruleset {
     static let table = Nftables.Table(family: .inet, name: "netctl")
@@ -23,8 +26,10 @@ enum Ruleset {
     static let forward = Nftables.Chain(name: "forward", hook: .init(.filter, .forward, priority: Nftables.Chain.Hook.Priority.filter))
     /// Runs before conntrack and NAT (raw, -300), so it sees the address on the wire.
     static let localnetGuard = Nftables.Chain(name: "localnet-guard", hook: .init(.filter, .prerouting, priority: Nftables.Chain.Hook.Priority.raw))
+    /// Drops UDP to a tunnel port from anyone but the port's peers.
+    static let input = Nftables.Chain(name: "input", hook: .init(.filter, .input, priority: Nftables.Chain.Hook.Priority.filter))
 
-    static let sharedChains = [Nftables.Chain(name: publishedPorts), prerouting, output, postrouting, forward, localnetGuard]
+    static let sharedChains = [Nftables.Chain(name: publishedPorts), prerouting, output, postrouting, forward, localnetGuard, input]
 
     /// The chain of the network on `bridge`.
     static func networkChain(_ bridge: InterfaceName) -> String { "net-" + bridge.rawValue }
@@ -35,12 +40,16 @@ enum Ruleset {
     static func subnets(_ family: IPAddress.Family) -> String { family == .v4 ? "subnets4" : "subnets6" }
     /// Subnets of networks that masquerade.
     static func masquerade(_ family: IPAddress.Family) -> String { family == .v4 ? "masquerade4" : "masquerade6" }
-    /// Every network's bridge, for isolation.
+    /// Every network's bridge and tunnel, for isolation.
     static let bridges = "bridges"
     /// Bridges with `route_localnet` on: localhost DNAT goes out there, masqueraded.
     static let localnetBridges = "localnet_bridges"
-    /// Bridge → `jump net-BRIDGE`.
+    /// Bridge (and tunnel) → `jump net-BRIDGE`.
     static let networks = "networks"
+    /// UDP ports of tunnels (VXLAN) that only their peers may send to.
+    static let tunnelPorts = "vxlan_ports"
+    /// `address . port`: a peer that may send to a tunnel port.
+    static func tunnelPeers(_ family: IPAddress.Family) -> String { family == .v4 ? "vxlan_peers4" : "vxlan_peers6" }
 
     /// The two maps (container address, container port) of one kind of published port.
     struct PortMaps: Sendable, Hashable {
@@ -94,12 +103,19 @@ enum Ruleset {
         sets.append(Nftables.NamedSet(name: bridges, keyType: [.interfaceName]))
         sets.append(Nftables.NamedSet(name: localnetBridges, keyType: [.interfaceName]))
         sets.append(Nftables.NamedSet(name: networks, keyType: [.interfaceName], dataType: .verdict))
-        return sets + PortMaps.all.flatMap(\.definitions)
+        sets += PortMaps.all.flatMap(\.definitions)
+        sets.append(Nftables.NamedSet(name: tunnelPorts, keyType: [.inetService]))
+        for family in [IPAddress.Family.v4, .v6] {
+            sets.append(Nftables.NamedSet(name: tunnelPeers(family), keyType: [.address(family), .inetService]))
+        }
+        return sets
     }()
 
     // MARK: Shared rules
 
     static let loopback4 = Nftables.Expression.prefix(CIDR.loopback4)
+    /// `udp dport`.
+    static let udpDestinationPort = Nftables.Expression.payload(protocol: "udp", field: "dport")
 
     static let sharedRules: [Nftables.Rule] = {
         typealias E = Nftables.Expression
@@ -144,16 +160,27 @@ enum Ruleset {
             // what a bridge with route_localnet would otherwise deliver to the host's loopback.
             .init(chain: localnetGuard.name, [.notEqual(.meta("iifname"), .symbol("lo")),
                                               .equal(.ipField("daddr", v4), loopback4), .drop]),
+
+            // `udp dport @vxlan_ports ip saddr . udp dport != @vxlan_peers4 drop`: a port
+            // not in the set passes untouched; one in it, only from its own peers.
+            .init(chain: input.name, [.equal(udpDestinationPort, .setReference(tunnelPorts)),
+                                      .notEqual(.concatenation([.ipField("saddr", v4), udpDestinationPort]), .setReference(tunnelPeers(v4))),
+                                      .drop]),
+            .init(chain: input.name, [.equal(udpDestinationPort, .setReference(tunnelPorts)),
+                                      .notEqual(.concatenation([.ipField("saddr", v6), udpDestinationPort]), .setReference(tunnelPeers(v6))),
+                                      .drop]),
         ]
     }()
 
     // MARK: Per network
 
     /// The rules of the network's chain, which forward jumps to for traffic entering or
-    /// leaving its bridge.
+    /// leaving its bridge or its tunnel.
     static func networkRules(_ network: FirewallNetwork) -> [Nftables.Rule] {
         let chain = networkChain(network.bridge)
-        let own = Nftables.Expression.symbol(network.bridge.rawValue)
+        // `"br0"`, or `{ "br0", "vx0" }` with a tunnel: traffic between the two is the network's own.
+        let names = network.interfaces.map { Nftables.Expression.symbol($0.rawValue) }
+        let own = names.count == 1 ? names[0] : .anonymousSet(names)
         if network.isInternal {
             return [.init(chain: chain, [.notEqual(.meta("iifname"), own), .drop]),
                     .init(chain: chain, [.notEqual(.meta("oifname"), own), .drop])]
@@ -168,9 +195,10 @@ enum Ruleset {
     /// The set elements that belong to the network, by set name.
     static func networkElements(_ network: FirewallNetwork) -> [(set: String, elements: [Nftables.Element])] {
         let bridge = Nftables.Expression.symbol(network.bridge.rawValue)
+        let interfaces = network.interfaces.map { Nftables.Expression.symbol($0.rawValue) }
         var result: [(set: String, elements: [Nftables.Element])] = [
-            (networks, [Nftables.Element(key: bridge, data: .verdict(.jump(networkChain(network.bridge))))]),
-            (bridges, [Nftables.Element(key: bridge)]),
+            (networks, interfaces.map { Nftables.Element(key: $0, data: .verdict(.jump(networkChain(network.bridge)))) }),
+            (bridges, interfaces.map { Nftables.Element(key: $0) }),
         ]
         if network.localhostDNAT { result.append((localnetBridges, [Nftables.Element(key: bridge)])) }
         for family in [IPAddress.Family.v4, .v6] {
@@ -180,6 +208,13 @@ enum Ruleset {
             if network.masqueradesTraffic { result.append((masquerade(family), subnets)) }
         }
         return result
+    }
+
+    // MARK: Per tunnel port
+
+    /// `ADDRESS . PORT` in the peer set of the address's family.
+    static func tunnelPeer(_ address: IPAddress, port: UInt16) -> (set: String, element: Nftables.Element) {
+        (tunnelPeers(address.family), Nftables.Element(key: .concatenation([.address(address), .port(port)])))
     }
 
     // MARK: Per port

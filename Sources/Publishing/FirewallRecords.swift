@@ -5,9 +5,14 @@ import NetCore
 /// so the columns stay readable with `sqlite3` and the format can grow without migrations.
 extension FirewallNetwork {
     var record: JSON {
-        ["name": .string(name), "bridge": .string(bridge.rawValue),
-         "subnets": .array(subnets.map { .string($0.description) }),
-         "masquerade": .bool(masquerade), "internal": .bool(isInternal), "localhostDNAT": .bool(localhostDNAT)]
+        var record: JSONObject = [
+            "name": .string(name), "bridge": .string(bridge.rawValue),
+            "subnets": .array(subnets.map { .string($0.description) }),
+            "masquerade": .bool(masquerade), "internal": .bool(isInternal), "localhostDNAT": .bool(localhostDNAT),
+        ]
+        // Only when there is one: a network without stays the text it always was.
+        if let tunnel { record["tunnel"] = .string(tunnel.rawValue) }
+        return .object(record)
     }
 
     init(record: JSON) throws {
@@ -18,11 +23,12 @@ extension FirewallNetwork {
         self.init(name: name, bridge: try InterfaceName(bridge),
                   subnets: try subnets.map { try CIDR(parsing: $0.stringValue ?? "", field: "stored subnet") },
                   masquerade: record["masquerade"]?.boolValue ?? false, isInternal: record["internal"]?.boolValue ?? false,
-                  localhostDNAT: record["localhostDNAT"]?.boolValue ?? false)
+                  localhostDNAT: record["localhostDNAT"]?.boolValue ?? false,
+                  tunnel: try record["tunnel"]?.stringValue.map { try InterfaceName($0, field: "stored tunnel") })
     }
 
-    /// One definition for every attachment that shares the bridge: all their subnets, and
-    /// each option on when any attachment asked for it.
+    /// One definition for every attachment that shares the bridge: all their subnets, each
+    /// option on when any attachment asked for it, and the first tunnel any of them names.
     static func merged(_ networks: [FirewallNetwork]) -> FirewallNetwork? {
         guard var merged = networks.first else { return nil }
         for network in networks.dropFirst() {
@@ -30,6 +36,7 @@ extension FirewallNetwork {
             merged.masquerade = merged.masquerade || network.masquerade
             merged.isInternal = merged.isInternal || network.isInternal
             merged.localhostDNAT = merged.localhostDNAT || network.localhostDNAT
+            merged.tunnel = merged.tunnel ?? network.tunnel
         }
         return merged
     }

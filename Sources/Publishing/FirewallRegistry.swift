@@ -80,6 +80,57 @@ public final class FirewallRegistry {
         try detach(Key(network: name, containerID: "", interface: ""))
     }
 
+    // MARK: Tunnels
+
+    /// Accepts UDP to `port` (an overlay's VXLAN port) from exactly `peers` (the other hosts'
+    /// underlay addresses) and drops it from anyone else, and records them so ``reload()``
+    /// puts them back. Replaces what the port had; other UDP ports are untouched. Idempotent.
+    public func setTunnelPeers(port: UInt16, peers: Set<IPAddress>) throws {
+        guard port != 0 else { throw NetworkError.invalid("tunnel port", "0", "is not a UDP port") }
+        try changeTunnelPort(port, "accept port \(port) only from its peers") { rows in
+            try rows.replace(port: port, peers: peers)
+            try firewall.setTunnelPeers(port: port, peers: peers)
+        }
+    }
+
+    /// Stops filtering `port` and forgets its peers: UDP to it passes untouched again.
+    /// Removing a port that is not filtered is success.
+    public func removeTunnelPort(_ port: UInt16) throws {
+        try changeTunnelPort(port, "stop filtering port \(port)") { rows in
+            try rows.delete(port: port)
+            try firewall.removeTunnelPort(port)
+        }
+    }
+
+    /// The recorded tunnel ports of this host namespace, each with its peers.
+    public func tunnelPeers() throws -> [UInt16: Set<IPAddress>] {
+        try tunnelRows.all()
+    }
+
+    /// Runs `change` (the record and the ruleset) in one store transaction; when that does
+    /// not commit, the ruleset gets back what the port had.
+    private func changeTunnelPort(_ port: UInt16, _ operation: String, _ change: (TunnelPeerRows) throws -> Void) throws {
+        var uncommitted = UndoStack()
+        do {
+            try store.database.immediateTransaction {
+                let rows = tunnelRows
+                let previous = try rows.peers(port: port)
+                try change(rows)
+                uncommitted.push("undo: \(operation)") {
+                    if let previous {
+                        try self.firewall.setTunnelPeers(port: port, peers: previous)
+                    } else {
+                        try self.firewall.removeTunnelPort(port)
+                    }
+                }
+            }
+        } catch {
+            _ = uncommitted.unwind()
+            throw error
+        }
+        uncommitted.commit()
+    }
+
     // MARK: Attachments
 
     /// Publishes `ports` for one attachment and, when `usesRules`, installs (or widens) its
@@ -193,8 +244,8 @@ public final class FirewallRegistry {
         try rows.all().compactMap { row in row.key.attachmentID.map { ($0, row.ports, row.proxyPID) } }
     }
 
-    /// Rebuilds the whole table from the store in one transaction (after `nft flush ruleset`),
-    /// and restarts proxies that are no longer running.
+    /// Rebuilds the whole table (networks, published ports, tunnel peers) from the store in
+    /// one transaction (after `nft flush ruleset`), and restarts proxies that are no longer running.
     public func reload() throws {
         try keepingProxies {
             let all = try rows.allOfThisHost()
@@ -209,6 +260,7 @@ public final class FirewallRegistry {
             for row in all where !row.usesRules && !row.ports.isEmpty {
                 state.networks.append(.init(row.network, publishedPorts: row.ports, hasRules: false))
             }
+            state.tunnelPeers = try tunnelRows.all()
             try firewall.reload(state)
             for var row in all where row.proxyPID.map({ !ProxyProcess.isProxy(pid: $0) }) ?? false {
                 row = try withProxyRules(row)
@@ -221,6 +273,7 @@ public final class FirewallRegistry {
     // MARK: Pieces
 
     private var rows: FirewallRows { FirewallRows(database: store.database, hostNamespace: hostNamespace) }
+    private var tunnelRows: TunnelPeerRows { TunnelPeerRows(database: store.database, hostNamespace: hostNamespace) }
 
     private func detach(_ key: Key) throws {
         var mappings: [PortMapping] = []

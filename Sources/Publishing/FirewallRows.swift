@@ -123,3 +123,53 @@ struct FirewallRows {
             proxyPID: statement.isNull(6) ? nil : Int32(truncatingIfNeeded: statement.int64(6)))
     }
 }
+
+/// Reads and writes `firewall_tunnel_ports` and `firewall_tunnel_peers` (see ``Store/Schema``)
+/// of one host namespace.
+struct TunnelPeerRows {
+    let database: Database
+    let hostNamespace: String
+
+    /// The peers recorded for `port`, or `nil` when the port is not recorded.
+    func peers(port: UInt16) throws -> Set<IPAddress>? {
+        guard try database.statement("SELECT 1 FROM firewall_tunnel_ports WHERE host_namespace = ? AND port = ?")
+            .firstRow([.text(hostNamespace), .int(port)], { _ in true }) != nil else { return nil }
+        return Set(try database.statement("SELECT address FROM firewall_tunnel_peers WHERE host_namespace = ? AND port = ?")
+            .rows([.text(hostNamespace), .int(port)]) { try Self.address($0) })
+    }
+
+    /// Every recorded port with its peers.
+    func all() throws -> [UInt16: Set<IPAddress>] {
+        var result: [UInt16: Set<IPAddress>] = [:]
+        for port in try database.statement("SELECT port FROM firewall_tunnel_ports WHERE host_namespace = ?")
+            .rows([.text(hostNamespace)], { UInt16(truncatingIfNeeded: $0.int64(0)) }) {
+            result[port] = []
+        }
+        let peers = try database.statement("SELECT port, address FROM firewall_tunnel_peers WHERE host_namespace = ?")
+            .rows([.text(hostNamespace)]) { (port: UInt16(truncatingIfNeeded: $0.int64(0)), address: try Self.address($0, column: 1)) }
+        for (port, address) in peers where result[port] != nil { result[port]?.insert(address) }
+        return result
+    }
+
+    /// Records `port` with exactly `peers`.
+    func replace(port: UInt16, peers: Set<IPAddress>) throws {
+        try delete(port: port)
+        try database.statement("INSERT INTO firewall_tunnel_ports (host_namespace, port) VALUES (?, ?)")
+            .run([.text(hostNamespace), .int(port)])
+        let insert = try database.statement("INSERT INTO firewall_tunnel_peers (host_namespace, port, address) VALUES (?, ?, ?)")
+        for peer in peers.sorted() {
+            try insert.run([.text(hostNamespace), .int(port), .text(peer.description)])
+        }
+    }
+
+    /// Forgets `port` and its peers.
+    func delete(port: UInt16) throws {
+        for table in ["firewall_tunnel_ports", "firewall_tunnel_peers"] {
+            try database.statement("DELETE FROM \(table) WHERE host_namespace = ? AND port = ?").run([.text(hostNamespace), .int(port)])
+        }
+    }
+
+    private static func address(_ statement: Statement, column: Int32 = 0) throws -> IPAddress {
+        try IPAddress(parsing: statement.text(column), field: "stored tunnel peer")
+    }
+}

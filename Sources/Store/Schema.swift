@@ -1,7 +1,7 @@
 /// Every migration of netctl's database, in order. Later features (networks, sandboxes,
 /// endpoints, published ports) append here; a released migration is never edited.
 public enum Schema {
-    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts, docker, names]
+    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts, docker, names, tunnelPeers]
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -160,5 +160,25 @@ public enum Schema {
             PRIMARY KEY (network, owner, name, address)
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX dns_records_by_owner ON dns_records (owner);
+        """)
+
+    /// Version 8: the tunnel (VXLAN) ports whose UDP the firewall takes only from known peers,
+    /// and those peers, per host namespace (`DEVICE:INODE`, as in `firewall_attachments`:
+    /// hosts simulated in namespaces share a store and a port), so `firewall reload` puts the
+    /// filter back. A port is a row of `firewall_tunnel_ports` even with no peer (then nobody
+    /// may send to it); each peer a row of `firewall_tunnel_peers` (`address` as text).
+    static let tunnelPeers = Migration(version: 8, name: "firewall tunnel ports and peers", sql: """
+        CREATE TABLE firewall_tunnel_ports (
+            host_namespace TEXT    NOT NULL,
+            port           INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+            PRIMARY KEY (host_namespace, port)
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE firewall_tunnel_peers (
+            host_namespace TEXT    NOT NULL,
+            port           INTEGER NOT NULL,
+            address        TEXT    NOT NULL,
+            PRIMARY KEY (host_namespace, port, address)
+        ) STRICT, WITHOUT ROWID;
         """)
 }

@@ -36,6 +36,16 @@ final class RecordingFirewall: FirewallDriver {
         }
         calls.append("unpublish " + ports.map { "\($0.mapping)->\($0.containerAddress)" }.joined(separator: " "))
     }
+    /// Fails `setTunnelPeers` and `removeTunnelPort` on request.
+    var refuseTunnelPorts = false
+    func setTunnelPeers(port: UInt16, peers: Set<IPAddress>) throws {
+        if refuseTunnelPorts { throw NetworkError(code: .system, message: "nftables refused the batch") }
+        calls.append("tunnel \(port) " + peers.sorted().map(\.description).joined(separator: ","))
+    }
+    func removeTunnelPort(_ port: UInt16) throws {
+        if refuseTunnelPorts { throw NetworkError(code: .system, message: "nftables refused the batch") }
+        calls.append("untunnel \(port)")
+    }
     func reload(_ state: FirewallState) throws {
         lastReload = state
         calls.append("reload \(state.networks.count)")

@@ -11,6 +11,8 @@ extension Nftables {
         case prefix(CIDR)
         /// `a . b . c`: several values looked up as one key.
         case concatenation([Expression])
+        /// `{ a, b }`: an anonymous set, matched against as a whole.
+        case anonymousSet([Expression])
         /// `@name`: a named set or map of the same table.
         case setReference(String)
         /// A header field: `ip daddr`, `th dport`.
@@ -36,6 +38,7 @@ extension Nftables {
             case .prefix(let cidr):
                 ["prefix": ["addr": .string(cidr.networkAddress.description), "len": .int(Int64(cidr.prefixLength))]]
             case .concatenation(let parts): ["concat": .array(parts.map(\.json))]
+            case .anonymousSet(let members): ["set": .array(members.map(\.json))]
             case .setReference(let name): .string("@" + name)
             case .payload(let proto, let field): ["payload": ["protocol": .string(proto), "field": .string(field)]]
             case .meta(let key): ["meta": ["key": .string(key)]]
