@@ -26,6 +26,11 @@ struct Attributes {
         return value[value.startIndex]
     }
 
+    func uint16(_ attribute: some AttributeType) -> UInt16? {
+        guard let value = self[attribute], value.count >= 2 else { return nil }
+        return value.readUInt16(at: value.startIndex)
+    }
+
     func uint32(_ attribute: some AttributeType) -> UInt32? {
         guard let value = self[attribute], value.count >= 4 else { return nil }
         return value.readUInt32(at: value.startIndex)

@@ -112,6 +112,8 @@ public struct VXLANAttribute: AttributeType {
     public static let link = Self(IFLA_VXLAN_LINK)
     /// `IFLA_VXLAN_PORT` (network byte order)
     public static let port = Self(IFLA_VXLAN_PORT)
+    /// `IFLA_VXLAN_LEARNING` (u8): learn remote MACs from the packets that arrive.
+    public static let learning = Self(IFLA_VXLAN_LEARNING)
 }
 
 /// Attributes of `struct ifaddrmsg` messages.
@@ -146,6 +148,18 @@ public struct RouteAttribute: AttributeType {
     public static let preferredSource = Self(RTA_PREFSRC)
     /// `RTA_TABLE`
     public static let table = Self(RTA_TABLE)
+}
+
+/// Attributes of `struct ndmsg` messages: neighbour entries, and (with `AF_BRIDGE`) FDB entries.
+public struct NeighbourAttribute: AttributeType {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `NDA_DST`: the neighbour's IP address; in an FDB entry, the remote tunnel endpoint.
+    public static let destination = Self(NDA_DST)
+    /// `NDA_LLADDR`: the link-layer (MAC) address.
+    public static let linkLayerAddress = Self(NDA_LLADDR)
+    /// `NDA_IFINDEX`: in a neighbour dump request, the one link to list.
+    public static let interfaceIndex = Self(NDA_IFINDEX)
 }
 
 /// `nlmsgerr` attributes that follow an error when `NETLINK_EXT_ACK` is on.
@@ -190,6 +204,12 @@ public struct MessageType: RawRepresentable, Hashable, Sendable {
     public static let deleteRoute = Self(RTM_DELROUTE)
     /// `RTM_GETROUTE`
     public static let getRoute = Self(RTM_GETROUTE)
+    /// `RTM_NEWNEIGH`
+    public static let newNeighbour = Self(RTM_NEWNEIGH)
+    /// `RTM_DELNEIGH`
+    public static let deleteNeighbour = Self(RTM_DELNEIGH)
+    /// `RTM_GETNEIGH`
+    public static let getNeighbour = Self(RTM_GETNEIGH)
 }
 
 /// `nlmsg_flags`.

@@ -54,6 +54,8 @@ public struct Link: Sendable, Hashable {
     public var flags: UInt32
     /// `IFLA_IFALIAS`, if set.
     public var alias: String?
+    /// A vxlan's settings as the kernel holds them (`IFLA_INFO_DATA`); `nil` for other kinds.
+    public var vxlan: VXLANOptions?
 
     /// Administratively up (`IFF_UP`).
     public var isUp: Bool { flags & CNETLINK_IFF_UP != 0 }

@@ -46,8 +46,8 @@ public struct VethPeer: Sendable {
     }
 }
 
-/// A VXLAN tunnel endpoint.
-public struct VXLANOptions: Sendable {
+/// A VXLAN tunnel endpoint: what a vxlan link is created with, and what ``Link/vxlan`` reads back.
+public struct VXLANOptions: Sendable, Hashable {
     /// The 24-bit VXLAN network identifier.
     public var vni: UInt32
     public var local: IPAddress?
@@ -59,15 +59,20 @@ public struct VXLANOptions: Sendable {
     public var port: UInt16
     /// The underlay device the tunnel's packets leave by.
     public var underlay: LinkReference?
+    /// Learn which remote endpoint a MAC is behind from the packets that arrive (the kernel's
+    /// default). An overlay that programs every remote's forwarding entry turns it off, so a
+    /// forged packet cannot redirect a MAC.
+    public var learning: Bool
 
     public init(vni: UInt32, local: IPAddress? = nil, remote: IPAddress? = nil, group: IPAddress? = nil,
-                port: UInt16 = 4789, underlay: LinkReference? = nil) {
+                port: UInt16 = 4789, underlay: LinkReference? = nil, learning: Bool = true) {
         self.vni = vni
         self.local = local
         self.remote = remote
         self.group = group
         self.port = port
         self.underlay = underlay
+        self.learning = learning
     }
 }
 

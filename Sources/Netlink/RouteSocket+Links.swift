@@ -117,6 +117,8 @@ extension RouteSocket {
                 }
                 if let underlayIndex { try message.put(VXLANAttribute.link, UInt32(bitPattern: underlayIndex)) }
                 try message.put(VXLANAttribute.port, options.port.bigEndian)
+                // Only to turn it off: a new vxlan learns unless told otherwise.
+                if !options.learning { try message.put(VXLANAttribute.learning, UInt8(0)) }
             }
         }
     }
@@ -306,7 +308,29 @@ extension Link {
         mac = attributes[LinkAttribute.address].flatMap { try? MACAddress(bytes: Array($0)) }
         masterIndex = attributes.int32(LinkAttribute.master)
         parentIndex = attributes.int32(LinkAttribute.link)
-        kind = attributes.nested(LinkAttribute.linkInfo)?.string(LinkInfoAttribute.kind).map(LinkKindName.init(rawValue:))
+        let info = attributes.nested(LinkAttribute.linkInfo)
+        kind = info?.string(LinkInfoAttribute.kind).map(LinkKindName.init(rawValue:))
+        vxlan = kind == .vxlan ? info?.nested(LinkInfoAttribute.data).flatMap(VXLANOptions.init) : nil
         alias = attributes.string(LinkAttribute.alias)
+    }
+}
+
+extension VXLANOptions {
+    /// Reads a vxlan's `IFLA_INFO_DATA`; `nil` without a VNI. The kernel reports a unicast
+    /// remote and a multicast group in the same attribute: a multicast address becomes
+    /// `group`, any other `remote`. The underlay comes as an index.
+    init?(_ data: Attributes) {
+        guard let vni = data.uint32(VXLANAttribute.id) else { return nil }
+        let peer = data.address(VXLANAttribute.group) ?? data.address(VXLANAttribute.group6)
+        let isGroup = peer?.isMulticast ?? false
+        self.init(
+            vni: vni,
+            local: data.address(VXLANAttribute.local) ?? data.address(VXLANAttribute.local6),
+            remote: isGroup ? nil : peer,
+            group: isGroup ? peer : nil,
+            // Network byte order; every kernel with vxlan reports it.
+            port: data.uint16(VXLANAttribute.port).map { UInt16(bigEndian: $0) } ?? 0,
+            underlay: data.int32(VXLANAttribute.link).map(LinkReference.index),
+            learning: data.uint8(VXLANAttribute.learning).map { $0 != 0 } ?? true)
     }
 }

@@ -32,12 +32,17 @@ public struct Route: Sendable, Hashable, CustomStringConvertible {
     /// `nil` lets it follow from the route: link scope without a gateway, universe with one.
     public var scope: RouteScope?
     public var preferredSource: IPAddress?
+    /// `RTNH_F_ONLINK`: the gateway is on the device's link even though no address of the
+    /// device covers it. An overlay routes each remote subnet via that subnet's own first
+    /// address on the vxlan device, which only a permanent neighbour entry resolves.
+    public var onlink: Bool
 
     /// The main routing table, `RT_TABLE_MAIN`.
     public static let mainTable = UInt32(RT_TABLE_MAIN.rawValue)
 
     public init(destination: CIDR, gateway: IPAddress? = nil, device: LinkReference? = nil, metric: UInt32? = nil,
-                table: UInt32 = Route.mainTable, scope: RouteScope? = nil, preferredSource: IPAddress? = nil) {
+                table: UInt32 = Route.mainTable, scope: RouteScope? = nil, preferredSource: IPAddress? = nil,
+                onlink: Bool = false) {
         self.destination = destination
         self.gateway = gateway
         self.device = device
@@ -45,6 +50,7 @@ public struct Route: Sendable, Hashable, CustomStringConvertible {
         self.table = table
         self.scope = scope
         self.preferredSource = preferredSource
+        self.onlink = onlink
     }
 
     /// The default route of `gateway`'s family.
@@ -62,6 +68,7 @@ public struct Route: Sendable, Hashable, CustomStringConvertible {
         var text = isDefault ? "default" : destination.description
         if let gateway { text += " via \(gateway)" }
         if let device { text += " dev \(device)" }
+        if onlink { text += " onlink" }
         if let metric { text += " metric \(metric)" }
         if table != Self.mainTable { text += " table \(table)" }
         return text
@@ -74,7 +81,20 @@ extension RouteSocket {
     /// - Throws: ``NetworkError`` `.alreadyExists` for a duplicate, `.invalidArgument` when the
     ///   gateway is not reachable, `.notFound` when the device does not exist.
     public func addRoute(_ route: Route) throws {
-        let message = try routeMessage(.newRoute, [.request, .acknowledge, .create, .exclusive], route, deleting: false)
+        try installRoute(route, [.request, .acknowledge, .create, .exclusive], verb: "add")
+    }
+
+    /// Adds `route`, or replaces the route with its destination, metric and table
+    /// (`NLM_F_CREATE | NLM_F_REPLACE`, as `ip route replace`): calling it again leaves one route.
+    ///
+    /// - Throws: ``NetworkError`` `.invalidArgument` when the gateway is not reachable,
+    ///   `.notFound` when the device does not exist.
+    public func replaceRoute(_ route: Route) throws {
+        try installRoute(route, [.request, .acknowledge, .create, .replace], verb: "replace")
+    }
+
+    private func installRoute(_ route: Route, _ flags: MessageFlags, verb: String) throws {
+        let message = try routeMessage(.newRoute, flags, route, deleting: false)
         do {
             _ = try request(message, operation: "RTM_NEWROUTE \(route)")
         } catch let error as NetlinkError {
@@ -84,7 +104,7 @@ extension RouteSocket {
             case .networkUnreachable:
                 throw NetworkError(code: .invalidArgument, message: "route \(route): gateway is not reachable", cause: error)
             default:
-                throw NetworkError(code: .system, message: "cannot add route \(route)", cause: error)
+                throw NetworkError(code: .system, message: "cannot \(verb) route \(route)", cause: error)
             }
         }
     }
@@ -137,6 +157,7 @@ extension RouteSocket {
             header.rtm_scope = route.effectiveScope.rawValue
             header.rtm_type = UInt8(RTN_UNICAST)
         }
+        if route.onlink { header.rtm_flags = UInt32(RTNH_F_ONLINK) }
         try message.append(header)
         if route.destination.prefixLength > 0 {
             try message.put(RouteAttribute.destination, address: route.destination.networkAddress)
@@ -167,6 +188,7 @@ extension Route {
             metric: attributes.uint32(RouteAttribute.priority),
             table: attributes.uint32(RouteAttribute.table) ?? UInt32(header.rtm_table),
             scope: RouteScope(rawValue: header.rtm_scope),
-            preferredSource: attributes.address(RouteAttribute.preferredSource))
+            preferredSource: attributes.address(RouteAttribute.preferredSource),
+            onlink: header.rtm_flags & UInt32(RTNH_F_ONLINK) != 0)
     }
 }

@@ -6,10 +6,11 @@ import NetCore
 import Netlink
 
 // The netlink library's reading of kernel replies under libFuzzer (`make fuzz`): any bytes as
-// the reply to a request or dump (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, a conntrack dump),
-// through the public calls over a fake transport, so the reply collector, the attribute
-// reader and the link, address, route and flow decoders all see them. Errors are fine; a trap
-// or an out-of-bounds read is not.
+// the reply to a request or dump (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH for
+// neighbours and for forwarding entries, a conntrack dump), through the public calls over a
+// fake transport, so the reply collector, the attribute reader and the link (with a vxlan's
+// settings), address, route, neighbour, forwarding-entry and flow decoders all see them.
+// Errors are fine; a trap or an out-of-bounds read is not.
 //
 // The input: byte 0 chooses the call; the rest is what the kernel answers, one datagram, or
 // several separated by the four bytes "NLSP". Replies match the request when their sequence
@@ -79,11 +80,18 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     // A socket of its own for each call, over a kernel that answers with the input.
     func route() -> RouteSocket { RouteSocket(transport: CannedKernel(datagrams), firstSequence: 1) }
     func conntrack() -> ConntrackSocket { ConntrackSocket(transport: CannedKernel(datagrams), firstSequence: 1) }
-    let calls = 11
+    // New calls go at the end, so the seeds of the earlier ones keep choosing them.
+    let calls = 14
     switch Int(bytes[0]) % calls {
     case 0:
         if let links = attempt({ try route().links() }) {
-            for link in links { _ = (link.isUp, link.hasCarrier, link.isPromiscuous, link.mac?.description, link.kind?.description) }
+            for link in links {
+                _ = (link.isUp, link.hasCarrier, link.isPromiscuous, link.mac?.description, link.kind?.description)
+                if let vxlan = link.vxlan {
+                    precondition(link.kind == .vxlan, "vxlan settings on a \(link.kind?.description ?? "kindless") link")
+                    precondition(vxlan.remote == nil || vxlan.group == nil, "both a remote and a group: \(vxlan)")
+                }
+            }
         }
     case 1:
         if let found = attempt({ try route().link(named: .eth0) }), let link = found {
@@ -119,9 +127,23 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         // A dump, then a delete for each flow that matches (each answered with the same bytes).
         let filter = ConntrackFilter(transport: .udp, destinationPorts: 53...53)
         _ = attempt({ try conntrack().deleteFlows(matching: filter) })
-    default:
+    case 10:
         // A request answered by an ACK or an error (with the kernel's extended-ACK message).
         _ = attempt({ try route().setLink(.index(7), up: true) })
+    case 11:
+        if let neighbours = attempt({ try route().neighbours() }) {
+            for neighbour in neighbours { _ = (neighbour.description, neighbour.state.description) }
+        }
+    case 12:
+        if let neighbours = attempt({ try route().neighbours(of: .index(3), family: .v6) }) {
+            precondition(neighbours.allSatisfy { $0.device == .index(3) && $0.address.family == .v6 },
+                         "a neighbour of another link or family passed the filter")
+        }
+    default:
+        if let entries = attempt({ try route().fdbEntries(of: .index(3)) }) {
+            precondition(entries.allSatisfy { $0.device == .index(3) }, "an entry of another device passed the filter")
+            for entry in entries { _ = entry.description }
+        }
     }
     return 0
 }
