@@ -63,7 +63,7 @@ bench: deps static-libdir
 
 # The CNI plugins go in a directory of their own (never over another package's plugins),
 # as one statically linked Swift binary hard-linked under each plugin's name.
-CNI_PLUGINS := bridge macvlan host-local portmap loopback dnsname
+CNI_PLUGINS := bridge macvlan host-local portmap loopback dnsname overlay
 CNI_DIR := $(DESTDIR)$(PREFIX)/lib/netctl/cni
 
 # netctl, netctl-proxy and cnitool are static too: every call is an exec.

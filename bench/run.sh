@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmarks inside the sandbox (make bench calls this through
 # scripts/sandbox.sh) and keeps each table under bench/results/.
-# Usage: bench/run.sh BUILD_DIR [NAME...]   (names: netlink, proxy, firewall, cni, netctl, docker, dns, load; default: netlink)
+# Usage: bench/run.sh BUILD_DIR [NAME...]   (names: netlink, proxy, firewall, cni, netctl, docker, dns, load, overlay; default: netlink)
 set -euo pipefail
 bin="${1:?usage: bench/run.sh BUILD_DIR [NAME...]}"
 shift
@@ -20,6 +20,8 @@ dns() { "$(dirname "$0")/dns/run.sh" "$bin"; }
 # 1 000 containers on one bridge, 10 000 published ports, 10 000-round soaks (LOAD_CONTAINERS,
 # LOAD_PORTS, SOAK_ROUNDS, LOAD_NETCTLD...: bench/load/run.sh); in a sandbox of its own.
 load() { "$(dirname "$0")/load/run.sh" "$bin"; }
+# Two simulated hosts with agents and etcd (OVERLAY_SECONDS, OVERLAY_RUNS...: bench/overlay/run.sh).
+overlay() { "$(dirname "$0")/overlay/run.sh" "$bin"; }
 cni() { "$bin/bench-cni" --iterations "${CNI_ITERATIONS:-200}" --chains "${CNI_CHAINS:-bridge,portmap}"; }
 
 for name in "${@:-netlink}"; do

@@ -26,6 +26,7 @@ let plugins: [String: any CNIPlugin] = [
     "host-local": HostLocalIPAM(),
     "portmap": PortmapPlugin(),
     "dnsname": DNSNamePlugin(),
+    "overlay": OverlayPlugin(),
 ]
 
 nonisolated func writeStandardOutput(_ text: String) { writeAll(text, to: 1) }

@@ -76,7 +76,7 @@ struct NetworkCommand: ParsableCommand {
                 return printJSON(.array(details.map { network, endpoints in
                     guard case .object(var object) = network.output else { return network.output }
                     object["Containers"] = .array(endpoints.map(\.json))
-                    if case .bridge = network.driver { object["Bridge"] = .string(network.bridgeName) }
+                    if network.driver.hasHostBridge { object["Bridge"] = .string(network.bridgeName) }
                     return .object(object)
                 }))
             }
@@ -91,7 +91,10 @@ struct NetworkCommand: ParsableCommand {
             var fields: [(key: String, values: [String])] = [
                 ("Name", [network.name]), ("Id", [network.id]), ("Driver", [network.driver.description]),
             ]
-            if case .bridge = network.driver { fields.append(("Bridge", [network.bridgeName])) }
+            if network.driver.hasHostBridge { fields.append(("Bridge", [network.bridgeName])) }
+            if network.driver == .overlay {
+                fields.append(("Hosts", network.overlayShares.map { "\($0.hostName)  \($0.underlay)  \($0.subnet)  \($0.endpoints) endpoint(s)" }))
+            }
             if !network.dockerNetworks.isEmpty { fields.append(("Docker", [network.dockerNames])) }
             fields += [
                 ("Created", [timestamp(network.created)]),
@@ -142,7 +145,8 @@ struct NetworkCommand: ParsableCommand {
 struct NetworkCreateOptions: ParsableArguments {
     static let discussion = """
         Drivers: bridge (default; a Linux bridge, NAT to the outside, isolated from other \
-        networks), macvlan (endpoints on the parent's link; needs --subnet), null (no \
+        networks), overlay (one network across hosts: needs `netctl agent` on each host and one \
+        IPv4 --subnet, of which each host takes a share; VXLAN between the hosts), macvlan (endpoints on the parent's link; needs --subnet), null (no \
         interface), host (the host's namespace), cni:<type> (any CNI plugin of that type \
         found in $CNI_PATH, or where netctl's plugins and the reference plugins are installed; \
         each connect is an ADD of a list of that plugin, host-local IPAM over --subnet, and \
@@ -150,7 +154,9 @@ struct NetworkCreateOptions: ParsableArguments {
         Options (-o): bridge: com.docker.network.bridge.name, com.docker.network.driver.mtu, \
         localhost_dnat=true (serve 127.0.0.1 ports by DNAT instead of the userland proxy); \
         macvlan: parent (default: the interface of the default route), macvlan_mode \
-        (bridge, private, vepa, passthru), com.docker.network.driver.mtu; cni:<type>: any \
+        (bridge, private, vepa, passthru), com.docker.network.driver.mtu; overlay: \
+        host_subnet_size (prefix length of each host's share, default 24), vni (default: the \
+        first free from 4096), vxlan_port (default 4789); cni:<type>: any \
         key of the plugin's config, the value as JSON when it parses as JSON (-o bridge=cni1, \
         -o isGateway=true, -o ipam='{...}').
         """
@@ -171,6 +177,9 @@ struct NetworkCreateOptions: ParsableArguments {
     var disableDNS = false
     @Option(name: [.customShort("o"), .customLong("opt")], help: "key=value driver option (repeatable).") var option: [String] = []
     @Option(name: .long, help: "key=value label (repeatable).") var label: [String] = []
+    @Option(name: .long, help: ArgumentHelp("The MTU of the network's links (-o com.docker.network.driver.mtu).",
+                                            discussion: "Overlay networks default to the underlay's MTU minus 50."))
+    var mtu: UInt32?
     @OptionGroup var output: OutputOptions
 
     /// Creates the network and prints its ID (or its JSON). `named` is false when the caller
@@ -184,6 +193,7 @@ struct NetworkCreateOptions: ParsableArguments {
             try parsed { try IPAddress(parsing: text, field: "--aux-address") }
         }
         request.options = try keyValues(option, flag: "-o")
+        if let mtu { request.options["com.docker.network.driver.mtu"] = String(mtu) }
         request.labels = try keyValues(label, flag: "--label")
         request.isInternal = `internal`
         request.ipv6 = ipv6

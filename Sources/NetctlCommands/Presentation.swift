@@ -10,7 +10,17 @@ private func presented(_ json: JSON, created: Int64) -> JSON {
 
 extension NetworkRecord {
     var output: JSON {
-        guard !dockerNetworks.isEmpty, case .object(var object) = presented(json, created: created) else { return presented(json, created: created) }
+        guard !dockerNetworks.isEmpty || driver == .overlay, case .object(var object) = presented(json, created: created) else {
+            return presented(json, created: created)
+        }
+        if driver == .overlay {
+            object["Hosts"] = .array(overlayShares.map { share in
+                ["Name": .string(share.hostName), "Id": .string(share.hostID), "Underlay": .string(share.underlay.description),
+                 "Subnet": .string(share.subnet.description), "VtepMAC": .string(share.vtepMAC.description),
+                 "Endpoints": .int(Int64(share.endpoints))]
+            })
+        }
+        guard !dockerNetworks.isEmpty else { return .object(object) }
         object["Docker"] = .array(dockerNetworks.map { docker in
             var entry: JSONObject = ["Id": .string(docker.id), "MadeForIt": .bool(docker.made)]
             if let name = docker.name { entry["Name"] = .string(name) }
@@ -40,7 +50,7 @@ enum TopologyGraph {
             let subnets = network.subnets.map(\.subnet.description).joined(separator: "\\n")
             let kind = "\(network.driver)" + (network.isInternal ? ", internal" : "")
             lines.append("    \(quoted("network:" + network.name)) [shape=box, style=rounded, label=\(quoted("\(network.name)\\n\(kind)" + (subnets.isEmpty ? "" : "\\n" + subnets)))];")
-            if case .bridge = network.driver {
+            if network.driver.hasHostBridge {
                 lines.append("    \(quoted("link:" + network.bridgeName)) [shape=hexagon, label=\(quoted(network.bridgeName))];")
                 lines.append("    \(quoted("network:" + network.name)) -> \(quoted("link:" + network.bridgeName)) [arrowhead=none, style=dashed];")
             }

@@ -15,7 +15,8 @@ public struct NetctlCommand: ParsableCommand {
         commandName: "netctl",
         abstract: "Container networks, sandboxes and endpoints for any runtime, through a netns path.",
         discussion: """
-            Networks use the null, host, bridge or macvlan driver, or cni:<type> for any CNI \
+            Networks use the null, host, bridge, macvlan or overlay driver (across hosts, with \
+            `netctl agent` on each), or cni:<type> for any CNI \
             plugin in $CNI_PATH (run through the CNI runtime, with host-local IPAM and portmap). \
             A sandbox is a network namespace: one netctl makes (`sandbox create`), the one netctl \
             runs in (`--network host`), or any path a runtime made (/run/netns/NAME, \
@@ -27,7 +28,7 @@ public struct NetctlCommand: ParsableCommand {
             """,
         version: version,
         subcommands: [CreateShortForm.self, NetworkCommand.self, SandboxCommand.self, Connect.self, Disconnect.self, Exec.self,
-                      PortCommand.self, FirewallCommand.self, GC.self, PluginCommand.self, Version.self, Completion.self]
+                      PortCommand.self, FirewallCommand.self, GC.self, PluginCommand.self, AgentCommand.self, Version.self, Completion.self]
     )
 
     public init() {}

@@ -38,7 +38,7 @@ extension Netctl {
     /// (no socket opened): the bridge driver's, or a `cni:bridge` plugin's.
     static func hostBridge(of network: NetworkRecord) -> String? {
         switch network.driver {
-        case .bridge: network.bridgeName
+        case .bridge, .overlay: network.bridgeName
         case .cni(let type): CNINetwork(network: network, type: type).hostBridge?.rawValue
         case .null, .host, .macvlan: nil
         }
@@ -58,6 +58,12 @@ extension Netctl {
                 parent: try network.options[NetworkOption.parent].map { try InterfaceName($0, field: NetworkOption.parent) },
                 modeName: network.options[NetworkOption.macvlanMode], mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init),
                 field: NetworkOption.macvlanMode)))
+        case .overlay:
+            // On each host an overlay network is a bridge network on the host's share; the
+            // VXLAN device and the routes to the other hosts are the agent's.
+            .driver(try BridgeDriver.onHost(options: BridgeOptions(
+                bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
+                mtu: network.options[NetworkOption.mtu].flatMap(UInt32.init), isGateway: true, hairpin: true)))
         case .cni(let type): .cni(CNINetwork(network: network, type: type, names: names))
         }
     }

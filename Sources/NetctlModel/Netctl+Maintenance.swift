@@ -42,7 +42,7 @@ extension Netctl {
         var rows: [PublishedPortRow] = []
         for endpoint in try tables.endpoints() where !endpoint.ports.isEmpty {
             let network = try network(endpoint.network)
-            guard case .bridge = network.driver else { continue }
+            guard network.driver.hasHostBridge else { continue }
             let published = try firewall().published().filter {
                 $0.attachment.network == Self.stateKey(endpoint.network) && sandboxes[$0.attachment.containerID] == endpoint.sandbox
             }
@@ -172,13 +172,15 @@ extension Netctl {
             for endpoint in try docker.endpoints(networkID: record.id) { valid.insert(attachmentID(network, endpoint)) }
         }
         var stale = StaleState(attachments: [], leases: [])
-        if case .bridge = network.driver {
+        if network.driver.hasHostBridge {
             stale.attachments = try firewall().published().map(\.attachment).filter { $0.network == key && !valid.contains($0) }
         }
         var seen = Set<LeaseKey>()
-        // Leases of Docker's pools are dockerd's until it releases them (or its endpoint goes).
+        // Leases of Docker's pools are dockerd's until it releases them (or its endpoint goes);
+        // the CNI `overlay` plugin's are its runtime's (its GC takes them).
         stale.leases = try allocator().leases(network: key).map(\.key)
-            .filter { !leases.contains($0) && !$0.containerID.hasPrefix(Self.dockerLeasePrefix) && seen.insert($0).inserted }
+            .filter { !leases.contains($0) && !$0.containerID.hasPrefix(Self.dockerLeasePrefix) && !$0.containerID.hasPrefix(Self.cniLeasePrefix)
+                && seen.insert($0).inserted }
         return stale
     }
 

@@ -39,6 +39,7 @@ enum NetworkOption {
         switch driver {
         case .bridge: [bridgeName, mtu, localhostDNAT]
         case .macvlan: [parent, macvlanMode, mtu]
+        case .overlay: [mtu, OverlayOption.hostSubnetSize, OverlayOption.vni, OverlayOption.port]
         case .cni: [] // passed to the plugin as they are
         case .null, .host: []
         }
@@ -61,6 +62,7 @@ extension Netctl {
         let viaDocker = try tables.network(name) == nil ? try docker.networks().first { $0.name == name || $0.id == name }?.network : nil
         guard var network = try tables.network(viaDocker ?? name) else { throw Self.notFound("network", name) }
         network.dockerNetworks = try docker.networks(carriedBy: network.name)
+        if network.driver == .overlay { network.overlayShares = try overlay.shares(network: network.name) }
         return network
     }
 
@@ -68,8 +70,9 @@ extension Netctl {
     ///
     /// - Throws: ``NetworkError`` naming the flag and value that is wrong, or `.alreadyExists`.
     public func createNetwork(_ request: NetworkRequest) throws -> NetworkRecord {
+        if request.driver == .overlay { return try createOverlayNetwork(request) }
         // The rules go back out of the ruleset when the network's record does not commit.
-        try UndoStack.transaction { uncommitted in try createNetwork(request, ifNotCommitted: &uncommitted) }
+        return try UndoStack.transaction { uncommitted in try createNetwork(request, ifNotCommitted: &uncommitted) }
     }
 
     /// ``createNetwork(_:)`` in the caller's store transaction, with what to undo in the
@@ -110,6 +113,10 @@ extension Netctl {
     public func removeNetwork(_ name: String, force: Bool = false) throws -> Bool {
         guard var network = try tables.network(name) else { return false }
         try refuseIfDockerHolds(network)
+        if network.driver == .overlay, !removesOverlayLocally {
+            try removeOverlayEverywhere(network, force: force)
+            return true
+        }
         if case .cni = network.driver {
             // The plugins' GC runs outside the store transaction (they open the same store), so
             // first, in one transaction with the endpoint check, the network is marked: no
@@ -145,6 +152,7 @@ extension Netctl {
             case .driver(let driver):
                 if driver.offersPublishing { try firewall().removeNetwork(name: Self.stateKey(network.name)) }
                 try driver.removeNetwork()
+                if network.driver == .overlay { try removeOverlayFabric(network) }
             case .cni:
                 try removeLinksThePluginMade(network)
             }
@@ -177,7 +185,8 @@ extension Netctl {
     public func pruneNetworks() throws -> [String] {
         var removed: [String] = []
         let heldByDocker = Set(try docker.networks().map(\.network))
-        for network in try tables.networks() where try !heldByDocker.contains(network.name) && tables.endpoints(network: network.name).isEmpty {
+        // Overlay networks span hosts: removing one is never a side effect of tidying this one.
+        for network in try tables.networks() where try network.driver != .overlay && !heldByDocker.contains(network.name) && tables.endpoints(network: network.name).isEmpty {
             if try removeNetwork(network.name) { removed.append(network.name) }
         }
         return removed
@@ -186,10 +195,15 @@ extension Netctl {
     // MARK: Pieces
 
     /// The network as the firewall sees it.
+    ///
+    /// An overlay network's subnets are the whole overlay's, so traffic to the other hosts'
+    /// shares is not masqueraded, and its VXLAN device belongs to it as its bridge does.
     func firewallNetwork(_ network: NetworkRecord) throws -> PublishingNetwork {
-        PublishingNetwork(name: network.name, bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
-                        subnets: network.subnets.map(\.subnet), masquerade: !network.isInternal, isInternal: network.isInternal,
-                        localhostDNAT: network.options[NetworkOption.localhostDNAT] == "true")
+        let overlay = OverlayLocal(network)
+        return PublishingNetwork(name: network.name, bridge: try InterfaceName(network.bridgeName, field: "bridge name"),
+                                 subnets: overlay?.subnet.map { [$0] } ?? network.subnets.map(\.subnet), masquerade: !network.isInternal,
+                                 isInternal: network.isInternal, localhostDNAT: network.options[NetworkOption.localhostDNAT] == "true",
+                                 tunnel: overlay?.tunnel)
     }
 
     /// The network's address ranges for IPAM: one range set per subnet.
@@ -241,7 +255,7 @@ extension Netctl {
                 throw NetworkError.invalid(names.driver, request.driver.description,
                                            "no CNI plugin \"\(type)\" in \(runtime.pluginDirectories.joined(separator: ":")) (set CNI_PATH)")
             }
-        case .bridge: break
+        case .bridge, .overlay: break
         }
     }
 

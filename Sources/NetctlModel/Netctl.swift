@@ -20,6 +20,11 @@ public final class Netctl {
     let store: StateStore
     let tables: ModelTables
     let docker: DockerTables
+    let overlay: OverlayTables
+    /// Set while the agent takes an overlay network off this host (not off every host).
+    var removesOverlayLocally = false
+    /// What runs an overlay operation against etcd; tests put a fake here (see OverlayControl).
+    var overlayControl: ([String]) throws -> JSON = OverlayControl.run
     private var openedFirewall: FirewallRegistry?
     /// Where what went wrong beside the point of an operation that succeeded is told
     /// (stderr by default).
@@ -40,6 +45,7 @@ public final class Netctl {
         store = try StateStore(directory: stateDirectory)
         tables = ModelTables(database: store.database)
         docker = DockerTables(database: store.database)
+        overlay = OverlayTables(database: store.database)
     }
 
     /// The firewall, opened on first use: commands that never touch it never load libnftables.

@@ -8,6 +8,9 @@ public enum DriverKind: Sendable, Hashable, CustomStringConvertible {
     case host
     case bridge
     case macvlan
+    /// A network across hosts: a bridge on each host, VXLAN between them, the hosts' shares
+    /// of its subnet kept in etcd by `netctl agent`.
+    case overlay
     /// Any CNI plugin found in the CNI directories, run through the CNI runtime.
     case cni(String)
 
@@ -18,11 +21,21 @@ public enum DriverKind: Sendable, Hashable, CustomStringConvertible {
         case "host": self = .host
         case "bridge": self = .bridge
         case "macvlan": self = .macvlan
+        case "overlay": self = .overlay
         default:
             guard text.hasPrefix("cni:"), text.count > 4 else {
-                throw NetworkError.invalid(field, text, "must be one of null, host, bridge, macvlan, cni:<plugin type>")
+                throw NetworkError.invalid(field, text, "must be one of null, host, bridge, macvlan, overlay, cni:<plugin type>")
             }
             self = .cni(String(text.dropFirst(4)))
+        }
+    }
+
+    /// Whether its endpoints hang off a Linux bridge netctl makes on this host, with the
+    /// gateway on it: bridge networks, and overlay networks on each host.
+    public var hasHostBridge: Bool {
+        switch self {
+        case .bridge, .overlay: true
+        case .null, .host, .macvlan, .cni: false
         }
     }
 
@@ -32,6 +45,7 @@ public enum DriverKind: Sendable, Hashable, CustomStringConvertible {
         case .host: "host"
         case .bridge: "bridge"
         case .macvlan: "macvlan"
+        case .overlay: "overlay"
         case .cni(let type): "cni:\(type)"
         }
     }
@@ -76,6 +90,9 @@ public struct NetworkRecord: Sendable, Hashable {
     public var dnsEnabled = false
     /// The Docker networks it carries (not stored with it: read from Docker's records).
     public var dockerNetworks: [DockerNetworkRecord] = []
+    /// An overlay network's hosts and their shares, as this host's agent last saw them in etcd
+    /// (not stored with it: read from the agent's records).
+    public var overlayShares: [OverlayShare] = []
 
     /// The Linux bridge of a bridge network: `com.docker.network.bridge.name`, or `br-` and
     /// twelve digits of the ID as Docker names it.
@@ -84,7 +101,7 @@ public struct NetworkRecord: Sendable, Hashable {
     /// Whether its endpoints get an interface in the sandbox (not null or host: those add none).
     public var addsInterfaces: Bool {
         switch driver {
-        case .bridge, .macvlan, .cni: true
+        case .bridge, .macvlan, .overlay, .cni: true
         case .null, .host: false
         }
     }
@@ -93,7 +110,7 @@ public struct NetworkRecord: Sendable, Hashable {
     /// (bridge and macvlan; a CNI plugin's routes are its own business).
     public var netctlMakesItsInterfaces: Bool {
         switch driver {
-        case .bridge, .macvlan: true
+        case .bridge, .macvlan, .overlay: true
         case .null, .host, .cni: false
         }
     }

@@ -16,7 +16,7 @@ public struct ReservingProcess: Sendable, Hashable {
     public var pidNamespace: UInt64
 
     /// This process, or `nil` when procfs cannot tell.
-    static func current() -> ReservingProcess? {
+    public static func current() -> ReservingProcess? {
         let pid = getpid()
         guard let status = ProcessStatus(pid: pid), let namespace = ownPIDNamespace() else { return nil }
         return ReservingProcess(pid: pid, startTime: status.startTime, pidNamespace: namespace)

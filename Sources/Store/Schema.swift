@@ -1,7 +1,7 @@
 /// Every migration of netctl's database, in order. Later features (networks, sandboxes,
 /// endpoints, published ports) append here; a released migration is never edited.
 public enum Schema {
-    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts, docker, names, tunnelPeers]
+    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts, docker, names, tunnelPeers, overlay]
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -179,6 +179,26 @@ public enum Schema {
             port           INTEGER NOT NULL,
             address        TEXT    NOT NULL,
             PRIMARY KEY (host_namespace, port, address)
+        ) STRICT, WITHOUT ROWID;
+        """)
+
+    /// Version 9: the overlay agent's record of this host (`overlay_agent`: its identity, the
+    /// etcd endpoints it uses, its lease and the underlay, one JSON row per key) and the shares
+    /// of every overlay network it knows (`overlay_shares`: which host holds which slice of the
+    /// subnet, for `network inspect` and for the routes). The agent writes them; the CLI and the
+    /// CNI `overlay` plugin only read.
+    static let overlay = Migration(version: 9, name: "overlay agent and shares", sql: """
+        CREATE TABLE overlay_agent (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE overlay_shares (
+            network    TEXT NOT NULL,
+            subnet     TEXT NOT NULL,
+            host       TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            PRIMARY KEY (network, subnet)
         ) STRICT, WITHOUT ROWID;
         """)
 }

@@ -16,8 +16,8 @@ import NIOPosix
 struct Netctld: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "netctld",
-        abstract: "netctl's daemon: Docker's network and IPAM plugin.",
-        subcommands: [Plugin.self])
+        abstract: "netctl's daemon: Docker's network and IPAM plugin, and the overlay agent.",
+        subcommands: [Plugin.self, AgentCommand.self, OverlayCommand.self])
 }
 
 struct Plugin: ParsableCommand {

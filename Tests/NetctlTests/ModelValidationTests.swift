@@ -238,3 +238,57 @@ struct ModelValidationTests {
         #expect(plain["runtimeConfig"] == nil)
     }
 }
+
+/// `network create --driver overlay` on the CLI's side: what is checked before etcd is asked.
+struct OverlayRequestTests {
+    let model: Netctl
+
+    init() throws {
+        model = try Netctl(stateDirectory: NSTemporaryDirectory() + "netctl-unit-\(UUID().uuidString)", names: .commandLine)
+    }
+
+    func overlay(_ configure: (inout NetworkRequest) throws -> Void) rethrows -> NetworkRequest {
+        var request = NetworkRequest(name: "ov1", driver: .overlay)
+        try configure(&request)
+        return request
+    }
+
+    func message(_ request: NetworkRequest) -> String {
+        do {
+            _ = try model.createNetwork(request)
+            return ""
+        } catch let error as NetworkError {
+            return error.message
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func badOverlayFlagsAreNamedWithTheirValues() throws {
+        #expect(message(overlay { _ in }).contains("--subnet"))
+        #expect(message(try overlay { $0.subnets = [try CIDR(parsing: "fd00::/64")]; $0.ipv6 = true }).contains("--subnet"))
+        #expect(message(try overlay { $0.subnets = [try CIDR(parsing: "10.200.0.0/16")]; $0.options = ["host_subnet_size": "12"] })
+            .contains("-o host_subnet_size"))
+        #expect(message(try overlay { $0.subnets = [try CIDR(parsing: "10.200.0.0/16")]; $0.options = ["vni": "0"] }).contains("-o vni"))
+        #expect(message(try overlay { $0.subnets = [try CIDR(parsing: "10.200.0.0/16")]; $0.options = ["vxlan_port": "x"] })
+            .contains("-o vxlan_port"))
+        #expect(message(try overlay { $0.subnets = [try CIDR(parsing: "10.200.0.0/16")]; $0.options = ["parent": "eth0"] })
+            .contains("-o parent"))
+        #expect(message(try overlay { $0.subnets = [try CIDR(parsing: "10.200.0.0/16")]; $0.gateways = [try IPAddress(parsing: "10.200.0.1", field: "t")] })
+            .contains("--gateway"))
+    }
+
+    @Test func withoutAnAgentItSaysWhatIsMissing() throws {
+        let text = message(try overlay { $0.subnets = [try CIDR(parsing: "10.200.0.0/16")] })
+        #expect(text.contains("no overlay agent has run on this host"))
+        #expect(text.contains("netctl agent --store"))
+    }
+
+    @Test func theCommandLineTakesMTUAndTheOverlayOptions() throws {
+        let create = try #require(try NetctlCommand.parseAsRoot(["network", "create", "ov1", "--driver", "overlay", "--subnet", "10.200.0.0/16",
+                                                                 "-o", "host_subnet_size=26", "-o", "vni=42", "--mtu", "1400"]) as? NetworkCommand.Create)
+        #expect(create.options.mtu == 1400)
+        #expect(create.options.option == ["host_subnet_size=26", "vni=42"])
+        #expect(try NetctlCommand.parseAsRoot(["agent", "--store", "unix:///run/etcd.sock", "--advertise", "10.99.0.1"]) is AgentCommand)
+    }
+}

@@ -86,7 +86,7 @@ extension Netctl {
             for spec in network.subnets where spec.subnet.family == family && (request.pool.map { $0 == spec.subnet } ?? (named != nil)) {
                 guard network.netctlMakesItsInterfaces else {
                     throw NetworkError.invalid("--ipam-opt \(DockerOption.network)", network.name,
-                                               "is a \(network.driver) network; only bridge and macvlan networks can carry Docker's containers")
+                                               "is a \(network.driver) network; only bridge, macvlan and overlay networks can carry Docker's containers")
                 }
                 return (network.name, spec.subnet, spec.gateway)
             }

@@ -82,7 +82,7 @@ extension Netctl {
         let field = "-o \(DockerOption.network)"
         guard let network = try tables.network(name) else { throw NetworkError.invalid(field, name, "no such netctl network") }
         guard network.netctlMakesItsInterfaces else {
-            throw NetworkError.invalid(field, name, "is a \(network.driver) network; only bridge and macvlan networks can carry Docker's containers")
+            throw NetworkError.invalid(field, name, "is a \(network.driver) network; only bridge, macvlan and overlay networks can carry Docker's containers")
         }
         if try docker.networks().contains(where: { $0.network == name && $0.made }) {
             throw NetworkError.invalid(field, name, "was made for another Docker network")
