@@ -32,6 +32,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Only netctld (the Docker plugin daemon) links it: netctl and netctl-cni start as fast as before.
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // Only the Cluster target (the etcd client) uses these, and only netctld links Cluster: its
+        // TLS stack (NIOSSL with BoringSSL) must stay out of the exec'd binaries (netctl, netctl-cni).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         // libmnl, found through pkg-config.
@@ -123,14 +127,29 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "netctl", dependencies: ["NetctlCommands"], swiftSettings: strict, linkerSettings: execLinkerSettings),
-        // The long-running daemon: Docker's network plugin over HTTP/1.1 on a unix socket (SwiftNIO).
+        // The long-running daemon: Docker's network plugin over HTTP/1.1 on a unix socket (SwiftNIO), and the overlay agent.
+        // The overlay agent: the host's lease and shares in etcd, a watch, the kernel kept in step.
+        .target(name: "OverlayAgent", dependencies: ["Cluster", "NetctlModel", "NetCore"], swiftSettings: strict),
         .executableTarget(
             name: "netctld",
             dependencies: [
-                "DockerPlugin", "NetctlModel", "NetCore",
+                "DockerPlugin", "NetctlModel", "NetCore", "Cluster", "OverlayAgent",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // The etcd v3 client over etcd's JSON gateway (AsyncHTTPClient: TCP, unix sockets, TLS with
+        // client certificates). Only the daemon netctld may link it: it brings SwiftNIO, NIOSSL and
+        // BoringSSL, which netctl and netctl-cni (exec'd per call) must not carry.
+        .target(
+            name: "Cluster",
+            dependencies: [
+                "NetCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),
@@ -184,11 +203,18 @@ let package = Package(
 
         .testTarget(name: "CNITests", dependencies: ["CNI", "NetCore"], swiftSettings: strict),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: strict),
+        // Against a real etcd the tests start themselves (skipped where /usr/bin/etcd is missing).
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["Cluster", "NetCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "NamespacesTests", dependencies: ["Namespaces", "NetCore"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Drivers", "Namespaces", "NetCore"], swiftSettings: strict),
         .testTarget(name: "AttachmentTests", dependencies: ["Attachment", "Drivers", "NetCore"], swiftSettings: strict),
         .testTarget(name: "DockerPluginTests", dependencies: ["DockerPlugin", "NetctlModel", "NetCore"], swiftSettings: strict),
         .testTarget(name: "NameServiceTests", dependencies: ["NameService", "DNS", "NetCore"], swiftSettings: strict),
+        .testTarget(name: "OverlayAgentTests", dependencies: ["OverlayAgent", "NetctlModel", "NetCore"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(name: "NetctlTests", dependencies: ["NetctlModel", "NetctlCommands", "NetCore", "Namespaces", "Drivers", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Drivers", "Firewall", "Store", "NetCore"], swiftSettings: strict),

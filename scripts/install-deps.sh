@@ -7,6 +7,7 @@ packages=(
     iproute2 nftables sqlite3 busybox-static netcat-openbsd procps iputils-ping graphviz strace  # tests and demo
     podman crun conmon  # end-to-end tests with real runtimes
     docker.io  # a real dockerd in the sandbox (brings containerd, runc, tini)
+    etcd-server etcd-client openssl  # the etcd client's tests: a real etcd, and the certificates of its TLS tests
 )
 
 missing=()

@@ -1,9 +1,15 @@
-/// Standard padded base64: libcni's cache stores the config as Go's `[]byte`, which its JSON
-/// encoder writes as base64.
-enum Base64 {
+/// Standard padded base64 (RFC 4648 §4): Go's JSON encoder writes `[]byte` this way, so libcni's
+/// cache stores a config in it, and etcd's JSON gateway sends keys and values in it.
+public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    /// Each byte's value in the alphabet, or 0xFF for a byte outside it.
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, character) in alphabet.enumerated() { table[Int(character)] = UInt8(value) }
+        return table
+    }()
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var output: [UInt8] = []
         output.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
@@ -21,7 +27,7 @@ enum Base64 {
     }
 
     /// `nil` for text that is not padded base64.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         let characters = Array(text.utf8)
         guard characters.count % 4 == 0 else { return nil }
         var output: [UInt8] = []
@@ -36,7 +42,8 @@ enum Base64 {
                     chunk <<= 6
                     continue
                 }
-                guard padding == 0, let value = alphabet.firstIndex(of: character) else { return nil }
+                let value = values[Int(character)]
+                guard padding == 0, value != 0xFF else { return nil }
                 chunk = chunk << 6 | UInt32(value)
             }
             output.append(UInt8(chunk >> 16 & 0xFF))
