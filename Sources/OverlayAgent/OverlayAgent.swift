@@ -67,6 +67,7 @@ public actor OverlayAgent {
             group.addTask { try await self.watchLoop() }
             group.addTask { try await self.keepAliveLoop() }
             group.addTask { try await self.endpointLoop() }
+            group.addTask { try await self.resyncLoop() }
             defer { group.cancelAll() }
             try await group.next()
         }
@@ -116,6 +117,18 @@ public actor OverlayAgent {
         await reconcile()
     }
 
+    /// A full re-list and reconcile every minute, beside the watch: it repairs what the watch
+    /// cannot show (an entry someone deleted from the kernel by hand, a deletion etcd compacted
+    /// away exactly at the revision a watch resumed from).
+    private func resyncLoop() async throws {
+        while true {
+            try await Task.sleep(for: Self.resyncInterval)
+            do { try await relist() } catch { log("periodic re-list failed (will retry): \(error)") }
+        }
+    }
+
+    static let resyncInterval = Duration.seconds(60)
+
     private func keepAliveLoop() async throws {
         let interval = Duration.milliseconds(max(settings.leaseTTL * 1000 / 3, 500))
         while true {
@@ -149,8 +162,10 @@ public actor OverlayAgent {
                     backoff = .milliseconds(100)
                     switch message {
                     case .events(let revision, let events):
+                        // Older than a re-list made meanwhile: the snapshot already has it.
+                        guard revision > self.revision else { continue }
                         snapshot.apply(events)
-                        self.revision = max(self.revision, revision)
+                        self.revision = revision
                         await reconcile()
                     case .compacted(let compactRevision):
                         log("watch from revision \(revision + 1) was compacted (at \(compactRevision)): listing again")
@@ -216,8 +231,8 @@ public actor OverlayAgent {
         if let held = shares.first(where: { $0.share.hostID == record.hostID && $0.kv.lease == record.lease }) {
             return held.share
         }
-        let preferred = shares.first(where: { $0.share.hostID == record.hostID })?.share.subnet
-            ?? (try model.localOverlayNetworks().first { $0.name == name && $0.id == config.id }?.subnets.first?.subnet)
+        let recorded = try model.localOverlayNetworks().first { $0.name == name && $0.id == config.id }?.subnets.first?.subnet
+        let preferred = shares.first(where: { $0.share.hostID == record.hostID })?.share.subnet ?? recorded
         let taken = Set(shares.filter { $0.share.hostID != record.hostID }.map(\.share.subnet))
         let endpoints = try model.overlayEndpointCounts()[name] ?? 0
         for candidate in ShareSelection.candidates(subnet: config.subnet, shareLength: config.shareLength, taken: taken, preferred: preferred) {

@@ -273,7 +273,7 @@ struct OverlayRequestTests {
         #expect(message(try overlay { $0.subnets = [try CIDR(parsing: "10.200.0.0/16")]; $0.options = ["vxlan_port": "x"] })
             .contains("-o vxlan_port"))
         #expect(message(try overlay { $0.subnets = [try CIDR(parsing: "10.200.0.0/16")]; $0.options = ["parent": "eth0"] })
-            .contains("-o parent"))
+            .contains("parent"))
         #expect(message(try overlay { $0.subnets = [try CIDR(parsing: "10.200.0.0/16")]; $0.gateways = [try IPAddress(parsing: "10.200.0.1", field: "t")] })
             .contains("--gateway"))
     }

@@ -45,6 +45,7 @@ start_etcd() {
         --initial-advertise-peer-urls unix://peer.sock:0 --initial-cluster t1=unix://peer.sock:0 \
         --logger zap --log-level error >>"$work/etcd.log" 2>&1) &
     etcd_pid=$!
+    disown "$!"
     within 10 etcdctl_ endpoint health >/dev/null
 }
 start_agent() {
@@ -52,6 +53,12 @@ start_agent() {
     ip netns exec "h$host" env NETCTL_STATE_DIR="$work/h$host" "$netctld" agent --store "unix://$work/etcd.sock:0" \
         --advertise "10.99.0.$host" --lease-ttl "$ttl" --host-name "h$host" "$@" >>"$work/agent-h$host.log" 2>&1 &
     agent_pid[$host]=$!
+    disown "$!" # no "Killed" notice when a test kills it
+}
+# stop SIGNAL PID: signals a process started here and waits (up to 10 s) until it is gone.
+stop() {
+    kill "-$1" "$2" 2>/dev/null
+    for _ in $(seq 200); do kill -0 "$2" 2>/dev/null || return 0; sleep 0.05; done
 }
 stop_everything() {
     # KILL: a test runner hands its children SIGTERM blocked.
