@@ -157,6 +157,7 @@ public actor OverlayAgent {
     private func watchLoop() async throws {
         var backoff = Duration.milliseconds(100)
         while true {
+            try Task.checkCancellation()
             do {
                 for try await message in client.watch(prefix: keys.root, fromRevision: revision + 1) {
                     backoff = .milliseconds(100)
@@ -172,6 +173,8 @@ public actor OverlayAgent {
                         try await relist()
                     }
                 }
+                // Ended without an error (compacted, or the server closed it): watch again.
+                try await Task.sleep(for: .milliseconds(100))
             } catch is CancellationError {
                 throw CancellationError()
             } catch {

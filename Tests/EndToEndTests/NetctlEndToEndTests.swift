@@ -208,7 +208,8 @@ struct NetctlEndToEndTests {
         // Each: the command line, what stderr must name (the flag and the value), the exit status.
         let cases: [([String], [String], Int32)] = [
             (["network", "create", "e2ebad", "--subnet", "10.0.0.0/33"], ["--subnet", "10.0.0.0/33"], 2),
-            (["network", "create", "e2ebad", "--driver", "overlay"], ["--driver", "overlay"], 2),
+            (["network", "create", "e2ebad", "--driver", "ipvlan"], ["--driver", "ipvlan"], 2),
+            (["network", "create", "e2ebad", "--driver", "overlay"], ["--subnet", "overlay"], 2),
             (["network", "create", "e2ebad", "--gateway", "10.1.2.3.4"], ["--gateway", "10.1.2.3.4"], 2),
             (["network", "create", "e2ebad", "-o", "nokey"], ["-o", "nokey"], 2),
             (["network", "create", "e2ebad", "--aux-address", "x=10.9.9.9", "--subnet", "10.195.0.0/24"], ["--aux-address", "10.9.9.9"], 2),

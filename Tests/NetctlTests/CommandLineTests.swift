@@ -57,7 +57,7 @@ struct CommandLineTests {
         [], ["create"], ["network"], ["network", "create"], ["network", "ls"], ["network", "inspect"], ["network", "rm"], ["network", "prune"],
         ["sandbox"], ["sandbox", "create"], ["sandbox", "ls"], ["sandbox", "inspect"], ["sandbox", "rm"],
         ["connect"], ["disconnect"], ["exec"], ["port"], ["port", "ls"], ["firewall"], ["firewall", "reload"],
-        ["gc"], ["plugin"], ["plugin", "serve"], ["version"], ["completion"],
+        ["gc"], ["plugin"], ["plugin", "serve"], ["agent"], ["version"], ["completion"],
     ]
 
     @Test func everySubcommandAndEveryOptionAndArgumentHasHelp() throws {

@@ -76,12 +76,12 @@ struct ModelValidationTests {
         #expect(try DriverKind(parsing: "cni:ptp") == .cni("ptp"))
         #expect(try DriverKind(parsing: "none") == .null)
         #expect(try SandboxMode(parsing: "container:web") == .container("web"))
-        let driver = #expect(throws: NetworkError.self) { try DriverKind(parsing: "overlay") }
-        #expect(driver?.message.hasPrefix("invalid driver \"overlay\"") == true, "\(String(describing: driver))")
+        let driver = #expect(throws: NetworkError.self) { try DriverKind(parsing: "ipvlan") }
+        #expect(driver?.message.hasPrefix("invalid driver \"ipvlan\"") == true, "\(String(describing: driver))")
         let mode = #expect(throws: NetworkError.self) { try SandboxMode(parsing: "bridge") }
         #expect(mode?.message.hasPrefix("invalid network mode \"bridge\"") == true, "\(String(describing: mode))")
         // The CLI names them by its flags.
-        let flag = #expect(throws: NetworkError.self) { try DriverKind(parsing: "overlay", field: FieldNames.commandLine.driver) }
+        let flag = #expect(throws: NetworkError.self) { try DriverKind(parsing: "ipvlan", field: FieldNames.commandLine.driver) }
         #expect(flag?.message.contains("--driver") == true)
     }
 

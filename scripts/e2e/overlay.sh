@@ -83,6 +83,18 @@ id="$(on 1 "$netctl" network inspect ov1 | python3 -c 'import json,sys; print(js
 vx="vx-${id:0:12}"
 entries() { echo "$(ip -n "h$1" neigh show dev "$vx" nud permanent | grep -c lladdr) $(bridge -n "h$1" fdb show dev "$vx" | grep -c ' dst ') $(ip -n "h$1" route show dev "$vx" | grep -c via)"; }
 step "h1 has one neighbour, FDB entry and route per other host" "$(entries 1)" "2 2 2"
+# Isolated from the host's other networks like any two networks, through the tunnel too.
+on 1 "$netctl" network create --subnet 10.77.0.0/24 --disable-dns local1 >/dev/null
+ip netns add cb1
+on 1 "$netctl" connect local1 /run/netns/cb1 >/dev/null
+ab1="$(address_of cb1)"
+step "a bridge network's sandbox cannot reach the overlay's on its host" "$(ok 2 ping_ cb1 "$a1")" "no"
+step "the overlay's sandbox cannot reach a bridge network's on its host" "$(ok 2 ping_ c1 "$ab1")" "no"
+ip -n h3 route add 10.77.0.0/24 via "${a1%.*}.0" dev "$vx" onlink
+step "nothing from the tunnel reaches another network of the host" "$(ok 2 ping_ c3 "$ab1")" "no"
+ip -n h3 route del 10.77.0.0/24
+on 1 "$netctl" disconnect local1 /run/netns/cb1 >/dev/null
+on 1 "$netctl" network rm local1 >/dev/null
 step "VXLAN device MTU is the underlay's minus 50" "$(ip -n h1 -o link show "$vx" | grep -o 'mtu [0-9]*')" "mtu 1450"
 step "container MTU follows" "$(ip -n c1 -o link show eth0 | grep -o 'mtu [0-9]*')" "mtu 1450"
 step "no multicast group on the VXLAN device" "$(ip -n h1 -d link show "$vx" | grep -oE 'vxlan id .*' | grep -c ' group ')" "0"
@@ -202,6 +214,12 @@ step "no key of ov1 is left in etcd" "$(etcdctl_ get --prefix /netctl/v1/network
 step "no VNI claim is left in etcd" "$(etcdctl_ get --prefix /netctl/v1/vni/ --keys-only | grep -c .)" "0"
 peers_left() { ip netns exec h1 nft list table inet netctl 2>/dev/null | grep -A3 'vxlan_peers4' | grep -c 'elements'; }
 step "no allowed VXLAN source is left" "$(peers_left)" "0"
+
+# --- SIGTERM stops an agent (its lease stays for the TTL)
+kill -TERM "${agent_pid[1]}"
+stopped() { ! kill -0 "${agent_pid[1]}" 2>/dev/null; }
+step "an agent stops on SIGTERM" "$(ok 5 stopped)" "yes"
+step "and says its lease stays" "$(grep -c 'the lease stays' "$work/agent-h1.log")" "1"
 
 # --- TLS to etcd with a CA and client certificates made here
 tls="$work/tls"; mkdir -p "$tls"
