@@ -214,7 +214,7 @@ let package = Package(
         .testTarget(name: "AttachmentTests", dependencies: ["Attachment", "Drivers", "NetCore"], swiftSettings: strict),
         .testTarget(name: "DockerPluginTests", dependencies: ["DockerPlugin", "NetctlModel", "NetCore"], swiftSettings: strict),
         .testTarget(name: "NameServiceTests", dependencies: ["NameService", "DNS", "NetCore"], swiftSettings: strict),
-        .testTarget(name: "OverlayAgentTests", dependencies: ["OverlayAgent", "NetctlModel", "NetCore"], swiftSettings: strict),
+        .testTarget(name: "OverlayAgentTests", dependencies: ["OverlayAgent", "Cluster", "NetctlModel", "NetCore"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(name: "NetctlTests", dependencies: ["NetctlModel", "NetctlCommands", "NetCore", "Namespaces", "Drivers", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Drivers", "Firewall", "Store", "NetCore"], swiftSettings: strict),

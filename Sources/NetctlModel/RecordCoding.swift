@@ -67,10 +67,7 @@ extension EndpointRecord {
         if let mac { object["MacAddress"] = .string(mac) }
         if let dockerEndpointID { object["DockerEndpointId"] = .string(dockerEndpointID) }
         if !nameservers.isEmpty { object["Nameservers"] = .array(nameservers.map { .string($0.description) }) }
-        if let reservedBy {
-            object["ReservedBy"] = ["Pid": .int(Int64(reservedBy.pid)), "StartTime": .int(Int64(clamping: reservedBy.startTime)),
-                                    "PidNamespace": .int(Int64(clamping: reservedBy.pidNamespace))]
-        }
+        if let reservedBy { object["ReservedBy"] = reservedBy.json }
         return .object(object)
     }
 
@@ -82,13 +79,21 @@ extension EndpointRecord {
                   mac: json["MacAddress"]?.stringValue,
                   aliases: (json["Aliases"]?.arrayValue ?? []).compactMap(\.stringValue),
                   ports: try (json["Ports"]?.arrayValue ?? []).map { try PortMapping(parsing: $0.stringValue ?? "") },
-                  reservedBy: json["ReservedBy"].flatMap { reserved in
-                      guard let pid = reserved["Pid"]?.intValue.flatMap(Int32.init(exactly:)),
-                            let start = reserved["StartTime"]?.intValue.flatMap(UInt64.init(exactly:)),
-                            let namespace = reserved["PidNamespace"]?.intValue.flatMap(UInt64.init(exactly:)) else { return nil }
-                      return ReservingProcess(pid: pid, startTime: start, pidNamespace: namespace)
-                  },
+                  reservedBy: json["ReservedBy"].flatMap(ReservingProcess.init(json:)),
                   nameservers: (json["Nameservers"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(IPAddress.init) })
+    }
+}
+
+extension ReservingProcess {
+    var json: JSON {
+        ["Pid": .int(Int64(pid)), "StartTime": .int(Int64(clamping: startTime)), "PidNamespace": .int(Int64(clamping: pidNamespace))]
+    }
+
+    init?(json: JSON) {
+        guard let pid = json["Pid"]?.intValue.flatMap(Int32.init(exactly:)),
+              let start = json["StartTime"]?.intValue.flatMap(UInt64.init(exactly:)),
+              let namespace = json["PidNamespace"]?.intValue.flatMap(UInt64.init(exactly:)) else { return nil }
+        self.init(pid: pid, startTime: start, pidNamespace: namespace)
     }
 }
 

@@ -23,6 +23,6 @@ struct OverlayEndToEndTests {
         let lines = output.split(separator: "\n").map(String.init)
         let passed = lines.filter { $0.hasPrefix("PASS ") }, failed = lines.filter { $0.hasPrefix("FAIL ") }
         #expect(failed.isEmpty, "\(failed)")
-        #expect(passed.count == 47, "\(passed)")
+        #expect(passed.count == 49, "\(passed)")
     }
 }

@@ -1,3 +1,4 @@
+import Cluster
 import NetCore
 @testable import NetctlModel
 @testable import OverlayAgent
@@ -84,5 +85,42 @@ struct OverlayValuesTests {
         let first = UInt8(mac.description.prefix(2), radix: 16) ?? 0
         #expect(first & 0x02 == 0x02 && first & 0x01 == 0)
         #expect(Netctl.tunnelName(networkID: "0123456789abcdef0123").count == 15)
+    }
+}
+
+/// The agent's copy of etcd: kept by events, read as networks, shares and allowed sources.
+struct OverlaySnapshotTests {
+    let keys = OverlayKeys()
+
+    func share(_ subnet: String, host: String, underlay: String) -> OverlayShare {
+        OverlayShare(subnet: CIDR(subnet)!, hostID: host, hostName: host, underlay: IPAddress(underlay)!,
+                     vtepMAC: Netctl.vtepMAC(hostID: host, vni: 7))
+    }
+
+    @Test func eventsKeepTheNetworksSharesAndAllowedSources() throws {
+        var snapshot = OverlaySnapshot(keys: keys)
+        let config = OverlayNetworkConfig(id: "id1", subnet: CIDR("10.200.0.0/16")!, shareLength: 24, vni: 7)
+        let a = share("10.200.1.0/24", host: "a", underlay: "10.99.0.1"), b = share("10.200.2.0/24", host: "b", underlay: "10.99.0.2")
+        snapshot.replace(with: [EtcdKeyValue(key: keys.config("ov1"), value: config.json.serialized()),
+                                EtcdKeyValue(key: keys.share("ov1", a), value: a.json.serialized(), lease: 1)])
+        snapshot.apply([EtcdEvent(kind: .put, kv: EtcdKeyValue(key: keys.share("ov1", b), value: b.json.serialized(), lease: 2), previous: nil),
+                        EtcdEvent(kind: .put, kv: EtcdKeyValue(key: keys.host("b"), value: "{}"), previous: nil)])
+        #expect(snapshot.networks == ["ov1": config])
+        #expect(snapshot.shares(of: "ov1").map(\.share) == [a, b])
+        #expect(snapshot.shares(of: "ov1").map(\.kv.lease) == [1, 2])
+        #expect(snapshot.tunnelPeers() == [4789: [IPAddress("10.99.0.1")!, IPAddress("10.99.0.2")!]])
+        // A host's lease expires: its keys go in one revision, with only their names.
+        snapshot.apply([EtcdEvent(kind: .delete, kv: EtcdKeyValue(key: keys.share("ov1", b), value: ""), previous: nil)])
+        #expect(snapshot.shares(of: "ov1").map(\.share) == [a])
+        #expect(snapshot.tunnelPeers() == [4789: [IPAddress("10.99.0.1")!]])
+        snapshot.apply([EtcdEvent(kind: .delete, kv: EtcdKeyValue(key: keys.config("ov1"), value: ""), previous: nil)])
+        #expect(snapshot.networks.isEmpty)
+        #expect(snapshot.tunnelPeers().isEmpty)
+    }
+
+    @Test func aConfigThatDoesNotParseIsNoNetwork() {
+        var snapshot = OverlaySnapshot(keys: keys)
+        snapshot.replace(with: [EtcdKeyValue(key: keys.config("bad"), value: "{\"Id\": 1}")])
+        #expect(snapshot.networks.isEmpty)
     }
 }

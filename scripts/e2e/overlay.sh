@@ -116,13 +116,17 @@ after="$(rx)"
 step "VXLAN from an unknown address is dropped" "$((after - before))" "0"
 ip -n h4 link del rogue
 
-# --- a host that joins later is reached
+# --- a host that joins later is reached; its underlay has a smaller MTU, and its overlay follows
+ip link set u4 mtu 1400
+ip -n h4 link set eth0 mtu 1400
 start_agent 4
 ip netns add c4
 joined() { on 4 "$netctl" connect ov1 /run/netns/c4; }
 within 5 joined >/dev/null
 a4="$(address_of c4)"
 step "c1 reaches c4 on a host that joined later" "$(ok 3 ping_ c1 "$a4")" "yes"
+step "h4's VXLAN device has its underlay's MTU minus 50" "$(ip -n h4 -o link show "$vx" | grep -o 'mtu [0-9]*')" "mtu 1350"
+step "and so has c4" "$(ip -n c4 -o link show eth0 | grep -o 'mtu [0-9]*')" "mtu 1350"
 
 # --- CNI: the overlay plugin type on h2 (the flannel CNI pattern), beside netctl's endpoints
 mkdir -p "$work/cni/bin" "$work/cni/net.d"

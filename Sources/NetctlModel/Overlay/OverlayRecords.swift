@@ -156,10 +156,7 @@ public struct OverlayAgentRecord: Sendable, Hashable {
         if let caFile { object["CACert"] = .string(caFile) }
         if let certFile { object["Cert"] = .string(certFile) }
         if let keyFile { object["Key"] = .string(keyFile) }
-        if let process {
-            object["Process"] = ["Pid": .int(Int64(process.pid)), "StartTime": .int(Int64(clamping: process.startTime)),
-                                 "PidNamespace": .int(Int64(clamping: process.pidNamespace))]
-        }
+        if let process { object["Process"] = process.json }
         return .object(object)
     }
 
@@ -168,18 +165,12 @@ public struct OverlayAgentRecord: Sendable, Hashable {
               let underlay = json["Underlay"]?.stringValue.flatMap(IPAddress.init) else {
             throw NetworkError(code: .internalError, message: "the overlay agent's record is malformed: \(json)")
         }
-        let process = json["Process"].flatMap { process -> ReservingProcess? in
-            guard let pid = process["Pid"]?.intValue.flatMap(Int32.init(exactly:)),
-                  let start = process["StartTime"]?.intValue.flatMap(UInt64.init(exactly:)),
-                  let namespace = process["PidNamespace"]?.intValue.flatMap(UInt64.init(exactly:)) else { return nil }
-            return ReservingProcess(pid: pid, startTime: start, pidNamespace: namespace)
-        }
         self.init(hostID: host, hostName: json["HostName"]?.stringValue ?? host,
                   endpoints: (json["Endpoints"]?.arrayValue ?? []).compactMap(\.stringValue),
                   caFile: json["CACert"]?.stringValue, certFile: json["Cert"]?.stringValue, keyFile: json["Key"]?.stringValue,
                   prefix: prefix, underlay: underlay, underlayInterface: json["UnderlayInterface"]?.stringValue ?? "",
                   underlayMTU: json["UnderlayMTU"]?.intValue.flatMap(UInt32.init(exactly:)) ?? 1500,
                   lease: json["Lease"]?.stringValue.flatMap(Int64.init) ?? 0, leaseTTL: json["LeaseTTL"]?.intValue ?? 0,
-                  process: process)
+                  process: json["Process"].flatMap(ReservingProcess.init(json:)))
     }
 }
