@@ -69,11 +69,12 @@ struct ModelTables {
         }
     }
 
-    /// Every interface name endpoints hold, with the namespace path of their sandbox.
-    func interfacesInUse() throws -> [(interface: String, path: String)] {
+    /// Every interface name endpoints hold, with the namespace path of their sandbox and
+    /// whether netctl made that namespace.
+    func interfacesInUse() throws -> [(interface: String, path: String, isOwned: Bool)] {
         try database.statement("""
-            SELECT e.interface, s.path FROM endpoints e JOIN sandboxes s ON s.name = e.sandbox WHERE e.interface != ''
-            """).rows([]) { ($0.text(0), $0.text(1)) }
+            SELECT e.interface, s.path, s.owned FROM endpoints e JOIN sandboxes s ON s.name = e.sandbox WHERE e.interface != ''
+            """).rows([]) { ($0.text(0), $0.text(1), $0.int64(2) != 0) }
     }
 
     /// The endpoints that publish ports; the others' definitions are not decoded.

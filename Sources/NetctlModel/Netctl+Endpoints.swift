@@ -367,7 +367,11 @@ extension Netctl {
             return shares
         }
         var used = present
-        for holder in try tables.interfacesInUse() where !used.contains(holder.interface) && sharesTheNamespace(holder.path) {
+        // Two namespaces netctl made are two namespaces unless they are one path (a
+        // `container:` sandbox names its owner's): only a runtime's paths need a stat, so a
+        // host with a thousand netctl sandboxes makes none.
+        for holder in try tables.interfacesInUse() where !used.contains(holder.interface)
+            && !(holder.isOwned && sandbox.isOwned && holder.path != sandbox.path) && sharesTheNamespace(holder.path) {
             used.insert(holder.interface)
         }
         var index = 0
