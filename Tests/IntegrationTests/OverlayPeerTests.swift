@@ -178,7 +178,8 @@ struct OverlayPeerTests {
         #expect(try host.ipJSON("-6", "neigh", "show", "dev", "vx0").compactMap { $0["dst"] as? String } == ["fd00:200:2::"])
         try host.socket.deleteNeighbour(v6)
         try host.socket.deleteNeighbour(v4)
-        #expect(try host.socket.neighbours(of: "vx0").isEmpty)
+        // The kernel may add entries of its own meanwhile (IPv6 multicast on a device that is up).
+        #expect(try host.socket.neighbours(of: "vx0").filter { [v4.address, v6.address].contains($0.address) }.isEmpty)
     }
 }
 

@@ -71,7 +71,11 @@ ip -n outside addr add 192.0.2.2/24 dev out1 && ip -n outside link set out1 up &
 sysctl -qw net.ipv4.ip_forward=1
 
 start_plugin
-"$helper" start "$work/dockerd" || { rc=$?; [ $rc = 77 ] && echo "SKIP docker.io is not installed"; exit $rc; }
+"$helper" start "$work/dockerd" 2>"$work/start.err" || {
+    rc=$?
+    if [ $rc = 77 ]; then echo "SKIP docker.io is not installed"; else echo "FAIL dockerd starts: $(tail -5 "$work/start.err" | tr '\n' ' ')"; fi
+    exit $rc
+}
 
 case "$mode" in
 bridge)
