@@ -33,7 +33,10 @@ struct BridgePlugin: CNIPlugin {
     }
 
     func driver(_ request: CNIRequest) throws -> BridgeDriver {
-        try BridgeDriver.onHost(options: options(request))
+        let options = try options(request)
+        PhaseTrace.mark("config parsed")
+        defer { PhaseTrace.mark("host socket opened") }
+        return try BridgeDriver.onHost(options: options)
     }
 
     /// The steps this plugin owns of the attachment recipe: the lease (the `ipam` plugin),
@@ -67,6 +70,7 @@ struct BridgePlugin: CNIPlugin {
         try refuseContradictions(driver.options, request)
         let netns = try request.requireNetns()
         let context = try AttachmentContext(id: request.attachmentID(), namespace: openNamespace(netns))
+        PhaseTrace.mark("netns opened")
         let mac = try request.requestedMAC()
         let dns = try request.configuredDNS()
         let leasing = CNILeasing(request)
@@ -90,6 +94,7 @@ struct BridgePlugin: CNIPlugin {
     func delete(_ request: CNIRequest) throws {
         let driver = try driver(request)
         let namespace = try request.netns.flatMap(openNamespaceIfPresent)
+        PhaseTrace.mark("netns opened")
         let context = try AttachmentContext(id: request.attachmentID(), namespace: namespace)
         let failures = try recipe(request, driver: driver, leasing: CNILeasing(request)).detach(context)
         try throwAll(failures.map(\.error), "DEL of \(try request.attachmentID())")

@@ -10,6 +10,8 @@ import CNI
 import Publishing
 import NetCore
 
+PhaseTrace.mark("runtime start")
+
 /// The last component of `path`. Top-level closures are main-actor isolated, and calling one
 /// from `map` makes the runtime check the executor, which loads the concurrency runtime and
 /// libdispatch at start-up; a nonisolated function needs no check (so is the writer below).
@@ -52,6 +54,7 @@ do {
     writeStandardOutput(CNIError(.ioFailure, "cannot read stdin", details: "\(error)").json(cniVersion: .current).serialized(pretty: true) + "\n")
     exit(1)
 }
+PhaseTrace.mark("input read")
 let status = PluginMain.run(StoreAwarePlugin(plugin: plugin), environment: environment, stdin: input, write: writeStandardOutput)
 // The child this may leave is reparented to init or the nearest subreaper; a runtime that is a
 // subreaper and reaps only the children it knows can turn the hand-off off.

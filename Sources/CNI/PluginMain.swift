@@ -33,6 +33,7 @@ public enum PluginMain {
         do {
             let request = try CNIRequest(environment: environment, stdin: stdin)
             version = request.version
+            PhaseTrace.mark("request parsed")
             switch request.command {
             case .version:
                 let versions = JSON.array(CNIVersion.supported.map { .string($0.description) })
@@ -48,6 +49,7 @@ public enum PluginMain {
             case .status:
                 try plugin.status(request)
             }
+            PhaseTrace.mark("result written")
             return 0
         } catch {
             // An error before the request was whole (a command the config's version lacks, a

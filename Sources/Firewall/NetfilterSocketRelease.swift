@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CNetlink
+import NetCore
 
 /// Lets a short-lived process exit without waiting for nftables to reclaim memory.
 ///
@@ -19,6 +20,7 @@ public enum NetfilterSocketRelease {
     public static func handOffBeforeExit() {
         let descriptors = openDescriptors()
         let netfilter = descriptors.filter(isNetfilterSocket)
+        PhaseTrace.mark("exit: socket scan")
         guard !netfilter.isEmpty else { return }
         // Everything is written: the runtime sees the end of stdout when this process exits,
         // however long the child takes.

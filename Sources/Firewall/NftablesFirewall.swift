@@ -44,6 +44,7 @@ public final class NftablesFirewall: FirewallDriver {
         if let lockPath {
             try makeParentDirectory(of: lockPath)
             lock = try FileLock(path: lockPath)
+            PhaseTrace.mark("firewall lock file opened")
         }
         return NftablesFirewall(transport: try LibNftables(namespace: namespace),
                                 host: host, lock: lock)
@@ -94,10 +95,12 @@ public final class NftablesFirewall: FirewallDriver {
     public func publish(_ ports: [PublishedPort], on network: FirewallNetwork) throws {
         guard !ports.isEmpty else { return }
         try exclusively {
+            PhaseTrace.mark("firewall lock held")
             // Only the families of the ports: every veth on the host has an IPv6 link-local
             // address, so a dump of both would grow with the containers attached.
             let families = Set(ports.map(\.containerAddress.family))
             let addresses = uniqued(try host.localAddresses(family: families.count == 1 ? families.first : nil))
+            PhaseTrace.mark("host addresses dumped")
             var claims = PortClaims()
             let entries = try PortEntry.entries(for: ports, on: network, hostAddresses: Set(addresses), claims: &claims)
             guard !entries.isEmpty else { return }
@@ -105,7 +108,10 @@ public final class NftablesFirewall: FirewallDriver {
             // so there is nothing to collide with there.
             let probed = addresses.filter { !$0.isIPv6LinkLocal }
             do {
-                _ = try transport.run(planner.publish(entries, probing: probed).text)
+                let batch = planner.publish(entries, probing: probed).text
+                PhaseTrace.mark("batch planned")
+                _ = try transport.run(batch)
+                PhaseTrace.mark("nftables transaction")
             } catch let error as NftablesError where error.isAlreadyExists {
                 let listing = try? listTable()
                 let message = listing.flatMap { planner.conflict(for: entries, in: $0) }
@@ -121,7 +127,10 @@ public final class NftablesFirewall: FirewallDriver {
         guard !entries.isEmpty else { return }
         try exclusively {
             do {
-                _ = try transport.run(planner.unpublish(entries).text)
+                let batch = planner.unpublish(entries).text
+                PhaseTrace.mark("batch planned")
+                _ = try transport.run(batch)
+                PhaseTrace.mark("nftables transaction")
             } catch let error as NftablesError where error.isNotFound {
                 return // No table or map: nothing was published.
             } catch let error as NftablesError where error.isAlreadyExists {

@@ -46,12 +46,15 @@ public final class StateStore {
         // is ours and holds nothing but the store (never a shared one such as /tmp).
         try makeDirectories(directory, mode: 0o700)
         Self.restrict(directory)
+        PhaseTrace.mark("store directory checked")
         self.directory = directory
         let trimmed = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         database = try Database(
             path: "\(trimmed)/\(Self.fileName)", busyTimeoutMilliseconds: busyTimeoutMilliseconds,
             synchronous: synchronous)
+        PhaseTrace.mark("store opened")
         try database.migrate(Schema.migrations)
+        PhaseTrace.mark("schema checked")
     }
 
     private static func restrict(_ directory: String) {

@@ -18,6 +18,7 @@ public final class LibNftables: NftablesTransport {
     /// - Throws: ``NetworkError`` when libnftables cannot be set up.
     public init(namespace: NetNamespace? = nil) throws {
         let library = try NftablesLibrary.shared.get()
+        PhaseTrace.mark("libnftables loaded")
         let make = { () -> OpaquePointer? in library.newContext(UInt32(NFT_CTX_DEFAULT)) }
         guard let context = try namespace?.run(make) ?? make() else {
             throw NetworkError(code: .system, message: "cannot create a libnftables context")
@@ -31,6 +32,7 @@ public final class LibNftables: NftablesTransport {
         self.library = library
         self.context = context
         self.namespace = namespace
+        PhaseTrace.mark("libnftables context")
     }
 
     deinit { library.freeContext(context) }
