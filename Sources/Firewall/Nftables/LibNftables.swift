@@ -19,6 +19,8 @@ public final class LibNftables: NftablesTransport {
     public init(namespace: NetNamespace? = nil) throws {
         let library = try NftablesLibrary.shared.get()
         PhaseTrace.mark("libnftables loaded")
+        // The context's socket is a netfilter one (see `NetfilterSocketRelease`).
+        BackgroundRelease.noteNetfilterSocket()
         let make = { () -> OpaquePointer? in library.newContext(UInt32(NFT_CTX_DEFAULT)) }
         guard let context = try namespace?.run(make) ?? make() else {
             throw NetworkError(code: .system, message: "cannot create a libnftables context")
