@@ -52,11 +52,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        // libnftables' header: the Firewall applies its batches through the library, which it
-        // dlopens on first use instead of linking (no pkg-config, so no -lnftables).
+        // libnftables' and libnftnl's headers: the Firewall applies its batches through
+        // libnftables, and writes published ports' map elements through libnftnl; it dlopens
+        // both on first use instead of linking (no pkg-config, so no -lnftables or -lnftnl).
         .systemLibrary(
             name: "CNftables",
-            providers: [.apt(["libnftables-dev"])]
+            providers: [.apt(["libnftables-dev", "libnftnl-dev"])]
         ),
         // Debug builds (the tests') carry the fault-injection switch (NetCore/FaultInjection.swift).
         .target(name: "NetCore", swiftSettings: strict + [.define("NETCTL_FAULT_INJECTION", .when(configuration: .debug))]),

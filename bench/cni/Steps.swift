@@ -85,7 +85,8 @@ struct StepsBench {
     }
 
     /// One table per chain: a column per call, a row per phase (medians over the calls; a phase
-    /// that happens more than once in a call counts as their sum).
+    /// that happens more than once in a call counts as their sum, one that a call skips as 0,
+    /// and the cell says in how many calls it happened when not in all).
     func tables(_ kinds: [Chain.Kind]) -> String {
         var sections: [String] = ["## CNI plugin calls, phase by phase (`--steps \(iterations)`)", ""]
         var groups: [(String, [String])] = [("`VERSION` and bridge + host-local", ["VERSION", "bridge ADD", "bridge DEL"])]
@@ -110,11 +111,11 @@ struct StepsBench {
             ]
             for name in order {
                 let cells = columns.map { column -> String in
-                    let values = (calls[column] ?? []).compactMap { call -> Double? in
-                        let matching = call.filter { $0.0 == name }
-                        return matching.isEmpty ? nil : matching.reduce(0) { $0 + $1.1 }
-                    }
-                    return values.isEmpty ? "" : micro(Samples(values).median)
+                    let all = calls[column] ?? []
+                    let values = all.map { call in call.filter { $0.0 == name }.reduce(0) { $0 + $1.1 } }
+                    let happened = all.filter { call in call.contains { $0.0 == name } }.count
+                    guard happened > 0 else { return "" }
+                    return micro(Samples(values).median) + (happened < all.count ? " (\(happened) of \(all.count))" : "")
                 }
                 lines.append("| \(name == Self.firstPhase ? "runtime start (fork to main)" : name) | " + cells.joined(separator: " | ") + " |")
             }

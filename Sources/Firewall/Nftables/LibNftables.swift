@@ -53,3 +53,19 @@ public final class LibNftables: NftablesTransport {
         return result.output
     }
 }
+
+/// A ``LibNftables`` context made on the first batch: a process whose batches all go another
+/// way (``NftnlElements``) never loads libnftables.
+final class DeferredLibNftables: NftablesTransport {
+    private let namespace: NetNamespace?
+    private var opened: LibNftables?
+
+    init(namespace: NetNamespace?) { self.namespace = namespace }
+
+    func run(_ commands: String) throws -> String {
+        if let opened { return try opened.run(commands) }
+        let context = try LibNftables(namespace: namespace)
+        opened = context
+        return try context.run(commands)
+    }
+}
