@@ -93,14 +93,13 @@ public struct BridgeDriver: Sendable {
             }
             try configureContainer(container, link: created.index, ip: ip)
             PhaseTrace.mark("container configured")
-            guard let containerLink = try container.link(index: created.index),
-                  let hostLink = try host.link(named: hostName),
-                  let bridgeLink = try host.link(index: bridge.index)
-            else {
+            // The host end's MAC is the kernel's choice; the container end and the bridge were
+            // read above, and nothing since changed their names, MACs or MTUs.
+            guard let hostLink = try host.link(named: hostName) else {
                 throw NetworkError(code: .internalError, message: "the links of \(id) vanished during setup")
             }
             PhaseTrace.mark("links read")
-            return AttachedInterfaces(hostSide: [bridgeLink, hostLink], container: containerLink)
+            return AttachedInterfaces(hostSide: [bridge, hostLink], container: created)
         }
     }
 
