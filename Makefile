@@ -44,16 +44,24 @@ fuzz: deps
 # Benchmarks are built with the static Swift runtime, as the CNI plugins are installed, so
 # exec'd rows measure what a runtime pays. `make bench BENCH="firewall proxy"` runs only those.
 STATIC_LIBDIR := $(CURDIR)/.build-static/link
-STATIC_BUILD = NETCTL_STATIC_LINK=1 NETCTL_STATIC_LIBDIR=$(STATIC_LIBDIR) $(SWIFT) build -c release \
-	--static-swift-stdlib --disable-local-rpath --scratch-path .build-static
+STATIC_BUILD = NETCTL_STATIC_LINK=1 NETCTL_STATIC_LIBDIR=$(STATIC_LIBDIR) PKG_CONFIG_PATH=$(STATIC_LIBDIR) \
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --scratch-path .build-static
 
-# A linker script that makes the Swift runtime's -lstdc++ link libstdc++.a (see Package.swift);
-# without a static libstdc++ on the machine the build links the shared one.
+# Linker scripts that make the Swift runtime's -lstdc++ and the store's -lsqlite3 link
+# libstdc++.a and libsqlite3.a (see Package.swift): each shared library an exec loads costs it
+# a load, relocations and page faults. pkg-config files for sqlite3 and libmnl without the
+# system's -L, which would come first and find the shared libraries. Without a static library
+# on the machine the build links the shared one.
 static-libdir:
 	@mkdir -p $(STATIC_LIBDIR)
 	@archive=$$($${CC:-cc} -print-file-name=libstdc++.a 2>/dev/null); \
 	    if [ "$${archive#/}" != "$$archive" ]; then echo "INPUT($$archive)" > $(STATIC_LIBDIR)/libstdc++.so; \
 	    else rm -f $(STATIC_LIBDIR)/libstdc++.so; fi
+	@archive=$$($${CC:-cc} -print-file-name=libsqlite3.a 2>/dev/null); \
+	    if [ "$${archive#/}" != "$$archive" ]; then echo "INPUT($$archive)" > $(STATIC_LIBDIR)/libsqlite3.so; \
+	        printf 'Name: SQLite\nDescription: libsqlite3.a\nVersion: 3\nLibs: -lsqlite3 -lm\nCflags:\n' > $(STATIC_LIBDIR)/sqlite3.pc; \
+	    else rm -f $(STATIC_LIBDIR)/libsqlite3.so $(STATIC_LIBDIR)/sqlite3.pc; fi
+	@printf 'Name: libmnl\nDescription: libmnl\nVersion: 1\nLibs: -lmnl\nCflags:\n' > $(STATIC_LIBDIR)/libmnl.pc
 
 bench: deps static-libdir
 	@scripts/install-bench-deps.sh

@@ -1,17 +1,23 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+/// In the static builds, code asks for the metadata of a concrete generic type (`[String]`,
+/// `[String: JSON]`...) through its accessor, not by its mangled name: the name is demangled at
+/// run time on first use, in every process, and a bridge ADD made ~50 such lookups.
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)] + (Context.environment["NETCTL_STATIC_LINK"] == "1"
+    ? [.unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])] : [])
 
 /// The static builds (`NETCTL_STATIC_LINK=1`, set by `make install` and `make bench`) of the
 /// executables that are exec'd once per call. `NETCTL_STATIC_LIBDIR` names a directory where
-/// the Makefile puts a linker script `libstdc++.so` that points at `libstdc++.a`: the Swift
-/// runtime's `-lstdc++` then links statically, and start-up no longer loads and relocates the
-/// shared libstdc++ (measured on the 2-core VM of BENCHMARKS.md: about a fifth of the time of
-/// a `VERSION` call).
+/// the Makefile puts linker scripts `libstdc++.so` and `libsqlite3.so` that point at the static
+/// libraries: the Swift runtime's `-lstdc++` and the store's `-lsqlite3` then link statically,
+/// and start-up no longer loads and relocates the shared ones (measured on the 2-core VM of
+/// BENCHMARKS.md: libstdc++ was about a fifth of the time of a `VERSION` call). libgcc, which
+/// the unwinder comes from, is linked statically too: libgcc_s is one library less to load,
+/// and its constructor probes the CPU with `cpuid`, which traps to the hypervisor.
 let staticLink = Context.environment["NETCTL_STATIC_LINK"] == "1"
 let execLinkerSettings: [LinkerSetting] = staticLink
-    ? [.unsafeFlags(Context.environment["NETCTL_STATIC_LIBDIR"].map { ["-L", $0] } ?? [])]
+    ? [.unsafeFlags((Context.environment["NETCTL_STATIC_LIBDIR"].map { ["-L", $0] } ?? []) + ["-Xclang-linker", "-static-libgcc"])]
     : []
 
 let package = Package(
@@ -52,11 +58,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        // libnftables' header: the Firewall applies its batches through the library, which it
-        // dlopens on first use instead of linking (no pkg-config, so no -lnftables).
+        // libnftables' and libnftnl's headers: the Firewall applies its batches through
+        // libnftables, and writes published ports' map elements through libnftnl; it dlopens
+        // both on first use instead of linking (no pkg-config, so no -lnftables or -lnftnl).
         .systemLibrary(
             name: "CNftables",
-            providers: [.apt(["libnftables-dev"])]
+            providers: [.apt(["libnftables-dev", "libnftnl-dev"])]
         ),
         // Debug builds (the tests') carry the fault-injection switch (NetCore/FaultInjection.swift).
         .target(name: "NetCore", swiftSettings: strict + [.define("NETCTL_FAULT_INJECTION", .when(configuration: .debug))]),

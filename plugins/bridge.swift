@@ -33,7 +33,10 @@ struct BridgePlugin: CNIPlugin {
     }
 
     func driver(_ request: CNIRequest) throws -> BridgeDriver {
-        try BridgeDriver.onHost(options: options(request))
+        let options = try options(request)
+        PhaseTrace.mark("config parsed")
+        defer { PhaseTrace.mark("host socket opened") }
+        return try BridgeDriver.onHost(options: options)
     }
 
     /// The steps this plugin owns of the attachment recipe: the lease (the `ipam` plugin),
@@ -66,7 +69,8 @@ struct BridgePlugin: CNIPlugin {
         let driver = try driver(request)
         try refuseContradictions(driver.options, request)
         let netns = try request.requireNetns()
-        let context = try AttachmentContext(id: request.attachmentID(), namespace: openNamespace(netns))
+        let context = try AttachmentContext(id: request.attachmentID(), namespace: openNamespace(netns), home: driver.hostNamespace)
+        PhaseTrace.mark("netns opened")
         let mac = try request.requestedMAC()
         let dns = try request.configuredDNS()
         let leasing = CNILeasing(request)
@@ -90,7 +94,8 @@ struct BridgePlugin: CNIPlugin {
     func delete(_ request: CNIRequest) throws {
         let driver = try driver(request)
         let namespace = try request.netns.flatMap(openNamespaceIfPresent)
-        let context = try AttachmentContext(id: request.attachmentID(), namespace: namespace)
+        PhaseTrace.mark("netns opened")
+        let context = try AttachmentContext(id: request.attachmentID(), namespace: namespace, home: driver.hostNamespace)
         let failures = try recipe(request, driver: driver, leasing: CNILeasing(request)).detach(context)
         try throwAll(failures.map(\.error), "DEL of \(try request.attachmentID())")
     }
@@ -104,7 +109,7 @@ struct BridgePlugin: CNIPlugin {
         let result = try CNIResult(json: previous)
         let id = try request.attachmentID()
         let driver = try driver(request)
-        let context = try AttachmentContext(id: id, namespace: openNamespace(try request.requireNetns()))
+        let context = try AttachmentContext(id: id, namespace: openNamespace(try request.requireNetns()), home: driver.hostNamespace)
         let mac = try request.previousMAC(result)
         let ip = result.containerConfiguration(interface: id.interface.rawValue)
         try driver.check(context, ip: ip, mac: mac)

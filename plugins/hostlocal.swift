@@ -21,8 +21,10 @@ struct HostLocalIPAM: IPAMBackend, CNIPlugin {
 
     func add(_ request: CNIRequest) throws -> CNIResult {
         let config = try Self.config(request)
+        PhaseTrace.mark("ipam config parsed")
         let allocator = try Self.allocator(config)
         let leases = try allocator.allocate(key: try Self.key(request), rangeSets: config.rangeSets, requested: try Self.requestedAddresses(request))
+        PhaseTrace.mark("lease committed")
         var result = CNIResult()
         result.ips = leases.map { CNIResult.IPConfig(address: $0.address, gateway: $0.gateway) }
         result.routes = config.routes
@@ -32,7 +34,9 @@ struct HostLocalIPAM: IPAMBackend, CNIPlugin {
 
     func delete(_ request: CNIRequest) throws {
         let config = try Self.config(request, forTeardown: true)
+        PhaseTrace.mark("ipam config parsed")
         _ = try Self.allocator(config).release(key: try Self.key(request))
+        PhaseTrace.mark("lease released")
     }
 
     /// Every address of `prevResult` must still be leased to this attachment.

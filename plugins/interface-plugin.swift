@@ -121,11 +121,13 @@ final class CNILeasing: AddressLeasing {
 
     func lease() throws -> IPConfiguration {
         result = try request.ipamBackend()?.add(request)
+        PhaseTrace.mark("store closed")
         return result?.ipConfiguration ?? IPConfiguration()
     }
 
     func release() throws {
         try request.ipamBackend()?.delete(request)
+        PhaseTrace.mark("store closed")
     }
 }
 

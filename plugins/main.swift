@@ -10,6 +10,8 @@ import CNI
 import Publishing
 import NetCore
 
+PhaseTrace.mark("runtime start")
+
 /// The last component of `path`. Top-level closures are main-actor isolated, and calling one
 /// from `map` makes the runtime check the executor, which loads the concurrency runtime and
 /// libdispatch at start-up; a nonisolated function needs no check (so is the writer below).
@@ -17,22 +19,31 @@ nonisolated func baseName(_ path: String) -> String {
     path.split(separator: "/").last.map(String.init) ?? path
 }
 
-let invokedAs = CommandLine.arguments.first.map(baseName) ?? ""
+/// argv[0] read directly: `CommandLine.arguments` builds an array of every argument, and the
+/// first use of its type costs a lookup of its metadata by name at every exec.
+let invokedAs = CommandLine.unsafeArgv[0].map { baseName(String(cString: $0)) } ?? ""
 
-let plugins: [String: any CNIPlugin] = [
-    "bridge": BridgePlugin(),
-    "macvlan": MacvlanPlugin(),
-    "loopback": LoopbackPlugin(),
-    "host-local": HostLocalIPAM(),
-    "portmap": PortmapPlugin(),
-    "dnsname": DNSNamePlugin(),
-    "overlay": OverlayPlugin(),
-]
+/// The plugin called `name`. A switch rather than a dictionary of plugins: that dictionary's
+/// type too is looked up by name at run time, and built at every exec for one lookup.
+nonisolated func plugin(named name: String) -> (any CNIPlugin)? {
+    switch name {
+    case "bridge": BridgePlugin()
+    case "macvlan": MacvlanPlugin()
+    case "loopback": LoopbackPlugin()
+    case "host-local": HostLocalIPAM()
+    case "portmap": PortmapPlugin()
+    case "dnsname": DNSNamePlugin()
+    case "overlay": OverlayPlugin()
+    default: nil
+    }
+}
+
+let pluginNames = ["bridge", "dnsname", "host-local", "loopback", "macvlan", "overlay", "portmap"]
 
 nonisolated func writeStandardOutput(_ text: String) { writeAll(text, to: 1) }
 
-guard let plugin = plugins[invokedAs] else {
-    let names = plugins.keys.sorted().joined(separator: ", ")
+guard let plugin = plugin(named: invokedAs) else {
+    let names = pluginNames.joined(separator: ", ")
     let error = CNIError(.internal, "unknown plugin \"\(invokedAs)\"", details: "install this binary under one of: \(names)")
     writeStandardOutput(error.json(cniVersion: .current).serialized(pretty: true) + "\n")
     exit(1)
@@ -52,10 +63,11 @@ do {
     writeStandardOutput(CNIError(.ioFailure, "cannot read stdin", details: "\(error)").json(cniVersion: .current).serialized(pretty: true) + "\n")
     exit(1)
 }
+PhaseTrace.mark("input read")
 let status = PluginMain.run(StoreAwarePlugin(plugin: plugin), environment: environment, stdin: input, write: writeStandardOutput)
-// The child this may leave is reparented to init or the nearest subreaper; a runtime that is a
+// The child this leaves is reparented to init or the nearest subreaper; a runtime that is a
 // subreaper and reaps only the children it knows can turn the hand-off off.
-if environment["CNI_COMMAND"] != "VERSION", BackgroundRelease.isAllowed {
+if BackgroundRelease.isAllowed {
     PublishingExit.leaveReclaimToAChild()
 }
 exit(status)

@@ -14,21 +14,25 @@ struct PortmapPlugin: CNIPlugin {
 
     func add(_ request: CNIRequest) throws -> CNIResult {
         let (previous, mappings) = try parse(request)
+        PhaseTrace.mark("config parsed")
         guard !mappings.isEmpty else { return previous }
         let id = try request.attachmentID()
         let (network, usesRules) = try firewallNetwork(request, previous)
+        PhaseTrace.mark("bridge looked up")
         let addresses = PluginFirewall.containerAddresses(previous, interface: id.interface.rawValue)
         // The one step of the recipe this plugin owns: publishing, on the null driver (the
         // interface plugin before it made the link).
         let ports = RegistryPublishing(registry: try PluginFirewall.registry(), attachment: scoped(id), network: network,
                                        usesRules: usesRules, ports: mappings, containerAddresses: addresses)
         _ = try AttachmentRecipe(driver: NullDriver(), publishing: [ports]).attach(AttachmentContext(id: id, namespace: nil))
+        PhaseTrace.mark("record committed")
         return previous
     }
 
     func delete(_ request: CNIRequest) throws {
         let id = try scoped(request.attachmentID())
         let registry = try PluginFirewall.registry()
+        PhaseTrace.mark("registry opened")
         guard try registry.isRecorded(id) else {
             // An ADD killed before its record committed may have left DNAT entries that no
             // record knows; the runtime's DEL still carries the mappings and, as a rule, the
@@ -41,6 +45,7 @@ struct PortmapPlugin: CNIPlugin {
             return
         }
         try registry.detach(id)
+        PhaseTrace.mark("record committed")
     }
 
     /// Every mapping of `runtimeConfig.portMappings` must be in the store's record and its

@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(
-    pkg-config libmnl-dev libnftables-dev libsqlite3-dev  # build
+    pkg-config libmnl-dev libnftables-dev libnftnl-dev libsqlite3-dev  # build
     iproute2 nftables sqlite3 busybox-static netcat-openbsd procps iputils-ping graphviz strace  # tests and demo
     podman crun conmon  # end-to-end tests with real runtimes
     docker.io  # a real dockerd in the sandbox (brings containerd, runc, tini)

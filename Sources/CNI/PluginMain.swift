@@ -33,6 +33,7 @@ public enum PluginMain {
         do {
             let request = try CNIRequest(environment: environment, stdin: stdin)
             version = request.version
+            PhaseTrace.mark("request parsed")
             switch request.command {
             case .version:
                 let versions = JSON.array(CNIVersion.supported.map { .string($0.description) })
@@ -48,6 +49,7 @@ public enum PluginMain {
             case .status:
                 try plugin.status(request)
             }
+            PhaseTrace.mark("result written")
             return 0
         } catch {
             // An error before the request was whole (a command the config's version lacks, a
@@ -82,7 +84,8 @@ public enum PluginMain {
     /// Everything on stdin.
     public static func readStandardInput() throws -> [UInt8] {
         var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        // A network config is a few KiB: a larger buffer only costs page faults to zero it.
+        var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
             let count = try systemCall("read", "stdin") { buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) } }
             if count == 0 { return bytes }

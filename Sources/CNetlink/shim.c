@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include "CNetlink.h"
 
 int cnetlink_setns(int fd, int nstype) { return setns(fd, nstype); }
@@ -104,4 +105,32 @@ int cnetlink_wait_readable(int fd, long nanoseconds) {
     struct pollfd ready = { .fd = fd, .events = POLLIN };
     struct timespec limit = { .tv_sec = nanoseconds / 1000000000L, .tv_nsec = nanoseconds % 1000000000L };
     return ppoll(&ready, 1, nanoseconds < 0 ? NULL : &limit, NULL);
+}
+
+/* The exit child's stack and arguments: static, so nothing of the caller's heap or stack is
+   used once the caller is gone (its address space lives as long as the child). */
+static char exit_child_stack[16384] __attribute__((aligned(64)));
+static struct { pid_t parent; int grace_period; } exit_child_arguments;
+
+static int exit_child(void *unused) {
+    (void)unused;
+    /* Killed when the caller dies; every other signal stays blocked (the mask is inherited),
+       so no handler ever runs on this stack. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return 0;
+    if (exit_child_arguments.grace_period) syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+    while (getppid() == exit_child_arguments.parent) pause();
+    return 0;
+}
+
+int cnetlink_exit_through_child(int grace_period) {
+    for (int fd = 0; fd <= 2; fd++) close(fd);
+    exit_child_arguments.parent = getpid();
+    exit_child_arguments.grace_period = grace_period;
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    int child = clone(exit_child, exit_child_stack + sizeof exit_child_stack, CLONE_VM | CLONE_FILES | SIGCHLD, NULL);
+    int error = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    return child < 0 ? -error : 0;
 }

@@ -1,5 +1,11 @@
 // libnftables: the nft command interpreter as a library. The Firewall module hands it one
 // JSON batch per operation, which it applies as a single netlink transaction.
-// Header only: the Firewall opens the library with dlopen when it first needs it
-// (NftablesLibrary.swift), so nothing links against it.
+// libnftnl: the library libnftables builds its netlink messages with; the Firewall writes the
+// set elements of published ports through it directly (NftnlElements.swift).
+// Headers only: the Firewall opens both libraries with dlopen when it first needs them
+// (NftablesLibrary.swift, NftnlElements.swift), so nothing links against them.
 #include <nftables/libnftables.h>
+#include <libnftnl/common.h>
+#include <libnftnl/set.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter/nf_tables.h>

@@ -10,12 +10,20 @@ public final class AttachmentContext {
     public var id: AttachmentID
     /// The sandbox's namespace; `nil` on teardown when it is gone.
     public let namespace: NetNamespace?
+    /// The calling thread's namespace, when the caller knows it: the socket in the sandbox is
+    /// then opened from the calling thread rather than on a thread of its own.
+    public let home: NetNamespace?
     private var openedContainer: RouteSocket?
 
-    /// - Parameter container: a socket in `namespace`, when the caller has one.
-    public init(id: AttachmentID, namespace: NetNamespace?, container: RouteSocket? = nil) {
+    /// - Parameters:
+    ///   - container: a socket in `namespace`, when the caller has one.
+    ///   - home: the namespace of the calling thread (a single-threaded process such as a CNI
+    ///     plugin), to open the socket in `namespace` without a thread; see
+    ///     ``NetNamespace/runOnCallingThread(returningTo:_:)``.
+    public init(id: AttachmentID, namespace: NetNamespace?, container: RouteSocket? = nil, home: NetNamespace? = nil) {
         self.id = id
         self.namespace = namespace
+        self.home = home
         openedContainer = container
     }
 
@@ -27,7 +35,7 @@ public final class AttachmentContext {
         guard let namespace else {
             throw NetworkError(code: .notFound, message: "the network namespace of \(id) is gone")
         }
-        let socket = try RouteSocket.open(in: namespace)
+        let socket = try home.map { try RouteSocket.open(in: namespace, returningTo: $0) } ?? RouteSocket.open(in: namespace)
         openedContainer = socket
         return socket
     }

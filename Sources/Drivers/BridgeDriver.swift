@@ -74,28 +74,32 @@ public struct BridgeDriver: Sendable {
                        mac: MACAddress? = nil) throws -> AttachedInterfaces {
         try UndoStack.transaction { undo in
             let bridge = try ensureBridge(for: ip, undo: &undo)
+            PhaseTrace.mark("bridge checked")
             let hostName = id.hostInterfaceName
             try host.addLink(LinkSpec(
                 name: hostName,
                 kind: .veth(peer: VethPeer(name: id.interface, namespace: namespace, mac: mac)),
                 mtu: options.mtu ?? (bridge.mtu > 0 ? bridge.mtu : nil),
                 master: .index(bridge.index), up: true))
+            PhaseTrace.mark("veth created")
             undo.push("delete \(hostName)") { try host.deleteLink(.name(hostName)) }
             try host.setAlias(.name(hostName), id.alias)
             if options.hairpin { try host.setHairpin(.name(hostName), true) }
+            PhaseTrace.mark("alias set")
 
             let container = try container ?? RouteSocket.open(in: namespace)
             guard let created = try container.link(named: id.interface) else {
                 throw NetworkError(code: .internalError, message: "interface \"\(id.interface)\" vanished during setup")
             }
             try configureContainer(container, link: created.index, ip: ip)
-            guard let containerLink = try container.link(index: created.index),
-                  let hostLink = try host.link(named: hostName),
-                  let bridgeLink = try host.link(index: bridge.index)
-            else {
+            PhaseTrace.mark("container configured")
+            // The host end's MAC is the kernel's choice; the container end and the bridge were
+            // read above, and nothing since changed their names, MACs or MTUs.
+            guard let hostLink = try host.link(named: hostName) else {
                 throw NetworkError(code: .internalError, message: "the links of \(id) vanished during setup")
             }
-            return AttachedInterfaces(hostSide: [bridgeLink, hostLink], container: containerLink)
+            PhaseTrace.mark("links read")
+            return AttachedInterfaces(hostSide: [bridge, hostLink], container: created)
         }
     }
 
@@ -172,9 +176,11 @@ public struct BridgeDriver: Sendable {
                 continue // added by a concurrent attachment
             }
         }
+        PhaseTrace.mark("bridge and its address checked")
         for family in Set(ip.assignments.compactMap { $0.gateway?.family }) {
             try enableForwarding(family)
         }
+        PhaseTrace.mark("forwarding sysctl")
     }
 
     private func enableForwarding(_ family: IPAddress.Family) throws {
@@ -222,6 +228,7 @@ public struct BridgeDriver: Sendable {
         var deletedThePair = false
         do {
             deletedThePair = try host.deleteLink(.name(id.hostInterfaceName), linkDeletion)
+            PhaseTrace.mark("veth deleted")
         } catch {
             failures.append(("delete \(id.hostInterfaceName)", error))
         }

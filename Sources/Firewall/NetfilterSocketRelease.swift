@@ -4,56 +4,27 @@ import Glibc
 import Musl
 #endif
 import CNetlink
+import NetCore
 
-/// Lets a short-lived process exit without waiting for nftables to reclaim memory.
+/// Lets a short-lived process exit without waiting for the kernel: for nftables to reclaim
+/// memory, or to tear down the process's own address space.
 ///
 /// After a ruleset change the kernel frees the old objects once an RCU grace period has
-/// passed, and releasing a netfilter netlink socket waits for that (10–15 ms on a 2-core VM with kernel 6.18). A CNI
-/// plugin releases its sockets when it exits, so its runtime would wait too, although the
-/// rules took effect at commit. ``handOffBeforeExit()`` closes stdin, stdout and stderr, then
-/// gives the sockets to a child that closes every other descriptor and exits on its own: the
-/// wait moves out of the runtime's way and changes nothing else.
+/// passed, and releasing a netfilter netlink socket waits for that (10–15 ms on a 2-core VM
+/// with kernel 6.18), holding nftables' commit lock while it waits. A CNI plugin releases its
+/// sockets when it exits, so its runtime would wait too, although the rules took effect at
+/// commit; and any exit unmaps the whole address space (the static Swift runtime, the
+/// libraries) before the parent's wait returns. ``handOffBeforeExit()`` closes stdin, stdout
+/// and stderr, then starts a child that shares the address space and the descriptor table and
+/// lives on after the caller: the caller's exit then releases nothing, and the child lets it
+/// all go once the caller is gone (and, when the process opened a netfilter socket, once a
+/// grace period has passed, so the release waits for nothing and holds no lock).
 public enum NetfilterSocketRelease {
-    /// Call right before `exit`, after everything has been written. Does nothing when the
-    /// process holds no netfilter socket; when `fork` fails the exit waits as usual.
+    /// Call right before `exit`, after everything has been written: stdio is closed. When no
+    /// child can be started, the exit does the work itself, as it would have.
     public static func handOffBeforeExit() {
-        let descriptors = openDescriptors()
-        let netfilter = descriptors.filter(isNetfilterSocket)
-        guard !netfilter.isEmpty else { return }
-        // Everything is written: the runtime sees the end of stdout when this process exits,
-        // however long the child takes.
-        for standard: Int32 in 0...2 { close(standard) }
-        let others = descriptors.filter { $0 > 2 && !netfilter.contains($0) }
-        guard fork() == 0 else { return }
-        // The child: only system calls from here on.
-        for descriptor in others { close(descriptor) }
-        // Releasing the sockets while the reclaim is pending waits for it holding nftables'
-        // commit lock, which would stall the next process's commit; once a grace period
-        // has passed there is nothing left to wait for.
-        _ = cnetlink_rcu_grace_period()
-        _exit(0)
-    }
-
-    /// The descriptors open in this process, from `/proc/self/fd`.
-    static func openDescriptors() -> [Int32] {
-        guard let directory = opendir("/proc/self/fd") else { return [] }
-        defer { closedir(directory) }
-        let own = dirfd(directory)
-        var result: [Int32] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if let descriptor = Int32(name), descriptor != own { result.append(descriptor) }
-        }
-        return result
-    }
-
-    /// Whether `descriptor` is an `AF_NETLINK` socket of protocol `NETLINK_NETFILTER`.
-    static func isNetfilterSocket(_ descriptor: Int32) -> Bool {
-        func option(_ name: Int32) -> Int32? {
-            var value: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            return getsockopt(descriptor, SOL_SOCKET, name, &value, &length) == 0 ? value : nil
-        }
-        return option(SO_DOMAIN) == AF_NETLINK && option(SO_PROTOCOL) == NETLINK_NETFILTER
+        let gracePeriod = BackgroundRelease.holdsNetfilterSockets
+        PhaseTrace.mark("exit hand-off")
+        _ = cnetlink_exit_through_child(gracePeriod ? 1 : 0)
     }
 }

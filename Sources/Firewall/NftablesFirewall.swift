@@ -21,32 +21,41 @@ public final class NftablesFirewall: FirewallDriver {
     private let transport: any NftablesTransport
     private let host: any FirewallHost
     private let lock: FileLock?
+    /// Makes the writer of published ports' map elements, on their first batch.
+    private let makeElements: (() throws -> NftnlElements)?
+    private var elements: NftnlElements?
     let planner = FirewallPlanner()
 
     /// - Parameters:
     ///   - transport: where batches go.
     ///   - host: the host's addresses and sysctls.
     ///   - lock: held around every operation; `nil` when the caller serializes.
-    public init(transport: any NftablesTransport, host: any FirewallHost, lock: FileLock?) {
+    ///   - elements: makes the writer that takes the batches of published ports instead of
+    ///     `transport` (see ``NftnlElements``); `nil` sends every batch to `transport`.
+    public init(transport: any NftablesTransport, host: any FirewallHost, lock: FileLock?,
+                elements: (() throws -> NftnlElements)? = nil) {
         self.transport = transport
         self.host = host
         self.lock = lock
+        makeElements = elements
     }
 
-    /// Opens libnftables and the lock for `namespace` (the calling thread's when `nil`).
+    /// Opens the lock for `namespace` (the calling thread's when `nil`); libnftables on the
+    /// first batch that needs it, and libnftnl on the first batch of published ports.
     ///
     /// - Parameters:
     ///   - lockPath: created with its directory when missing; `nil` for no lock.
     ///   - host: the addresses and sysctls of that namespace.
-    /// - Throws: ``NetworkError`` when libnftables or the lock cannot be opened.
+    /// - Throws: ``NetworkError`` when the lock cannot be opened.
     public static func open(in namespace: NetNamespace?, lockPath: String?, host: any FirewallHost) throws -> NftablesFirewall {
         var lock: FileLock?
         if let lockPath {
             try makeParentDirectory(of: lockPath)
             lock = try FileLock(path: lockPath)
+            PhaseTrace.mark("firewall lock file opened")
         }
-        return NftablesFirewall(transport: try LibNftables(namespace: namespace),
-                                host: host, lock: lock)
+        return NftablesFirewall(transport: DeferredLibNftables(namespace: namespace), host: host, lock: lock,
+                                elements: { try NftnlElements(namespace: namespace) })
     }
 
     // MARK: FirewallDriver
@@ -94,10 +103,12 @@ public final class NftablesFirewall: FirewallDriver {
     public func publish(_ ports: [PublishedPort], on network: FirewallNetwork) throws {
         guard !ports.isEmpty else { return }
         try exclusively {
+            PhaseTrace.mark("firewall lock held")
             // Only the families of the ports: every veth on the host has an IPv6 link-local
             // address, so a dump of both would grow with the containers attached.
             let families = Set(ports.map(\.containerAddress.family))
             let addresses = uniqued(try host.localAddresses(family: families.count == 1 ? families.first : nil))
+            PhaseTrace.mark("host addresses dumped")
             var claims = PortClaims()
             let entries = try PortEntry.entries(for: ports, on: network, hostAddresses: Set(addresses), claims: &claims)
             guard !entries.isEmpty else { return }
@@ -105,7 +116,10 @@ public final class NftablesFirewall: FirewallDriver {
             // so there is nothing to collide with there.
             let probed = addresses.filter { !$0.isIPv6LinkLocal }
             do {
-                _ = try transport.run(planner.publish(entries, probing: probed).text)
+                let batch = planner.publish(entries, probing: probed)
+                PhaseTrace.mark("batch planned")
+                try run(batch)
+                PhaseTrace.mark("nftables transaction")
             } catch let error as NftablesError where error.isAlreadyExists {
                 let listing = try? listTable()
                 let message = listing.flatMap { planner.conflict(for: entries, in: $0) }
@@ -121,7 +135,10 @@ public final class NftablesFirewall: FirewallDriver {
         guard !entries.isEmpty else { return }
         try exclusively {
             do {
-                _ = try transport.run(planner.unpublish(entries).text)
+                let batch = planner.unpublish(entries)
+                PhaseTrace.mark("batch planned")
+                try run(batch)
+                PhaseTrace.mark("nftables transaction")
             } catch let error as NftablesError where error.isNotFound {
                 return // No table or map: nothing was published.
             } catch let error as NftablesError where error.isAlreadyExists {
@@ -190,6 +207,25 @@ public final class NftablesFirewall: FirewallDriver {
     /// The table as it is now, or `nil` when it does not exist.
     func listTable() throws -> TableListing? {
         try TableListing.fetch(Ruleset.table, through: transport)
+    }
+
+    /// `batch` as one transaction: through libnftnl when it holds only the elements of
+    /// published ports (and declarations), else through `transport`. When libnftnl's batch
+    /// finds the table or a map missing, none of it happened, and `transport` gets the whole
+    /// batch, whose declarations make them.
+    private func run(_ batch: Nftables.Batch) throws {
+        if let makeElements {
+            do {
+                let writer = try elements ?? makeElements()
+                elements = writer
+                if try writer.apply(batch) { return }
+            } catch let error as NftablesError where error.isNotFound {
+                // Below, declarations included.
+            } catch let error as NetworkError where error.code == .system && elements == nil {
+                // No libnftnl here: libnftables does it all.
+            }
+        }
+        _ = try transport.run(batch.text)
     }
 
     private func apply(_ batch: Nftables.Batch, _ operation: String) throws {

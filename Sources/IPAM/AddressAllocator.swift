@@ -43,6 +43,7 @@ public final class AddressAllocator {
         let bootID = try bootID ?? BootID.current()
         self.bootID = bootID
         reclaimedLeases = try Self.reclaimEarlierBoots(table: table, database: store.database, bootID: bootID)
+        PhaseTrace.mark("boot ID checked")
     }
 
     private static func reclaimEarlierBoots(table: LeaseTable, database: Database, bootID: String) throws -> [Lease] {

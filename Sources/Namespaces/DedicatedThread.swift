@@ -31,6 +31,7 @@ func onDedicatedThread<T>(_ body: () throws -> T) throws -> T {
         }
         // The closure only escapes into the thread joined here.
         pthread_join(thread, nil)
+        PhaseTrace.mark("namespace thread")
     }
     guard let outcome else {
         throw NetworkError(code: .internalError, message: "namespace thread ended without a result")

@@ -41,6 +41,7 @@ extension RouteSocket {
     func deleteLinkInChild(_ reference: LinkReference) throws -> Bool? {
         guard let socket = descriptor else { return nil }
         guard let link = try link(reference) else { return false }
+        PhaseTrace.mark("veth looked up")
         let namespace = cnetlink_socket_namespace(socket)
         guard namespace >= 0 else { return nil }
         defer { close(namespace) }
@@ -52,6 +53,7 @@ extension RouteSocket {
         let started = cnetlink_delete_link_detached(namespace, link.index, report[1])
         close(report[1])
         guard started == 0 else { return nil }
+        PhaseTrace.mark("deletion child started")
 
         // A refusal comes back at once; a deletion shows as the link leaving the namespace.
         var polls = 0

@@ -26,6 +26,14 @@ public final class RouteSocket: Sendable {
         return RouteSocket(transport: transport)
     }
 
+    /// Opens a socket inside `namespace` from the calling thread, which is in `home` and goes
+    /// back there (see ``NetNamespace/runOnCallingThread(returningTo:_:)``).
+    public static func open(in namespace: NetNamespace, returningTo home: NetNamespace) throws -> RouteSocket {
+        let transport = try namespace.runOnCallingThread(returningTo: home) { try MnlTransport(protocol: .route) }
+        PhaseTrace.mark("container socket opened")
+        return RouteSocket(transport: transport)
+    }
+
     /// The kernel socket, `nil` for a fake transport.
     var descriptor: Int32? { channel.descriptor }
 

@@ -45,6 +45,7 @@ final class MnlTransport: NetlinkTransport {
             throw SystemCallError(.current, call: "mnl_socket_open", subject: family.name)
         }
         self.socket = socket
+        if family == .netfilter { BackgroundRelease.noteNetfilterSocket() }
         guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
             let error = Errno.current
             mnl_socket_close(socket)

@@ -153,6 +153,7 @@ public final class FirewallRegistry {
         let failure: (any Error)?
         do {
             failure = try keepingProxies {
+                PhaseTrace.mark("store write lock")
                 let previous = try rows.find(key)
                 if previous != nil { try tearDown(key) }
                 do {
@@ -278,6 +279,7 @@ public final class FirewallRegistry {
     private func detach(_ key: Key) throws {
         var mappings: [PortMapping] = []
         try store.database.immediateTransaction {
+            PhaseTrace.mark("store write lock")
             guard let row = try rows.find(key) else { return }
             mappings = row.ports.map(\.mapping)
             try tearDown(key)
@@ -321,6 +323,7 @@ public final class FirewallRegistry {
         // caller's to undo if the transaction then fails.
         let installed: FirewallNetwork? = try UndoStack.transaction { undo in
             let installed = try install(row.network, for: row.key, usesRules: row.usesRules, undo: &undo)
+            PhaseTrace.mark("network rules checked")
             if !row.ports.isEmpty {
                 if !row.usesRules { try firewall.addSharedRules() }
                 try firewall.publish(row.ports, on: row.network)

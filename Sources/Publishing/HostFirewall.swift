@@ -24,7 +24,9 @@ public final class HostFirewall {
 
     public func registry() throws -> FirewallRegistry {
         if let openedRegistry { return openedRegistry }
-        let registry = FirewallRegistry(store: try openStore(), firewall: try nftables(), proxyExecutable: proxyExecutable)
+        let store = try openStore()
+        let registry = FirewallRegistry(store: store, firewall: try nftables(), proxyExecutable: proxyExecutable)
+        PhaseTrace.mark("registry opened")
         openedRegistry = registry
         return registry
     }

@@ -19,6 +19,7 @@ public final class NamespaceHost: FirewallHost {
             self.namespace = try NetNamespace.current()
             socket = try RouteSocket.open()
         }
+        PhaseTrace.mark("host socket opened")
     }
 
     public func localAddresses(family: IPAddress.Family?) throws -> [IPAddress] {

@@ -81,6 +81,7 @@ public final class Database {
             throw error
         }
         connection = opened
+        PhaseTrace.mark("store: file opened")
         self.path = path
         self.busyTimeoutMilliseconds = max(busyTimeoutMilliseconds, 1)
         self.walCheckpointFrames = max(walCheckpointFrames, 1)
@@ -95,6 +96,7 @@ public final class Database {
             // Switching to WAL needs a brief exclusive lock the first time; retry like any write.
             try retryingWhileBusy {
                 try execute("PRAGMA journal_mode = WAL")
+                PhaseTrace.mark("store: WAL opened, its index rebuilt")
                 try execute("PRAGMA journal_size_limit = \(Self.journalSizeLimit)")
                 try execute("PRAGMA synchronous = \(synchronous.rawValue)")
             }

@@ -43,15 +43,27 @@ public final class StateStore {
         let directory = directory ?? Self.configuredDirectory
         // Mode 0700: state holds container IDs, which are nobody else's business. A directory
         // already there (a tmpfs mounted 0755, an older install) is made 0700 too, when it
-        // is ours and holds nothing but the store (never a shared one such as /tmp).
-        try makeDirectories(directory, mode: 0o700)
-        Self.restrict(directory)
+        // is ours and holds nothing but the store (never a shared one such as /tmp). One
+        // `stat` when it is already so, as it is for every call but the first.
+        if !Self.isPrivateDirectory(directory) {
+            try makeDirectories(directory, mode: 0o700)
+            Self.restrict(directory)
+        }
+        PhaseTrace.mark("store directory checked")
         self.directory = directory
         let trimmed = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         database = try Database(
             path: "\(trimmed)/\(Self.fileName)", busyTimeoutMilliseconds: busyTimeoutMilliseconds,
             synchronous: synchronous)
+        PhaseTrace.mark("store: connection set up")
         try database.migrate(Schema.migrations)
+        PhaseTrace.mark("schema checked")
+    }
+
+    /// Whether `directory` exists, is ours and is closed to everyone else.
+    private static func isPrivateDirectory(_ directory: String) -> Bool {
+        var info = stat()
+        return stat(directory, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR && info.st_uid == geteuid() && info.st_mode & 0o077 == 0
     }
 
     private static func restrict(_ directory: String) {

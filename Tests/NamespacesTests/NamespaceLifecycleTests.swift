@@ -124,6 +124,27 @@ struct NamespaceLifecycleTests {
         #expect(pthread_equal(caller, worker) == 0)
     }
 
+    /// No thread of its own: the calling thread goes in, and comes back to `home` whether the
+    /// body returns or throws.
+    @Test(.enabled(if: Sandbox.isAvailable, Sandbox.reason))
+    func runOnCallingThreadSwitchesThisThreadAndBack() throws {
+        let name = uniqueNamespaceName("here")
+        let namespace = try NetNamespace.create(named: name)
+        defer { try? NetNamespace.delete(named: name) }
+        let home = try NetNamespace.current()
+        let caller = pthread_self()
+
+        let (thread, inside) = try namespace.runOnCallingThread(returningTo: home) { (pthread_self(), try NetNamespace.current().identity) }
+        #expect(pthread_equal(thread, caller) != 0)
+        #expect(inside == namespace.identity)
+        #expect(try NetNamespace.current().identity == home.identity)
+
+        #expect(throws: BodyFailed(code: 3)) {
+            try namespace.runOnCallingThread(returningTo: home) { () throws -> Int in throw BodyFailed(code: 3) }
+        }
+        #expect(try NetNamespace.current().identity == home.identity)
+    }
+
     @Test(.enabled(if: Sandbox.isAvailable, Sandbox.reason))
     func runRethrowsTheBodysError() throws {
         let name = uniqueNamespaceName("throw")

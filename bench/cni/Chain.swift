@@ -9,6 +9,8 @@ struct Side: Sendable {
     let subnetOctet: Int
     let firstHostPort: Int
     let dataDirectory: String
+    /// Added to every plugin's environment (`--steps` sets `NETCTL_PHASE_TRACE`).
+    var environment: [String] = []
 }
 
 /// A conflist, run the way libcni runs one.
@@ -132,7 +134,7 @@ struct Chain: Sendable {
         let environment = [
             "CNI_COMMAND=\(command)", "CNI_CONTAINERID=\(container.id)", "CNI_NETNS=\(container.netns)",
             "CNI_IFNAME=eth0", "CNI_PATH=\(side.pluginDirectory)", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-        ]
+        ] + side.environment
         return try execute("\(side.pluginDirectory)/\(typeName(plugin))", environment: environment,
                            input: Array(JSON.object(config).serialized().utf8), memoryAtExit: memoryAtExit)
     }

@@ -11,6 +11,9 @@ struct Execution {
     var stderr: [UInt8]
     /// Wall time from before the fork to after the child was reaped, stdin and stdout included.
     var nanoseconds: UInt64
+    /// `CLOCK_MONOTONIC` before the fork and after the reap (for `--steps`).
+    var started: UInt64 = 0
+    var ended: UInt64 = 0
     /// Peak resident set of the child (`wait4`'s `ru_maxrss`), in KiB.
     var maxRSS: Int
     /// With `memoryAtExit`: the child's memory as it was about to exit.
@@ -106,10 +109,10 @@ func execute(_ path: String, arguments: [String] = [], environment: [String], in
     if !memoryAtExit {
         while wait4(pid, &status, 0, &usage) < 0, errno == EINTR {}
     }
-    let elapsed = now() - start
+    let end = now()
     let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return Execution(status: exitCode, stdout: stdout, stderr: stderr, nanoseconds: elapsed, maxRSS: usage.ru_maxrss,
-                     exitMemory: exitMemory)
+    return Execution(status: exitCode, stdout: stdout, stderr: stderr, nanoseconds: end - start, started: start, ended: end,
+                     maxRSS: usage.ru_maxrss, exitMemory: exitMemory)
 }
 
 /// A process's memory from `/proc/PID/smaps_rollup`, in KiB: all it maps (`Rss`), and the part

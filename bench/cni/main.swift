@@ -7,7 +7,9 @@
 // Options: --iterations N (200), --workers W (2), --block B (10), --chains bridge,portmap[,ipam],
 // --reference DIR (/usr/lib/cni), --netctl-cni PATH (the netctl-cni beside this binary),
 // --growth-span S (20: the first and last S containers of the growth tables),
-// --soak R (0: after the tables, R rounds of ADD+DEL of one container, ours only).
+// --soak R (0: after the tables, R rounds of ADD+DEL of one container, ours only),
+// --steps N (instead of the tables: N calls of each chain with our plugins printing the end of
+// each phase, and a table of the phases; see Steps.swift).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,6 +41,7 @@ let requestedChains = (option("--chains") ?? "bridge,portmap").split(separator: 
 let ourBinary = option("--netctl-cni") ?? siblingPath("netctl-cni")
 let growthSpan = option("--growth-span").flatMap { Int($0) } ?? 20
 let soakRounds = option("--soak").flatMap { Int($0) } ?? 0
+let stepsCount = option("--steps").flatMap { Int($0) } ?? 0
 
 // Our plugin directory: the one binary linked under each plugin name, as `make install` does.
 let ourDirectory = "/run/netctl/bench-cni-plugins"
@@ -71,18 +74,12 @@ for name in requestedChains {
     chains.append(kind)
 }
 
-// MARK: Start-up
+// MARK: Namespaces
 
-let measurements = Measurements()
-progress("VERSION start-up: \(iterations) execs per side")
-var startup = StartupBench(sides: sides, iterations: iterations, blockSize: blockSize)
-let startupTable = startup.run()
-
-// MARK: Chains
-
+let containerCount = stepsCount > 0 ? stepsCount : iterations
 var names: [String: [String]] = [:]
 for side in sides {
-    names[side.label] = (0..<iterations).map { "bcni-\(side.label.prefix(1))\($0)" }
+    names[side.label] = (0..<containerCount).map { "bcni-\(side.label.prefix(1))\($0)" }
 }
 for name in names.values.joined() {
     do {
@@ -93,6 +90,32 @@ for name in names.values.joined() {
     }
 }
 let namespaces = names.mapValues { $0.map { "/run/netns/\($0)" } }
+
+// MARK: Phases (--steps)
+
+if stepsCount > 0 {
+    var steps = StepsBench(ours: ours, reference: reference, namespaces: namespaces, iterations: stepsCount, blockSize: blockSize)
+    do {
+        try steps.run(chains)
+    } catch {
+        fail("steps: \(error)")
+    }
+    for name in names.values.joined() { try? NetNamespace.delete(named: name) }
+    var load = [Double](repeating: 0, count: 3)
+    getloadavg(&load, 3)
+    print(steps.tables(chains))
+    print("Load average at the end: \(format(load[0])).")
+    exit(0)
+}
+
+// MARK: Start-up
+
+let measurements = Measurements()
+progress("VERSION start-up: \(iterations) execs per side")
+var startup = StartupBench(sides: sides, iterations: iterations, blockSize: blockSize)
+let startupTable = startup.run()
+
+// MARK: Chains
 let runner = Runner(sides: sides, iterations: iterations, blockSize: blockSize, namespaces: namespaces, measurements: measurements)
 let modes = workers > 1 ? [1, workers] : [1]
 for kind in chains {

@@ -6,9 +6,11 @@
 // Must run in a throwaway network namespace (scripts/sandbox.sh): it installs the firewall
 // table there. For each count N (1, 100, 1 000) it reloads a state of one network with N
 // any-address TCP mappings, then times ITERATIONS (default 1 000) rounds of publish +
-// unpublish of one more mapping through one long-lived libnftables context, as a daemon or
-// `netctl` would, and prints a markdown table (first 10 % discarded as warm-up). A second
-// table opens a fresh context for each round, as every CNI plugin exec does.
+// unpublish of one more mapping through one long-lived firewall, as a daemon or `netctl`
+// would, and prints a markdown table (first 10 % discarded as warm-up). A second table opens a
+// fresh firewall for each round, as every CNI plugin exec does. Both tables twice: the ports'
+// map elements written through libnftnl (`NftnlElements`, what the firewall does), then the
+// same batches through libnftables' JSON alone (what it did before).
 import Firewall
 import NetCore
 import Publishing
@@ -64,14 +66,28 @@ func mappings(_ count: Int) throws -> [PublishedPort] {
 let probe = PublishedPort(mapping: try PortMapping(hostPort: 9000, containerPort: 80),
                           containerAddress: .v4(IPv4Address(10, 200, 255, 1)), owner: "bench")
 
-func run(present count: Int, freshContext: Bool, rounds: Int) throws -> Sample {
-    let lockPath = "/run/netctl/bench-firewall.lock"
-    let setup = try NftablesFirewall.open(lockPath: lockPath)
+/// Where the ports' batches go.
+enum Path: String {
+    case libnftnl = "libnftnl (map elements), libnftables for the rest"
+    case libnftables = "libnftables (JSON) alone"
+}
+
+let lockPath = "/run/netctl/bench-firewall.lock"
+
+func open(_ path: Path) throws -> NftablesFirewall {
+    switch path {
+    case .libnftnl: try NftablesFirewall.open(lockPath: lockPath)
+    case .libnftables: NftablesFirewall(transport: try LibNftables(), host: try NamespaceHost(), lock: try FileLock(path: lockPath))
+    }
+}
+
+func run(present count: Int, freshContext: Bool, rounds: Int, path: Path) throws -> Sample {
+    let setup = try open(path)
     try setup.reload(FirewallState(networks: [.init(network, publishedPorts: try mappings(count))]))
     var sample = Sample()
     let warmUp = rounds / 10
     for round in 0..<(rounds + warmUp) {
-        let firewall = freshContext ? try NftablesFirewall.open(lockPath: lockPath) : setup
+        let firewall = freshContext ? try open(path) : setup
         let start = clock.now
         try firewall.publish([probe], on: network)
         let middle = clock.now
@@ -85,12 +101,12 @@ func run(present count: Int, freshContext: Bool, rounds: Int) throws -> Sample {
     return sample
 }
 
-func table(freshContext: Bool, rounds: Int) throws {
+func table(freshContext: Bool, rounds: Int, path: Path) throws {
     print("| mappings present | publish median µs | publish p99 µs | unpublish median µs | unpublish p99 µs | both median µs |")
     print("|---:|---:|---:|---:|---:|---:|")
     var medians: [Int: Double] = [:]
     for count in [1, 100, 1000] {
-        let sample = try run(present: count, freshContext: freshContext, rounds: rounds)
+        let sample = try run(present: count, freshContext: freshContext, rounds: rounds, path: path)
         medians[count] = percentile(sample.both, 0.5)
         print("| \(count) | \(format(percentile(sample.publish, 0.5))) | \(format(percentile(sample.publish, 0.99))) | "
             + "\(format(percentile(sample.unpublish, 0.5))) | \(format(percentile(sample.unpublish, 0.99))) | "
@@ -101,7 +117,10 @@ func table(freshContext: Bool, rounds: Int) throws {
     }
 }
 
-print("## one libnftables context (\(iterations) rounds)\n")
-try table(freshContext: false, rounds: iterations)
-print("\n## a fresh context per round, as a CNI plugin exec (\(max(iterations / 10, 20)) rounds)\n")
-try table(freshContext: true, rounds: max(iterations / 10, 20))
+for path in [Path.libnftnl, .libnftables] {
+    print("## \(path.rawValue): one firewall (\(iterations) rounds)\n")
+    try table(freshContext: false, rounds: iterations, path: path)
+    print("\n## \(path.rawValue): a fresh firewall per round, as a CNI plugin exec (\(max(iterations / 10, 20)) rounds)\n")
+    try table(freshContext: true, rounds: max(iterations / 10, 20), path: path)
+    print("")
+}

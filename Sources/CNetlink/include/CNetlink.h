@@ -34,6 +34,18 @@ int cnetlink_pipe_cloexec(int fds[2]);
    or -errno when it could not ask at all. It keeps `netns_fd`, `report_fd` and the socket it
    makes, nothing else, stdio included. Returns 0, or -errno when it could not start. */
 int cnetlink_delete_link_detached(int netns_fd, int ifindex, int report_fd);
+/* Leaves the rest of this process's exit to a child: closes stdin, stdout and stderr (so
+   whoever reads them sees their end now), then starts a child that shares this process's
+   memory and descriptor table (CLONE_VM | CLONE_FILES), runs on a stack of its own and makes
+   system calls only. The caller then exits at once: the address space and the descriptors
+   live on in the child, so the caller's exit neither tears down its memory nor releases a
+   socket, and its parent's wait returns without waiting for that work. The child waits out one
+   RCU grace period first when `grace_period` is set (releasing a netfilter socket after a
+   ruleset change then waits for nothing), then for the caller's death (PR_SET_PDEATHSIG),
+   and exits with everything the caller had. Returns 0, or -errno when no child could start
+   (stdio is closed either way). */
+int cnetlink_exit_through_child(int grace_period);
+
 /* ppoll(2) for POLLIN on `fd` (glibc declares it under _GNU_SOURCE only); `nanoseconds` < 0
    waits without limit. 1: readable (or closed), 0: timed out, -1: errno. */
 int cnetlink_wait_readable(int fd, long nanoseconds);

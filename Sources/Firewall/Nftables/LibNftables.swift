@@ -18,6 +18,9 @@ public final class LibNftables: NftablesTransport {
     /// - Throws: ``NetworkError`` when libnftables cannot be set up.
     public init(namespace: NetNamespace? = nil) throws {
         let library = try NftablesLibrary.shared.get()
+        PhaseTrace.mark("libnftables loaded")
+        // The context's socket is a netfilter one (see `NetfilterSocketRelease`).
+        BackgroundRelease.noteNetfilterSocket()
         let make = { () -> OpaquePointer? in library.newContext(UInt32(NFT_CTX_DEFAULT)) }
         guard let context = try namespace?.run(make) ?? make() else {
             throw NetworkError(code: .system, message: "cannot create a libnftables context")
@@ -31,6 +34,7 @@ public final class LibNftables: NftablesTransport {
         self.library = library
         self.context = context
         self.namespace = namespace
+        PhaseTrace.mark("libnftables context")
     }
 
     deinit { library.freeContext(context) }
@@ -47,5 +51,21 @@ public final class LibNftables: NftablesTransport {
         let result = try namespace?.run(body) ?? body()
         guard result.status == 0 else { throw NftablesError(message: result.error) }
         return result.output
+    }
+}
+
+/// A ``LibNftables`` context made on the first batch: a process whose batches all go another
+/// way (``NftnlElements``) never loads libnftables.
+final class DeferredLibNftables: NftablesTransport {
+    private let namespace: NetNamespace?
+    private var opened: LibNftables?
+
+    init(namespace: NetNamespace?) { self.namespace = namespace }
+
+    func run(_ commands: String) throws -> String {
+        if let opened { return try opened.run(commands) }
+        let context = try LibNftables(namespace: namespace)
+        opened = context
+        return try context.run(commands)
     }
 }

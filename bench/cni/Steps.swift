@@ -1,0 +1,139 @@
+import NetCore
+
+/// `--steps N`: where the time of one call of our plugins goes, phase by phase, as
+/// bench-netlink's `--steps` shows it for the netlink sequence. Our plugins run with
+/// `NETCTL_PHASE_TRACE=1` and print a `CLOCK_MONOTONIC` timestamp at the end of each phase
+/// (NetCore's `PhaseTrace`); the first phase runs from before the fork to the first mark
+/// (fork, exec, the dynamic loader, libc and the Swift runtime up to `main`), the last from
+/// the last mark to the reap (what happens at exit). The reference plugins run the same
+/// chains beside them, untraced, for their totals.
+struct StepsBench {
+    let ours: Side
+    let reference: Side
+    let namespaces: [String: [String]]
+    let iterations: Int
+    let blockSize: Int
+
+    /// Per "plugin COMMAND": each call's phases in order, as (name, nanoseconds).
+    private var calls: [String: [[(String, Double)]]] = [:]
+    /// Per "side/plugin COMMAND": each call's total wall time.
+    private var totals: [String: [Double]] = [:]
+
+    static let firstPhase = "runtime start"
+    static let lastPhase = "exit (last mark to reaped)"
+
+    init(ours: Side, reference: Side, namespaces: [String: [String]], iterations: Int, blockSize: Int) {
+        var traced = ours
+        traced.environment.append("NETCTL_PHASE_TRACE=1")
+        self.ours = traced
+        self.reference = reference
+        self.namespaces = namespaces
+        self.iterations = iterations
+        self.blockSize = blockSize
+    }
+
+    mutating func run(_ kinds: [Chain.Kind]) throws {
+        for _ in 0..<iterations {
+            let execution = try execute("\(ours.pluginDirectory)/bridge", environment: versionEnvironment + ours.environment, input: versionInput)
+            keep("ours", "VERSION", execution)
+            let theirs = try execute("\(reference.pluginDirectory)/bridge", environment: versionEnvironment, input: versionInput)
+            totals["reference/VERSION", default: []].append(Double(theirs.nanoseconds))
+            let floor = try execute("/bin/true", environment: versionEnvironment, input: [])
+            totals["floor", default: []].append(Double(floor.nanoseconds))
+        }
+        for kind in kinds {
+            var cached: [String: JSON] = [:]
+            for command in ["ADD", "DEL"] {
+                for (blockIndex, blockStart) in stride(from: 0, to: iterations, by: blockSize).enumerated() {
+                    let sides = blockIndex % 2 == 0 ? [ours, reference] : [reference, ours]
+                    for side in sides {
+                        let chain = Chain(kind: kind, side: side)
+                        for index in blockStart..<min(iterations, blockStart + blockSize) {
+                            guard let netns = namespaces[side.label]?[index] else { throw SpawnError(message: "no namespace \(index)") }
+                            let container = chain.container(index, netns: netns)
+                            let executions: [(String, Execution)]
+                            if command == "ADD" {
+                                let (result, done) = try chain.add(container)
+                                cached[container.id] = result
+                                executions = done
+                            } else {
+                                executions = try chain.delete(container, cached: cached[container.id] ?? .null)
+                            }
+                            for (plugin, execution) in executions { keep(side.label, "\(plugin) \(command)", execution) }
+                        }
+                    }
+                }
+                progress("steps: \(kind.title) \(command) done")
+            }
+        }
+    }
+
+    private mutating func keep(_ side: String, _ call: String, _ execution: Execution) {
+        totals["\(side)/\(call)", default: []].append(Double(execution.nanoseconds))
+        guard side == "ours" else { return }
+        var phases: [(String, Double)] = []
+        var previous = execution.started
+        for line in execution.errorText.split(separator: "\n") where line.hasPrefix("netctl-phase ") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3, let stamp = UInt64(fields[fields.count - 1]), stamp >= previous else { continue }
+            let name = fields[1..<(fields.count - 1)].joined(separator: " ")
+            phases.append((name, Double(stamp - previous)))
+            previous = stamp
+        }
+        phases.append((Self.lastPhase, Double(execution.ended - previous)))
+        calls[call, default: []].append(phases)
+    }
+
+    /// One table per chain: a column per call, a row per phase (medians over the calls; a phase
+    /// that happens more than once in a call counts as their sum, one that a call skips as 0,
+    /// and the cell says in how many calls it happened when not in all).
+    func tables(_ kinds: [Chain.Kind]) -> String {
+        var sections: [String] = ["## CNI plugin calls, phase by phase (`--steps \(iterations)`)", ""]
+        var groups: [(String, [String])] = [("`VERSION` and bridge + host-local", ["VERSION", "bridge ADD", "bridge DEL"])]
+        if kinds.contains(.portmap) { groups.append(("portmap (in the bridge + host-local + portmap chain)", ["portmap ADD", "portmap DEL"])) }
+        for (title, columns) in groups {
+            var order: [String] = []
+            for column in columns {
+                for call in calls[column] ?? [] {
+                    for (name, _) in call where !order.contains(name) {
+                        // Keep the exit last whatever the calls' order.
+                        if name == Self.lastPhase { continue }
+                        order.append(name)
+                    }
+                }
+            }
+            order.append(Self.lastPhase)
+            var lines = [
+                "### \(title): median µs per phase, \(iterations) calls each",
+                "",
+                "| phase | " + columns.joined(separator: " | ") + " |",
+                "|---|" + String(repeating: "---:|", count: columns.count),
+            ]
+            for name in order {
+                let cells = columns.map { column -> String in
+                    let all = calls[column] ?? []
+                    let values = all.map { call in call.filter { $0.0 == name }.reduce(0) { $0 + $1.1 } }
+                    let happened = all.filter { call in call.contains { $0.0 == name } }.count
+                    guard happened > 0 else { return "" }
+                    return micro(Samples(values).median) + (happened < all.count ? " (\(happened) of \(all.count))" : "")
+                }
+                lines.append("| \(name == Self.firstPhase ? "runtime start (fork to main)" : name) | " + cells.joined(separator: " | ") + " |")
+            }
+            func row(_ label: String, _ key: (String) -> String) {
+                lines.append("| \(label) | " + columns.map { column in
+                    let values = totals[key(column)] ?? []
+                    return values.isEmpty ? "" : micro(Samples(values).median)
+                }.joined(separator: " | ") + " |")
+            }
+            row("**whole call, median**") { "ours/\($0)" }
+            row("reference, whole call, median") { "reference/\($0)" }
+            lines.append("")
+            sections.append(lines.joined(separator: "\n"))
+        }
+        let floor = Samples(totals["floor"] ?? [])
+        sections.append("`/bin/true` through the same spawner: \(micro(floor.median)) µs median.\n")
+        return sections.joined(separator: "\n")
+    }
+
+    private func micro(_ nanoseconds: Double) -> String { format(nanoseconds / 1000, decimals: 0) }
+}
