@@ -130,19 +130,24 @@ public final class Database {
     /// 0.5–1.5 ms (jittered so waiters do not wake in lockstep) until the timeout.
     /// The context is this object, unretained: the connection never outlives it. A process
     /// told to stop while it waits (`netctl` holds SIGINT and friends back while it works)
-    /// stops waiting at once: the statement fails as busy and the command unwinds.
+    /// stops waiting at once, as long as it has written nothing yet: the statement fails as
+    /// busy and the command ends with nothing made. Once it has written (a reservation, say),
+    /// it waits as usual, so that what it made is finished or undone, never left half.
     private func installBusyHandler() {
         sqlite3_busy_handler(connection, { context, attempts in
             guard let context else { return 0 }
             let database = Unmanaged<Database>.fromOpaque(context).takeUnretainedValue()
-            guard Int(attempts) < database.busyPolls, !Database.isTerminationPending() else { return 0 }
+            guard Int(attempts) < database.busyPolls, !database.stopsWaiting else { return 0 }
             usleep(500 + UInt32.random(in: 0..<1000))
             return 1
         }, Unmanaged.passUnretained(self).toOpaque())
     }
 
+    /// A termination signal waits and this connection has changed no row yet.
+    var stopsWaiting: Bool { sqlite3_total_changes64(connection) == 0 && Self.isTerminationPending() }
+
     /// Whether SIGINT, SIGTERM, SIGHUP or SIGQUIT waits for this process (held back while it
-    /// works): a wait for the store ends then.
+    /// works).
     static func isTerminationPending() -> Bool {
         var pending = sigset_t()
         guard sigpending(&pending) == 0 else { return false }
@@ -243,7 +248,7 @@ public final class Database {
         while true {
             do {
                 return try body()
-            } catch let error as SQLiteError where error.isBusy && clock.now < deadline && !Self.isTerminationPending() {
+            } catch let error as SQLiteError where error.isBusy && clock.now < deadline && !stopsWaiting {
                 usleep(1000 + UInt32.random(in: 0..<1000))
             }
         }
