@@ -4,8 +4,15 @@
 // set elements of published ports through it directly (NftnlElements.swift).
 // Headers only: the Firewall opens both libraries with dlopen when it first needs them
 // (NftablesLibrary.swift, NftnlElements.swift), so nothing links against them.
-#include <nftables/libnftables.h>
+// libnftables.h defines _GNU_SOURCE before its includes: the system headers come first, so
+// that they are read as the Glibc module reads them (with _GNU_SOURCE, sys/select.h would
+// declare an fd_set here that clashes with Glibc's).
+#include <stdio.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
 #include <libnftnl/common.h>
 #include <libnftnl/set.h>
 #include <libnftnl/udata.h>
 #include <linux/netfilter/nf_tables.h>
+#include <nftables/libnftables.h>
