@@ -11,6 +11,7 @@ import Publishing
 import NetCore
 
 PhaseTrace.mark("runtime start")
+BackgroundRelease.declareShortLivedProcess()
 
 /// The last component of `path`. Top-level closures are main-actor isolated, and calling one
 /// from `map` makes the runtime check the executor, which loads the concurrency runtime and

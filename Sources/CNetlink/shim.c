@@ -28,32 +28,63 @@ int cnetlink_socket_namespace(int fd) { return ioctl(fd, SIOCGSKNS); }
 
 int cnetlink_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
+/* System calls that never touch errno: the deletion grandchild may share the caller's memory,
+   errno (the calling thread's TLS) included, which it must never write. A negative result is
+   -errno. */
+static long raw_syscall(long number, long a, long b, long c, long d, long e, long f) {
+#if defined(__x86_64__)
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    long result;
+    __asm__ volatile("syscall" : "=a"(result) : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return result;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = number;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    register long x4 __asm__("x4") = e;
+    register long x5 __asm__("x5") = f;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
+    return x0;
+#else
+#error "raw_syscall: unsupported architecture"
+#endif
+}
+
 /* Closes every descriptor but `keep_a` and `keep_b`. */
 static void close_all_but(int keep_a, int keep_b) {
     int low = keep_a < keep_b ? keep_a : keep_b, high = keep_a < keep_b ? keep_b : keep_a;
     unsigned int ranges[3][2] = {{0, (unsigned)low - 1}, {(unsigned)low + 1, (unsigned)high - 1}, {(unsigned)high + 1, ~0U}};
     struct rlimit limit;
-    unsigned int bound = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY ? (unsigned int)limit.rlim_cur : 1U << 20;
+    unsigned int bound = raw_syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&limit, 0, 0) == 0 && limit.rlim_cur != RLIM_INFINITY
+        ? (unsigned int)limit.rlim_cur : 1U << 20;
     for (int i = 0; i < 3; i++) {
         if (ranges[i][0] > ranges[i][1] || (i == 0 && low == 0)) continue;
-        if (syscall(SYS_close_range, ranges[i][0], ranges[i][1], 0) != 0) {
+        if (raw_syscall(SYS_close_range, ranges[i][0], ranges[i][1], 0, 0, 0, 0) != 0) {
             /* Kernels before 5.9, or a filter refusing close_range: one by one, up to the limit. */
             unsigned int last = ranges[i][1] < bound ? ranges[i][1] : bound;
-            for (unsigned int fd = ranges[i][0]; fd <= last; fd++) close((int)fd);
+            for (unsigned int fd = ranges[i][0]; fd <= last; fd++) raw_syscall(SYS_close, (long)fd, 0, 0, 0, 0, 0);
         }
     }
 }
 
-/* The grandchild: only system calls, as after any fork of a threaded process. Returns the
-   kernel's answer (0 or a positive errno), or a negative errno when it could not ask. */
+/* The grandchild's request: only raw system calls. Returns the kernel's answer (0 or a
+   positive errno), or a negative errno when it could not ask. */
 static int delete_link_now(int netns_fd, int ifindex) {
     struct stat target, own;
-    if (fstat(netns_fd, &target) != 0) return -errno;
-    if (stat("/proc/self/ns/net", &own) != 0 || own.st_ino != target.st_ino || own.st_dev != target.st_dev) {
-        if (setns(netns_fd, CLONE_NEWNET) != 0) return -errno;
+    long result = raw_syscall(SYS_fstat, netns_fd, (long)&target, 0, 0, 0, 0);
+    if (result != 0) return (int)result;
+    if (raw_syscall(SYS_newfstatat, AT_FDCWD, (long)"/proc/self/ns/net", (long)&own, 0, 0, 0) != 0
+        || own.st_ino != target.st_ino || own.st_dev != target.st_dev) {
+        result = raw_syscall(SYS_setns, netns_fd, CLONE_NEWNET, 0, 0, 0, 0);
+        if (result != 0) return (int)result;
     }
-    int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (sock < 0) return -errno;
+    long sock = raw_syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE, 0, 0, 0);
+    if (sock < 0) return (int)sock;
     struct { struct nlmsghdr header; struct ifinfomsg link; } request;
     memset(&request, 0, sizeof request);
     request.header.nlmsg_len = sizeof request;
@@ -63,38 +94,125 @@ static int delete_link_now(int netns_fd, int ifindex) {
     request.link.ifi_family = AF_UNSPEC;
     request.link.ifi_index = ifindex;
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-    if (sendto(sock, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return -errno;
+    result = raw_syscall(SYS_sendto, sock, (long)&request, sizeof request, 0, (long)&kernel, sizeof kernel);
+    if (result < 0) return (int)result;
     /* The answer echoes the request after the error code: room for both. */
     union { struct nlmsghdr header; char bytes[1024]; } reply;
     for (;;) {
-        ssize_t length = recv(sock, &reply, sizeof reply, 0);
-        if (length < 0 && errno == EINTR) continue;
-        if (length < 0) return -errno;
+        long length = raw_syscall(SYS_recvfrom, sock, (long)&reply, sizeof reply, 0, 0, 0);
+        if (length == -EINTR) continue;
+        if (length < 0) return (int)length;
         if ((size_t)length < NLMSG_LENGTH(sizeof(struct nlmsgerr)) || reply.header.nlmsg_type != NLMSG_ERROR) return -EPROTO;
         return -((struct nlmsgerr *)NLMSG_DATA(&reply.header))->error;
     }
 }
 
-int cnetlink_delete_link_detached(int netns_fd, int ifindex, int report_fd) {
-    /* _Fork runs no atfork handlers: safe to call again in the child of a threaded process. */
-    pid_t child = _Fork();
-    if (child < 0) return -errno;
-    if (child == 0) {
-        pid_t grandchild = _Fork();
-        if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
-        /* Out of the caller's session (no terminal or group signal reaches it), and a report
-           the parent no longer reads must not kill it. */
-        setsid();
-        signal(SIGPIPE, SIG_IGN);
-        close_all_but(netns_fd, report_fd);
-        int result = delete_link_now(netns_fd, ifindex);
-        while (write(report_fd, &result, sizeof result) < 0 && errno == EINTR) {}
-        _exit(0);
+/* Detaches (from the caller's session: no terminal or group signal reaches it), closes what it
+   does not need, asks, and reports. With every signal blocked (inherited), a report the caller
+   no longer reads is EPIPE, not SIGPIPE. */
+static void delete_and_report(int netns_fd, int ifindex, int report_fd) {
+    raw_syscall(SYS_setsid, 0, 0, 0, 0, 0, 0);
+    close_all_but(netns_fd, report_fd);
+    int result = delete_link_now(netns_fd, ifindex);
+    while (raw_syscall(SYS_write, report_fd, (long)&result, sizeof result, 0, 0, 0) == -EINTR) {}
+}
+
+/* The shared-memory path: an intermediate child (CLONE_VM | CLONE_VFORK: the caller waits the
+   few microseconds it lives) starts the grandchild (CLONE_VM) and exits, so the grandchild is
+   nobody's zombie. Neither copies the caller's page tables, nor write-protects its memory as a
+   fork does (each page the caller then writes would be copied). Each runs on a static stack:
+   the intermediate's is used while its caller waits, under a lock; the grandchild's for the
+   ~20 ms it waits for the kernel, one grandchild at a time (a deletion meanwhile forks). */
+static char deletion_intermediate_stack[16384] __attribute__((aligned(64)));
+static char deletion_grandchild_stack[32768] __attribute__((aligned(64)));
+static int deletion_intermediate_busy, deletion_grandchild_busy;
+static struct { int netns_fd, ifindex, report_fd; } deletion_arguments;
+
+static int deletion_grandchild(void *unused) {
+    (void)unused;
+    delete_and_report(deletion_arguments.netns_fd, deletion_arguments.ifindex, deletion_arguments.report_fd);
+    /* Frees the stack and exits without touching it again: the next deletion may take the
+       stack from the moment the flag is clear. */
+#if defined(__x86_64__)
+    __asm__ volatile("movl $0, (%0)\n\tmovl %1, %%eax\n\txorl %%edi, %%edi\n\tsyscall"
+                     : : "r"(&deletion_grandchild_busy), "i"(SYS_exit) : "memory", "rax", "rdi", "rcx", "r11");
+#elif defined(__aarch64__)
+    __asm__ volatile("stlr wzr, [%0]\n\tmov x8, %1\n\tmov x0, #0\n\tsvc 0"
+                     : : "r"(&deletion_grandchild_busy), "i"(SYS_exit) : "memory", "x0", "x8");
+#endif
+    return 0;
+}
+
+static int deletion_intermediate(void *unused) {
+    (void)unused;
+    long started = clone(deletion_grandchild, deletion_grandchild_stack + sizeof deletion_grandchild_stack, CLONE_VM | SIGCHLD, NULL);
+    if (started < 0) __atomic_store_n(&deletion_grandchild_busy, 0, __ATOMIC_RELEASE);
+    return started < 0 ? 1 : 0;
+}
+
+/* Starts the deletion on the shared-memory path: 1 when the grandchild runs, 0 when this
+   path is busy (the caller forks instead), -errno when it failed. A short-lived caller starts
+   the grandchild as its own child: it is reparented (and reaped) once the caller exits, and
+   the caller does not wait for an intermediate to be scheduled, run and exit. */
+static int delete_link_sharing_memory(int netns_fd, int ifindex, int report_fd, int short_lived) {
+    if (__atomic_exchange_n(&deletion_intermediate_busy, 1, __ATOMIC_ACQUIRE)) return 0;
+    if (__atomic_exchange_n(&deletion_grandchild_busy, 1, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&deletion_intermediate_busy, 0, __ATOMIC_RELEASE);
+        return 0;
+    }
+    deletion_arguments.netns_fd = netns_fd;
+    deletion_arguments.ifindex = ifindex;
+    deletion_arguments.report_fd = report_fd;
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    if (short_lived) {
+        long started = clone(deletion_grandchild, deletion_grandchild_stack + sizeof deletion_grandchild_stack, CLONE_VM | SIGCHLD, NULL);
+        int error = errno;
+        pthread_sigmask(SIG_SETMASK, &previous, NULL);
+        __atomic_store_n(&deletion_intermediate_busy, 0, __ATOMIC_RELEASE);
+        if (started >= 0) return 1;
+        __atomic_store_n(&deletion_grandchild_busy, 0, __ATOMIC_RELEASE);
+        return -error;
+    }
+    int child = clone(deletion_intermediate, deletion_intermediate_stack + sizeof deletion_intermediate_stack,
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+    int error = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    __atomic_store_n(&deletion_intermediate_busy, 0, __ATOMIC_RELEASE);
+    if (child < 0) {
+        __atomic_store_n(&deletion_grandchild_busy, 0, __ATOMIC_RELEASE);
+        return -error;
     }
     int status = 0;
     while (waitpid(child, &status, 0) < 0) {
         /* Reaped by someone else (a SIGCHLD handler waiting for any child): a grandchild that
            never started shows as an end of the report without one. */
+        if (errno == ECHILD) return 1;
+        if (errno != EINTR) return -errno;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -ECHILD;
+}
+
+int cnetlink_delete_link_detached(int netns_fd, int ifindex, int report_fd, int short_lived) {
+    int shared = delete_link_sharing_memory(netns_fd, ifindex, report_fd, short_lived);
+    if (shared != 0) return shared > 0 ? 0 : shared;
+    /* _Fork runs no atfork handlers: safe to call again in the child of a threaded process. */
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t child = _Fork();
+    if (child == 0) {
+        pid_t grandchild = _Fork();
+        if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
+        delete_and_report(netns_fd, ifindex, report_fd);
+        _exit(0);
+    }
+    int error = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (child < 0) return -error;
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
         if (errno == ECHILD) return 0;
         if (errno != EINTR) return -errno;
     }

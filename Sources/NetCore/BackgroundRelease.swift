@@ -25,4 +25,15 @@ public enum BackgroundRelease {
     public static func noteNetfilterSocket() { netfilterSockets.store(true, ordering: .relaxed) }
 
     private static let netfilterSockets = Atomic<Bool>(false)
+
+    /// Whether this process exits right after its one command (a CNI plugin, `netctl`): a
+    /// child it leaves behind (a link deletion waiting for the kernel) is then its own child,
+    /// reaped by init or the nearest subreaper once it has exited, rather than a grandchild
+    /// behind an intermediate child it must wait for. A long-lived process (a daemon) never says so.
+    public static var isShortLivedProcess: Bool { shortLived.load(ordering: .relaxed) }
+
+    /// Says that this process exits right after its one command (see ``isShortLivedProcess``).
+    public static func declareShortLivedProcess() { shortLived.store(true, ordering: .relaxed) }
+
+    private static let shortLived = Atomic<Bool>(false)
 }

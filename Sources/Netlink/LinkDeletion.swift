@@ -50,7 +50,7 @@ extension RouteSocket {
         // thread execs meanwhile.
         guard cnetlink_pipe_cloexec(&report) == 0 else { return nil }
         defer { close(report[0]) }
-        let started = cnetlink_delete_link_detached(namespace, link.index, report[1])
+        let started = cnetlink_delete_link_detached(namespace, link.index, report[1], BackgroundRelease.isShortLivedProcess ? 1 : 0)
         close(report[1])
         guard started == 0 else { return nil }
         PhaseTrace.mark("deletion child started")

@@ -299,9 +299,9 @@ public final class FirewallRegistry {
         }
         if errors.isEmpty { try rows.delete(key) }
         if row.usesRules {
-            let others = try rows.ruleHolders(bridge: row.network.bridge, except: key)
+            let others = try rows.hasRuleHolder(bridge: row.network.bridge, except: key)
             do {
-                if others.isEmpty {
+                if !others {
                     let kept = try rows.portOnlyAddresses(bridge: row.network.bridge, except: key)
                     try firewall.removeNetwork(row.network, keepingPortsTo: kept)
                 }
@@ -365,6 +365,9 @@ public final class FirewallRegistry {
 
     private func install(_ network: FirewallNetwork, for key: Key, usesRules: Bool, undo: inout UndoStack) throws -> FirewallNetwork? {
         guard usesRules else { return nil }
+        // Another record with this very definition: the merged rules already hold all of it
+        // (merging is a union), whatever else the bridge's other records add.
+        if try rows.hasRuleHolder(bridge: network.bridge, definition: network, except: key) { return nil }
         let others = try rows.ruleHolders(bridge: network.bridge, except: key)
         guard let merged = FirewallNetwork.merged(others + [network]) else { return nil }
         // Most attachments join a network whose rules are in place as they are: one more

@@ -83,6 +83,20 @@ struct FirewallRows {
         }
     }
 
+    /// Whether another record keeps `bridge`'s rules, and (with `definition`) one with exactly
+    /// that network definition: one indexed probe that stops at the first such row, where
+    /// ``ruleHolders(bridge:except:)`` reads every record on the bridge.
+    func hasRuleHolder(bridge: InterfaceName, definition: FirewallNetwork? = nil, except key: FirewallRegistry.Key) throws -> Bool {
+        let sameDefinition = definition == nil ? "" : " AND definition = ?6"
+        var values: [SQLValue] = [.text(bridge.rawValue), .text(hostNamespace), .text(key.network), .text(key.containerID), .text(key.interface)]
+        if let definition { values.append(.text(definition.record.serialized())) }
+        return try database.statement("""
+            SELECT 1 FROM firewall_attachments
+            WHERE bridge = ?1 AND host_namespace IN (?2, '') AND uses_rules = 1 AND NOT (network = ?3 AND container_id = ?4 AND interface = ?5)\(sameDefinition)
+            LIMIT 1
+            """).firstRow(values) { _ in true } ?? false
+    }
+
     /// The container addresses of the records on `bridge` that publish ports without holding
     /// its rules (portmap with `snat` off): removing the rules must leave their mappings.
     func portOnlyAddresses(bridge: InterfaceName, except key: FirewallRegistry.Key) throws -> Set<IPAddress> {

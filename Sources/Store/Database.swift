@@ -67,6 +67,7 @@ public final class Database {
         path: String, busyTimeoutMilliseconds: Int32 = 10_000, synchronous: Synchronous = .normal,
         walCheckpointFrames: Int32 = Database.defaultWALCheckpointFrames
     ) throws {
+        _ = Self.pageCacheConfigured
         var opened: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
             | SQLITE_OPEN_EXRESCODE
@@ -111,6 +112,10 @@ public final class Database {
         statements = [:]
         sqlite3_close_v2(connection)
     }
+
+    /// The page cache takes memory page by page, once per process before the first open (see
+    /// `csqlite_page_cache_without_bulk_allocation`): what a CNI call keeps private is what it read.
+    private static let pageCacheConfigured: Bool = csqlite_page_cache_without_bulk_allocation() == SQLITE_OK
 
     /// How hard SQLite syncs to disk at commit.
     ///

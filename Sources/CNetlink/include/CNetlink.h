@@ -32,8 +32,11 @@ int cnetlink_pipe_cloexec(int fds[2]);
    zombie is left, a session of its own), which writes an int to `report_fd` once the kernel
    answers, i.e. after the reclaim the deletion waits for: 0 (deleted) or the kernel's errno,
    or -errno when it could not ask at all. It keeps `netns_fd`, `report_fd` and the socket it
-   makes, nothing else, stdio included. Returns 0, or -errno when it could not start. */
-int cnetlink_delete_link_detached(int netns_fd, int ifindex, int report_fd);
+   makes, nothing else, stdio included. It shares the caller's memory when it can (no page
+   tables copied, no copy-on-write afterwards); with `short_lived` (a caller that exits right
+   after its command) it is the caller's own child, reaped once the caller has exited.
+   Returns 0, or -errno when it could not start. */
+int cnetlink_delete_link_detached(int netns_fd, int ifindex, int report_fd, int short_lived);
 /* Leaves the rest of this process's exit to a child: closes stdin, stdout and stderr (so
    whoever reads them sees their end now), then starts a child that shares this process's
    memory and descriptor table (CLONE_VM | CLONE_FILES), runs on a stack of its own and makes
