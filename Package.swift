@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Drivers", "Namespaces", "NetCore"], swiftSettings: strict),
         .testTarget(name: "AttachmentTests", dependencies: ["Attachment", "Drivers", "NetCore"], swiftSettings: strict),
         .testTarget(name: "DockerPluginTests", dependencies: ["DockerPlugin", "NetctlModel", "NetCore"], swiftSettings: strict),
-        .testTarget(name: "NameServiceTests", dependencies: ["NameService", "DNS", "NetCore"], swiftSettings: strict),
+        .testTarget(name: "NameServiceTests", dependencies: ["NameService", "DNS", "NetCore", "Store"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(name: "NetctlTests", dependencies: ["NetctlModel", "NetctlCommands", "NetCore", "Namespaces", "Drivers", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Drivers", "Firewall", "Store", "NetCore"], swiftSettings: strict),

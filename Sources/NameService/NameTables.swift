@@ -32,12 +32,34 @@ public struct NameRecord: Sendable, Hashable {
     }
 }
 
-/// Reads and writes `dns_networks` and `dns_records` (Schema version 7).
+/// Reads and writes `dns_networks` and `dns_records` (Schema version 7), whose every change
+/// bumps `store_meta`'s `dns_generation` (version 8's triggers).
 public struct NameTables {
     public let database: Database
 
     public init(database: Database) {
         self.database = database
+    }
+
+    /// The count of changes to the names: any write to `dns_networks` or `dns_records`
+    /// changes it, in the same transaction; `nil` when the row is missing.
+    public func generation() throws -> Int64? {
+        try database.statement("SELECT value FROM store_meta WHERE key = 'dns_generation'").firstRow([]) { Int64($0.text(0)) } ?? nil
+    }
+
+    /// What the resolver answers: the networks, the records and the generation they are of,
+    /// read in one transaction.
+    public func snapshot() throws -> (generation: Int64?, networks: [NameNetwork], records: [NameRecord]) {
+        if database.isInTransaction { return (try generation(), try networks(), try records()) }
+        try database.execute("BEGIN")
+        do {
+            let result = (try generation(), try networks(), try records())
+            try database.execute("COMMIT")
+            return result
+        } catch {
+            try? database.execute("ROLLBACK")
+            throw error
+        }
     }
 
     public func networks() throws -> [NameNetwork] {

@@ -1,7 +1,7 @@
 /// Every migration of netctl's database, in order. Later features (networks, sandboxes,
 /// endpoints, published ports) append here; a released migration is never edited.
 public enum Schema {
-    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts, docker, names]
+    public static let migrations: [Migration] = [ipam, firewall, netctl, proxyRules, firewallHosts, docker, names, nameGeneration]
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -160,5 +160,32 @@ public enum Schema {
             PRIMARY KEY (network, owner, name, address)
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX dns_records_by_owner ON dns_records (owner);
+        """)
+
+    /// Version 8: a count of the changes to the names, `store_meta`'s `dns_generation`, which
+    /// triggers bump in the transaction of every row written to `dns_networks` or `dns_records`
+    /// (whoever writes it). The resolver wakes on every commit to the store; one that leaves the
+    /// count as it was (leases, firewall records, endpoints) costs it this one row, not a read of
+    /// every name.
+    static let nameGeneration = Migration(version: 8, name: "dns generation", sql: """
+        INSERT OR IGNORE INTO store_meta (key, value) VALUES ('dns_generation', '0');
+        CREATE TRIGGER dns_networks_inserted AFTER INSERT ON dns_networks BEGIN
+            UPDATE store_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'dns_generation';
+        END;
+        CREATE TRIGGER dns_networks_updated AFTER UPDATE ON dns_networks BEGIN
+            UPDATE store_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'dns_generation';
+        END;
+        CREATE TRIGGER dns_networks_deleted AFTER DELETE ON dns_networks BEGIN
+            UPDATE store_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'dns_generation';
+        END;
+        CREATE TRIGGER dns_records_inserted AFTER INSERT ON dns_records BEGIN
+            UPDATE store_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'dns_generation';
+        END;
+        CREATE TRIGGER dns_records_updated AFTER UPDATE ON dns_records BEGIN
+            UPDATE store_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'dns_generation';
+        END;
+        CREATE TRIGGER dns_records_deleted AFTER DELETE ON dns_records BEGIN
+            UPDATE store_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'dns_generation';
+        END;
         """)
 }
