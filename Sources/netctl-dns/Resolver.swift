@@ -11,22 +11,12 @@ import NetCore
 import Store
 import Synchronization
 
-/// The names every TCP connection's thread answers from, swapped whole by the loop; and how
-/// many such threads there are.
-final class SharedZones: Sendable {
-    private let zones = Mutex(NameZones.empty)
-    let connections = Atomic<Int>(0)
-
-    var current: NameZones { zones.withLock { $0 } }
-
-    func replace(with new: NameZones) { zones.withLock { $0 = new } }
-}
-
 /// The resolver's loop: UDP and TCP port 53 on each served network's gateways, answered from
-/// the store's names, everything else forwarded to the host's resolvers. One thread polls the
-/// UDP sockets, the listeners, the forwards under way, the store's directory and the signals;
-/// each TCP connection gets a thread of its own (DNS over TCP is rare and may block on the
-/// upstream).
+/// the store's names, everything else forwarded to the host's resolvers. This thread reads the
+/// store (when its directory changes), keeps the listeners, watches resolv.conf, accepts TCP
+/// and takes the signals; UDP is answered by ``UDPWorker`` threads, one per core, all on the
+/// same sockets; each TCP connection gets a thread of its own (DNS over TCP is rare and may
+/// block on the upstream).
 final class Resolver {
     static let port: UInt16 = 53
     /// TCP clients served at once; more are closed at once (each holds a thread).
@@ -35,17 +25,26 @@ final class Resolver {
     static let forwardTimeout: UInt64 = 2_000_000_000
     /// With nothing to serve for this long, the resolver exits (the next name starts it again).
     static let idleExit: UInt64 = 10_000_000_000
+    /// How often resolv.conf is looked at when nothing else wakes the loop.
+    static let upstreamCheckInterval: UInt64 = 1_000_000_000
 
     private let store: StateStore
     private let tables: NameTables
-    private let log: (String) -> Void
-    private let shared = SharedZones()
+    private let log: @Sendable (String) -> Void
+    private let shared = SharedState(ServingState(zones: .empty, upstreams: [], sockets: []))
+    private let workers: [WorkerHandle]
     private var zones = NameZones.empty
     private var dataVersion: Int64 = -1
+    private var nameGeneration: Int64?
+    /// Per listen address: the UDP socket and the TCP listener.
     private var listeners: [IPAddress: (udp: Int32, tcp: Int32)] = [:]
-    private var pending: [Int32: PendingForward] = [:]
+    /// UDP sockets taken away from the workers, closed once every worker has taken up the
+    /// state of that version (or a later one).
+    private var retired: [(version: Int, descriptors: [Int32])] = []
     private var upstreams: Upstreams
-    private let resolvConf: String
+    /// resolv.conf's servers, as the file lists them.
+    private var upstreamServers: [IPAddress] = []
+    private var upstreamsCheckedAt: UInt64 = 0
     private let watch: Int32
     private let signals: Int32
     private var idleSince: UInt64?
@@ -54,54 +53,58 @@ final class Resolver {
     private let storeFile: (device: UInt64, inode: UInt64)?
     private var storeCheckedAt: UInt64 = 0
     private var refreshedAt: UInt64 = 0
-    /// When to look at the store again after a wake-up that found no change: a writer's WAL
-    /// write wakes the watch before its commit is visible (the commit marks shared memory,
-    /// which no inotify event reports).
+    /// When to look at the store again after a wake-up: a writer's WAL write wakes the watch
+    /// before its commit is visible (the commit marks shared memory, which no inotify event
+    /// reports; a writer that syncs the WAL first takes a few milliseconds), and one wake-up
+    /// may stand for several commits. Each look is one `PRAGMA data_version`.
     private var rechecks: [UInt64] = []
-    static let recheckDelays: [UInt64] = [2_000_000, 10_000_000, 50_000_000]
-    private var buffer = [UInt8](repeating: 0, count: 65536)
+    static let recheckDelays: [UInt64] = [1_000_000, 2_000_000, 4_000_000, 7_000_000, 10_000_000, 20_000_000, 50_000_000]
+    private var buffer = [UInt8](repeating: 0, count: 4096)
 
-    /// A UDP query sent on to an upstream, waiting for its answer.
-    struct PendingForward {
-        let listener: Int32
-        let client: SocketAddress
-        let query: [UInt8]
-        let servers: [IPAddress]
-        var server: Int
-        var deadline: UInt64
-    }
-
-    init(store: StateStore, resolvConf: String, signals: Int32, log: @escaping (String) -> Void) throws {
+    /// - Parameter udpThreads: how many threads answer UDP (at least one).
+    init(store: StateStore, resolvConf: String, signals: Int32, udpThreads: Int, log: @escaping @Sendable (String) -> Void) throws {
         self.store = store
         tables = NameTables(database: store.database)
-        self.resolvConf = resolvConf
         upstreams = Upstreams(path: resolvConf)
         self.signals = signals
         self.log = log
         storeFile = Self.identity(of: store.path)
         // Commits to the store touch its files: each is a cue to look at the names again.
+        // resolv.conf is watched too (and looked at once a second besides).
         watch = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         if watch >= 0 {
             _ = inotify_add_watch(watch, store.directory, UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE))
+            _ = inotify_add_watch(watch, resolvConf, UInt32(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF))
+        }
+        workers = try (0..<max(1, udpThreads)).map { _ in try WorkerHandle() }
+        for handle in workers {
+            let worker = try UDPWorker(handle: handle, shared: shared, log: log)
+            try startThread { worker.run() }
         }
     }
 
     // MARK: The store
 
-    /// Reads the names again when the store changed since the last read.
+    /// Reads the names again when the store changed since the last read, and a write to the
+    /// names was among the changes (a commit of leases or firewall records costs one row).
     ///
-    /// - Returns: whether it had changed.
+    /// - Returns: whether the store had changed.
     @discardableResult
     func refresh() -> Bool {
         refreshedAt = monotonicNow()
         do {
             let version = try store.database.statement("PRAGMA data_version").firstRow([]) { $0.int64(0) } ?? 0
             guard version != dataVersion else { return false }
+            if let generation = try tables.generation(), generation == nameGeneration {
+                dataVersion = version
+                return true
+            }
+            let snapshot = try tables.snapshot()
             dataVersion = version
-            let fresh = NameZones(networks: try tables.networks(), records: try tables.records())
-            zones = fresh
-            shared.replace(with: fresh)
+            zones = NameZones(networks: snapshot.networks, records: snapshot.records)
+            nameGeneration = snapshot.generation
             reconcileListeners()
+            publish()
             return true
         } catch {
             log("cannot read the names from the store: \(error)")
@@ -109,16 +112,48 @@ final class Resolver {
         }
     }
 
+    /// resolv.conf's servers again, when the file changed.
+    func refreshUpstreams() {
+        upstreamsCheckedAt = monotonicNow()
+        let servers = upstreams.current(excluding: [])
+        if servers != upstreamServers {
+            upstreamServers = servers
+            publish()
+        }
+    }
+
+    /// Hands the names, the upstreams and the sockets to the workers and the TCP connections.
+    private func publish() {
+        let sockets = listeners.map { WorkerSocket(descriptor: $0.value.udp, local: $0.key) }
+        // Never one of the resolver's own addresses: a loop.
+        let upstreams = upstreamServers.filter { listeners[$0] == nil }
+        shared.replace(with: ServingState(zones: zones, upstreams: upstreams, sockets: sockets))
+        for handle in workers { handle.wake() }
+    }
+
+    /// Closes the UDP sockets no worker uses any more.
+    private func closeRetired() {
+        guard !retired.isEmpty else { return }
+        let adopted = workers.map { $0.adopted.load(ordering: .acquiring) }.min() ?? Int.max
+        retired.removeAll { entry in
+            guard entry.version <= adopted else { return false }
+            entry.descriptors.forEach { close($0) }
+            return true
+        }
+    }
+
     /// Opens UDP and TCP port 53 on each listen address not yet served; closes those no
-    /// network has any more. `IP_FREEBIND`: a gateway is on its bridge only from the first
-    /// endpoint on, and queries arrive from then on.
+    /// network has any more (a UDP socket once every worker has let it go). `IP_FREEBIND`: a
+    /// gateway is on its bridge only from the first endpoint on, and queries arrive from then on.
     private func reconcileListeners() {
         let wanted = Set(zones.listeners.keys)
+        var gone: [Int32] = []
         for (address, sockets) in listeners where !wanted.contains(address) {
-            close(sockets.udp)
+            gone.append(sockets.udp)
             close(sockets.tcp)
             listeners[address] = nil
         }
+        if !gone.isEmpty { retired.append((shared.currentVersion + 1, gone)) } // the version publish() makes next
         for address in wanted where listeners[address] == nil {
             do {
                 let udp = try Self.bound(address, type: Int32(SOCK_DGRAM.rawValue))
@@ -174,38 +209,35 @@ final class Resolver {
         while true {
             var descriptors = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0)]
             if watch >= 0 { descriptors.append(pollfd(fd: watch, events: Int16(POLLIN), revents: 0)) }
-            for sockets in listeners.values {
-                descriptors.append(pollfd(fd: sockets.udp, events: Int16(POLLIN), revents: 0))
-                descriptors.append(pollfd(fd: sockets.tcp, events: Int16(POLLIN), revents: 0))
-            }
-            for fd in pending.keys { descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            for sockets in listeners.values { descriptors.append(pollfd(fd: sockets.tcp, events: Int16(POLLIN), revents: 0)) }
             let now = monotonicNow()
-            let nextDeadline = (pending.values.map(\.deadline) + rechecks).min().map { $0 > now ? Int32(clamping: ($0 - now) / 1_000_000 + 1) : 0 } ?? 1000
-            let ready = poll(&descriptors, nfds_t(descriptors.count), min(nextDeadline, 1000))
+            var timeout = rechecks.min().map { $0 > now ? Int32(clamping: ($0 - now) / 1_000_000 + 1) : 0 } ?? 1000
+            // A socket taken away is closed as soon as the workers have let it go (its address may be served again).
+            if !retired.isEmpty { timeout = min(timeout, 1) }
+            let ready = poll(&descriptors, nfds_t(descriptors.count), min(timeout, 1000))
             if ready < 0, errno != EINTR { log("poll failed: \(Errno.current)") }
             for descriptor in descriptors where descriptor.revents != 0 {
                 if descriptor.fd == signals { return .signalled }
                 if descriptor.fd == watch {
                     drain(watch)
-                    if !refresh() {
-                        let woken = monotonicNow()
-                        rechecks = Self.recheckDelays.map { woken + $0 }
-                    }
-                } else if let forward = pending[descriptor.fd] {
-                    relay(descriptor.fd, forward)
-                } else if let (address, sockets) = listeners.first(where: { $0.value.udp == descriptor.fd || $0.value.tcp == descriptor.fd }) {
-                    if sockets.udp == descriptor.fd { receive(on: sockets.udp, local: address) } else { accept(on: sockets.tcp, local: address) }
+                    refresh()
+                    refreshUpstreams()
+                    // Whatever this read found, a commit still on its way is looked for again.
+                    let woken = monotonicNow()
+                    rechecks = Self.recheckDelays.map { woken + $0 }
+                } else if let (address, sockets) = listeners.first(where: { $0.value.tcp == descriptor.fd }) {
+                    accept(on: sockets.tcp, local: address)
                 }
             }
-            expireForwards()
             let checked = monotonicNow()
             if rechecks.contains(where: { $0 <= checked }) {
                 rechecks.removeAll { $0 <= checked }
-                if refresh() { rechecks = [] }
+                refresh()
             }
-            // A change the directory watch missed: looked for four times a second, not after
-            // every query (a statement each).
-            if monotonicNow() - refreshedAt >= 250_000_000 { refresh() }
+            // A change the directory watch missed: looked for four times a second.
+            if refreshedAt + 250_000_000 <= checked { refresh() }
+            if upstreamsCheckedAt + Self.upstreamCheckInterval <= checked { refreshUpstreams() }
+            closeRetired()
             if shouldExitIdle() { return .idle }
             if storeIsGone() { return .storeGone }
         }
@@ -235,7 +267,7 @@ final class Resolver {
 
     /// With no network to serve for ``idleExit``.
     private func shouldExitIdle() -> Bool {
-        guard zones.listeners.isEmpty, pending.isEmpty else {
+        guard zones.listeners.isEmpty else {
             idleSince = nil
             return false
         }
@@ -245,73 +277,6 @@ final class Resolver {
             return false
         }
         return now - since >= Self.idleExit
-    }
-
-    // MARK: UDP
-
-    private func receive(on socket: Int32, local: IPAddress) {
-        for _ in 0..<64 { // a burst, then the others get their turn
-            var client = SocketAddress()
-            let count = buffer.withUnsafeMutableBytes { raw in
-                client.withMutableSockaddr { recvfrom(socket, raw.baseAddress, raw.count, 0, $0, $1) }
-            }
-            guard count > 0 else { return }
-            guard let source = client.endpoint?.address else { continue }
-            let packet = Array(buffer[..<count])
-            switch zones.outcome(of: packet, to: local, from: source, udp: true) {
-            case .answer(let answer): send(answer, on: socket, to: client)
-            case .forward: forward(packet, listener: socket, client: client, from: 0, servers: upstreams.current(excluding: Set(listeners.keys)))
-            case .drop: continue
-            }
-        }
-    }
-
-    private func send(_ packet: [UInt8], on socket: Int32, to client: SocketAddress) {
-        _ = packet.withUnsafeBytes { raw in client.withSockaddr { sendto(socket, raw.baseAddress, raw.count, 0, $0, $1) } }
-    }
-
-    /// Sends the query to the first upstream from `server` on that takes it; SERVFAIL when none does.
-    private func forward(_ query: [UInt8], listener: Int32, client: SocketAddress, from server: Int, servers: [IPAddress]) {
-        var index = server
-        while index < servers.count {
-            let upstream = servers[index]
-            let descriptor = socket(upstream.family == .v4 ? AF_INET : AF_INET6,
-                                    Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            if descriptor >= 0 {
-                let connected = SocketAddress(upstream, port: Self.port).withSockaddr { connect(descriptor, $0, $1) } == 0
-                if connected, query.withUnsafeBytes({ Glibc.send(descriptor, $0.baseAddress, $0.count, 0) }) == query.count {
-                    pending[descriptor] = PendingForward(listener: listener, client: client, query: query, servers: servers, server: index,
-                                                         deadline: monotonicNow() + Self.forwardTimeout)
-                    return
-                }
-                close(descriptor)
-            }
-            index += 1
-        }
-        if let failure = Self.serverFailure(for: query) { send(failure, on: listener, to: client) }
-    }
-
-    /// The upstream's answer, relayed unchanged (the socket is connected to it: nothing else's
-    /// datagrams arrive there; one with another ID is not the answer and is skipped).
-    private func relay(_ descriptor: Int32, _ forward: PendingForward) {
-        let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-        guard count >= 12 || (count < 0 && errno != EAGAIN) else { return }
-        pending[descriptor] = nil
-        close(descriptor)
-        if count >= 12, buffer[0] == forward.query[0], buffer[1] == forward.query[1] {
-            send(Array(buffer[..<count]), on: forward.listener, to: forward.client)
-        } else {
-            self.forward(forward.query, listener: forward.listener, client: forward.client, from: forward.server + 1, servers: forward.servers)
-        }
-    }
-
-    private func expireForwards() {
-        let now = monotonicNow()
-        for (descriptor, forward) in pending where forward.deadline <= now {
-            pending[descriptor] = nil
-            close(descriptor)
-            self.forward(forward.query, listener: forward.listener, client: forward.client, from: forward.server + 1, servers: forward.servers)
-        }
     }
 
     static func serverFailure(for packet: [UInt8]) -> [UInt8]? {
@@ -333,12 +298,10 @@ final class Resolver {
             close(connection)
             return
         }
-        let zones = shared
-        let resolvConf = self.resolvConf
-        let own = Set(listeners.keys)
+        let shared = self.shared
         DispatchQueue.global().async {
-            TCPConnection(descriptor: connection, local: local, client: source, zones: zones, resolvConf: resolvConf, own: own).serve()
-            zones.connections.subtract(1, ordering: .relaxed)
+            TCPConnection(descriptor: connection, local: local, client: source, shared: shared).serve()
+            shared.connections.subtract(1, ordering: .relaxed)
         }
     }
 }

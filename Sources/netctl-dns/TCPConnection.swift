@@ -18,21 +18,20 @@ struct TCPConnection {
     let descriptor: Int32
     let local: IPAddress
     let client: IPAddress
-    let zones: SharedZones
-    let resolvConf: String
-    let own: Set<IPAddress>
+    /// The names and upstreams, as the loop last published them.
+    let shared: SharedState
 
     func serve() {
         defer { close(descriptor) }
         // Blocking from here, with a bound on every wait.
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         Self.setTimeouts(descriptor, seconds: Self.idleSeconds)
-        var upstreams = Upstreams(path: resolvConf)
         while let query = Self.readMessage(descriptor) {
             let answer: [UInt8]?
-            switch zones.current.outcome(of: query, to: local, from: client, udp: false) {
+            let state = shared.current
+            switch state.zones.outcome(of: query, to: local, from: client, udp: false) {
             case .answer(let bytes): answer = bytes
-            case .forward: answer = Self.exchange(query, with: upstreams.current(excluding: own)) ?? Resolver.serverFailure(for: query)
+            case .forward: answer = Self.exchange(query, with: state.upstreams) ?? Resolver.serverFailure(for: query)
             case .drop: return
             }
             guard let answer, Self.writeMessage(answer, to: descriptor) else { return }

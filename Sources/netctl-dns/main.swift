@@ -11,22 +11,31 @@ import Store
 /// netctl-dns: the resolver of netctl's networks. Started by netctl (or the `dnsname` CNI
 /// plugin) when a name is first recorded; see README's "Names".
 ///
-///     netctl-dns [--state-dir DIR] [--resolv-conf PATH]
+///     netctl-dns [--state-dir DIR] [--resolv-conf PATH] [--udp-threads N]
 func main() -> Int32 {
     var stateDirectory = StateStore.configuredDirectory
     var resolvConf = "/etc/resolv.conf"
+    // A thread per core answers UDP (each on a socket of its own); a few at most.
+    var udpThreads = min(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))), 8)
     var arguments = CommandLine.arguments.dropFirst()
     while let argument = arguments.popFirst() {
         switch argument {
         case "--state-dir": stateDirectory = arguments.popFirst() ?? stateDirectory
         case "--resolv-conf": resolvConf = arguments.popFirst() ?? resolvConf
+        case "--udp-threads":
+            guard let count = arguments.popFirst().flatMap({ Int($0) }), count >= 1 else {
+                writeAll("netctl-dns: --udp-threads takes a number of threads, 1 or more\n", to: 2)
+                return 2
+            }
+            udpThreads = count
         case "-h", "--help":
             print("""
-                usage: netctl-dns [--state-dir DIR] [--resolv-conf PATH]
+                usage: netctl-dns [--state-dir DIR] [--resolv-conf PATH] [--udp-threads N]
                 Answers DNS on the gateways of netctl's DNS-enabled networks: the names of the sandboxes on each
                 network and their aliases (A, AAAA, PTR; NXDOMAIN in the "netctl" domain), and forwards the rest to
                 the servers in resolv.conf. Reads the names from the store (NETCTL_STATE_DIR or DIR) whenever it
                 changes. One runs per network namespace and store; a second exits at once. netctl starts it.
+                UDP is answered by N threads (default: one per core, at most 8), each on a socket of its own.
                 """)
             return 0
         default:
@@ -34,7 +43,7 @@ func main() -> Int32 {
             return 2
         }
     }
-    let log: (String) -> Void = { writeAll("netctl-dns[\(getpid())]: \($0)\n", to: 2) }
+    let log: @Sendable (String) -> Void = { writeAll("netctl-dns[\(getpid())]: \($0)\n", to: 2) }
     let ready = ResolverProcess.readyDescriptor
     defer { close(ready) }
 
@@ -55,12 +64,13 @@ func main() -> Int32 {
     let resolver: Resolver
     do {
         let store = try StateStore(directory: stateDirectory)
-        resolver = try Resolver(store: store, resolvConf: resolvConf, signals: signals, log: log)
+        resolver = try Resolver(store: store, resolvConf: resolvConf, signals: signals, udpThreads: udpThreads, log: log)
     } catch {
         log("cannot open the store in \(stateDirectory): \(error)")
         return 1
     }
     resolver.refresh()
+    resolver.refreshUpstreams()
     writeAll("ready\n", to: ready)
     while resolver.run() == .idle {
         // A network recorded while the lock was still held started no resolver: look once

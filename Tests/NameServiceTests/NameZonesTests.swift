@@ -91,12 +91,15 @@ struct NameZonesTests {
     }
 
     /// Random changes to valid queries: every outcome is an answer with the query's ID, a
-    /// forward or a drop, and nothing traps (a deterministic stand-in for the fuzz target).
+    /// forward or a drop, and nothing traps (a deterministic stand-in for the fuzz target);
+    /// the packet path (answers written into a buffer) answers each exactly as the full reader.
     @Test func mutatedQueriesNeverTrap() {
         var generator = SplitMix(seed: 0x5EED)
         let seeds = [Self.query("a", type: DNSType.a), Self.query("2.0.55.10.in-addr.arpa", type: DNSType.ptr),
-                     Self.query("www.netctl", type: DNSType.aaaa, id: 0xFFFF)]
+                     Self.query("www.netctl", type: DNSType.aaaa, id: 0xFFFF), Self.edns(Self.query("A.Netctl", type: DNSType.any), size: 600),
+                     Self.edns(Self.query("nope.netctl", type: DNSType.a), size: 4096)]
         let client = IPAddress("10.55.0.3")!
+        let outsider = IPAddress("10.56.0.3")!
         for round in 0..<100_000 {
             var packet = seeds[round % seeds.count]
             for _ in 0..<(1 + Int(generator.next() % 4)) {
@@ -110,6 +113,85 @@ struct NameZonesTests {
             if case .answer(let reply) = Self.zones.outcome(of: packet, to: Self.gateway, from: client, udp: true) {
                 #expect(reply.count >= 12 && reply[0] == packet[0] && reply[1] == packet[1])
             }
+            let udp = round % 2 == 0
+            let from = round % 7 == 0 ? outsider : client
+            #expect(Self.written(packet, from: from, udp: udp) == Self.zones.outcome(of: packet, to: Self.gateway, from: from, udp: udp),
+                    "\(packet)")
+        }
+    }
+
+    /// The packet path on the queries a client sends most, byte for byte as the full reader
+    /// answers them: names and aliases in either case, in and out of netctl's domain, each
+    /// type, EDNS0, unknown names, other networks' clients, and answers too large for UDP.
+    @Test func thePacketPathAnswersAsTheFullReader() {
+        let many = IPAddress("10.57.0.1")!
+        let zones = NameZones(
+            networks: Self.networks + [NameNetwork(key: "netctl:many", listen: [many], subnets: [CIDR("10.57.0.0/16")!])],
+            records: Self.records + (0..<60).map { NameRecord(network: "netctl:many", owner: "m/eth0", name: "many", address: IPAddress("10.57.1.\($0)")!) }
+                + [NameRecord(network: "netctl:many", owner: "m/eth0", name: "many", address: IPAddress("fd57::1")!)])
+        var packets: [[UInt8]] = []
+        for name in ["a", "A", "a.netctl", "A.NETCTL", "www", "WWW.netctl", "db.internal", "c", "c.netctl", "nope", "nope.netctl",
+                     "netctl", "example.org", "a.example.org", "many", "Many.Netctl", "2.0.55.10.in-addr.arpa", "x.ip6.arpa"] {
+            for type in [DNSType.a, DNSType.aaaa, DNSType.any, DNSType.ptr, 15] {
+                let plain = Self.query(name, type: type, id: 0xBEEF)
+                packets += [plain, Self.edns(plain, size: 512), Self.edns(plain, size: 1232), Self.edns(plain, size: 4096), Self.edns(plain, size: 100)]
+                var flagged = plain
+                flagged[2] = 0x00 // no recursion desired
+                flagged[3] = 0x10 // checking disabled
+                packets.append(flagged)
+            }
+        }
+        let root: [UInt8] = [0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1]
+        packets.append(root)
+        var answered = 0
+        for packet in packets {
+            for (local, client) in [(Self.gateway, "10.55.0.3"), (Self.gateway, "10.56.0.3"), (many, "10.57.9.9"), (IPAddress("10.99.0.1")!, "10.99.0.2")] {
+                for udp in [true, false] {
+                    let full = zones.outcome(of: packet, to: local, from: IPAddress(client)!, udp: udp)
+                    #expect(Self.written(packet, zones: zones, to: local, from: IPAddress(client)!, udp: udp) == full, "\(packet) \(client) udp \(udp)")
+                    if case .answer = full { answered += 1 }
+                }
+            }
+        }
+        #expect(answered > packets.count)
+        // Too large for UDP: no records, TC set; over TCP, or with room offered, all 60.
+        guard case .answer(let truncated) = Self.written(Self.query("many", type: DNSType.a), zones: zones, to: many, from: IPAddress("10.57.0.2")!, udp: true),
+              case .answer(let whole) = Self.written(Self.query("many", type: DNSType.a), zones: zones, to: many, from: IPAddress("10.57.0.2")!, udp: false),
+              case .answer(let offered) = Self.written(Self.edns(Self.query("many", type: DNSType.a), size: 1232), zones: zones, to: many,
+                                                       from: IPAddress("10.57.0.2")!, udp: true) else {
+            Issue.record("no answer for many")
+            return
+        }
+        #expect(truncated[2] & 0x02 != 0 && truncated[7] == 0)
+        #expect(whole[2] & 0x02 == 0 && whole[7] == 60)
+        #expect(offered[2] & 0x02 == 0 && offered[7] == 60)
+    }
+
+    static let networks = [NameNetwork(key: "netctl:web", listen: [gateway, IPAddress("fd55::1")!], subnets: [CIDR("10.55.0.0/24")!, CIDR("fd55::/64")!]),
+                           NameNetwork(key: "netctl:other", listen: [IPAddress("10.56.0.1")!], subnets: [CIDR("10.56.0.0/24")!])]
+    static let records = [NameRecord(network: "netctl:web", owner: "a/eth0", name: "A", address: IPAddress("10.55.0.2")!),
+                          NameRecord(network: "netctl:web", owner: "a/eth0", name: "a", address: IPAddress("fd55::2")!),
+                          NameRecord(network: "netctl:web", owner: "a/eth0", name: "www", address: IPAddress("10.55.0.2")!),
+                          NameRecord(network: "netctl:web", owner: "b/eth0", name: "db.internal", address: IPAddress("10.55.0.4")!),
+                          NameRecord(network: "netctl:other", owner: "c/eth0", name: "c", address: IPAddress("10.56.0.2")!)]
+
+    /// `packet` with an OPT record offering `size` bytes.
+    static func edns(_ packet: [UInt8], size: UInt16) -> [UInt8] {
+        var bytes = packet
+        bytes[11] = 1
+        return bytes + [0, 0, 41, UInt8(size >> 8), UInt8(size & 0xFF), 0, 0, 0, 0, 0, 0]
+    }
+
+    /// The packet path's outcome, its answer copied out of the buffer.
+    static func written(_ packet: [UInt8], zones: NameZones = zones, to local: IPAddress = gateway, from client: IPAddress, udp: Bool) -> NameOutcome {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let outcome = packet.withUnsafeBytes { raw in
+            buffer.withUnsafeMutableBytes { zones.outcome(of: raw, to: local, from: client, udp: udp, writingInto: $0) }
+        }
+        switch outcome {
+        case .answer(let length): return .answer(Array(buffer[..<length]))
+        case .forward: return .forward
+        case .drop: return .drop
         }
     }
 

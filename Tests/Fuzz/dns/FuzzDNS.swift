@@ -24,11 +24,22 @@ let zones: NameZones = {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let packet = Array(UnsafeBufferPointer(start: data, count: size))
+    var buffer = [UInt8](repeating: 0, count: 65536)
     for udp in [true, false] {
-        if case .answer(let reply) = zones.outcome(of: packet, to: gateway, from: client, udp: udp) {
+        let outcome = zones.outcome(of: packet, to: gateway, from: client, udp: udp)
+        if case .answer(let reply) = outcome {
             // An answer always carries the query's ID and fits what UDP allows.
             precondition(reply.count >= 12 && reply[0] == packet[0] && reply[1] == packet[1])
             precondition(!udp || reply.count <= 65535)
+        }
+        // The resolver's packet path (the answer written into a buffer) answers alike, byte for byte.
+        let written = packet.withUnsafeBytes { raw in
+            buffer.withUnsafeMutableBytes { zones.outcome(of: raw, to: gateway, from: client, udp: udp, writingInto: $0) }
+        }
+        switch (written, outcome) {
+        case (.answer(let length), .answer(let reply)): precondition(Array(buffer[..<length]) == reply)
+        case (.forward, .forward), (.drop, .drop): break
+        default: preconditionFailure("the packet path: \(written), the full reader: \(outcome)")
         }
     }
     return 0
