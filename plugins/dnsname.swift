@@ -19,7 +19,7 @@ struct DNSNamePlugin: CNIPlugin {
             throw CNIError(.invalidConfig, "dnsname: prevResult has no gateway for the container's addresses: the resolver listens on the gateway")
         }
         let names = try self.names(request, network: network)
-        let store = try StateStore(directory: request.config.string("dataDir"))
+        let store = try StateStore(directory: request.config.string("dataDir"), schema: [NameTables.schema])
         let tables = NameTables(database: store.database)
         try store.database.immediateTransaction {
             try tables.upsert(NameNetwork(key: network, listen: gateways, subnets: unique(addresses.map(\.address.network))))
@@ -34,7 +34,7 @@ struct DNSNamePlugin: CNIPlugin {
 
     func delete(_ request: CNIRequest) throws {
         guard let name = request.config.name, let containerID = request.containerID, let interface = request.interface else { return }
-        let store = try StateStore(directory: request.config.string("dataDir"))
+        let store = try StateStore(directory: request.config.string("dataDir"), schema: [NameTables.schema])
         let tables = NameTables(database: store.database)
         try store.database.immediateTransaction {
             try tables.removeRecords(owner: "\(containerID)/\(interface)", on: Self.key(name))
@@ -45,7 +45,7 @@ struct DNSNamePlugin: CNIPlugin {
 
     func check(_ request: CNIRequest) throws {
         let (network, owner, _) = try parse(request)
-        let store = try StateStore(directory: request.config.string("dataDir"))
+        let store = try StateStore(directory: request.config.string("dataDir"), schema: [NameTables.schema])
         let held = Set(try NameTables(database: store.database).records().filter { $0.network == network && $0.owner == owner }.map(\.name))
         let missing = try names(request, network: network).filter { !held.contains($0.lowercased()) }
         guard missing.isEmpty else { throw CNIError(.internal, "dnsname: \(missing.joined(separator: ", ")) not registered on \(network)") }
@@ -54,7 +54,7 @@ struct DNSNamePlugin: CNIPlugin {
     func gc(_ request: CNIRequest, validAttachments: [GCAttachment]) throws {
         guard let name = request.config.name else { return }
         let valid = Set(validAttachments.map { "\($0.containerID)/\($0.interface)" })
-        let store = try StateStore(directory: request.config.string("dataDir"))
+        let store = try StateStore(directory: request.config.string("dataDir"), schema: [NameTables.schema])
         let tables = NameTables(database: store.database)
         try store.database.immediateTransaction {
             for owner in Set(try tables.records().filter { $0.network == Self.key(name) }.map(\.owner)) where !valid.contains(owner) {

@@ -19,7 +19,7 @@ enum PluginFirewall {
     /// waits for the kernel's reclaim, which the hand-off before exit moves out of the
     /// runtime's way only for sockets still open at exit. `nonisolated(unsafe)`: a plugin
     /// process runs its one command on the main thread, and nothing else touches it.
-    nonisolated(unsafe) static let host = HostFirewall(store: { try StateStore() })
+    nonisolated(unsafe) static let host = HostFirewall(store: { try StateStore(schema: [FirewallRegistry.schema]) })
 
     static func registry() throws -> FirewallRegistry { try host.registry() }
 
@@ -29,7 +29,7 @@ enum PluginFirewall {
     /// masquerade and published ports may be gone: code 51, "limited connectivity".
     static func status() throws {
         do {
-            _ = try StateStore()
+            _ = try StateStore(schema: [FirewallRegistry.schema])
         } catch {
             throw CNIError(.notAvailable, "the state store cannot be opened", details: "\(error)")
         }

@@ -83,7 +83,7 @@ struct HostLocalIPAM: IPAMBackend, CNIPlugin {
 
     private static func allocator(_ config: Config) throws -> AddressAllocator {
         do {
-            return try AddressAllocator(store: StateStore(directory: config.dataDirectory))
+            return try AddressAllocator(store: StateStore(directory: config.dataDirectory, schema: [AddressAllocator.schema]))
         } catch let error as NetworkError {
             throw error
         } catch let error as SQLiteError where error.isBusy {

@@ -129,14 +129,20 @@ struct OverlayPlugin: CNIPlugin {
     }
 
     private func openStore(_ request: CNIRequest) throws -> StateStore {
-        try StateStore(directory: request.config.string("dataDir"))
+        try StateStore(directory: request.config.string("dataDir"), schema: [AddressAllocator.schema])
     }
 
-    /// The agent's record of the network on this host, from the store.
+    /// The agent's record of the network on this host, from the store: the model's table,
+    /// which the CNI binary reads but never creates (a store no agent wrote has none).
     private func localNetwork(_ request: CNIRequest, store: StateStore) throws -> LocalNetwork {
         let name = try networkName(request)
-        let definition = try store.database.statement("SELECT definition FROM networks WHERE name = ? AND driver = 'overlay'")
-            .firstRow([.text(name)]) { try JSON(parsing: $0.text(0)) }
+        let definition: JSON?
+        do {
+            definition = try store.database.statement("SELECT definition FROM networks WHERE name = ? AND driver = 'overlay'")
+                .firstRow([.text(name)]) { try JSON(parsing: $0.text(0)) }
+        } catch let error as SQLiteError where error.isMissingTable {
+            definition = nil
+        }
         guard let definition else {
             throw CNIError(.invalidConfig, "no overlay network \"\(name)\" on this host",
                            details: "create it with `netctl network create --driver overlay`, and run `netctl agent` on this host")

@@ -32,8 +32,8 @@ public struct NameRecord: Sendable, Hashable {
     }
 }
 
-/// Reads and writes `dns_networks` and `dns_records` (Schema version 7), whose every change
-/// bumps `store_meta`'s `dns_generation` (version 8's triggers).
+/// Reads and writes `dns_networks` and `dns_records` (``schema``), whose every change
+/// bumps `store_meta`'s `dns_generation` (the triggers of its step 2).
 public struct NameTables {
     public let database: Database
 

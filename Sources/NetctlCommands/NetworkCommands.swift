@@ -92,7 +92,7 @@ struct NetworkCommand: ParsableCommand {
                 ("Name", [network.name]), ("Id", [network.id]), ("Driver", [network.driver.description]),
             ]
             if network.driver.hasHostBridge { fields.append(("Bridge", [network.bridgeName])) }
-            if network.driver == .overlay {
+            if network.driver.spansHosts {
                 fields.append(("Hosts", network.overlayShares.map { "\($0.hostName)  \($0.underlay)  \($0.subnet)  \($0.endpoints) endpoint(s)" }))
             }
             if !network.dockerNetworks.isEmpty { fields.append(("Docker", [network.dockerNames])) }

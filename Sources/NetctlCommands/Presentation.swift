@@ -10,10 +10,10 @@ private func presented(_ json: JSON, created: Int64) -> JSON {
 
 extension NetworkRecord {
     var output: JSON {
-        guard !dockerNetworks.isEmpty || driver == .overlay, case .object(var object) = presented(json, created: created) else {
+        guard !dockerNetworks.isEmpty || driver.spansHosts, case .object(var object) = presented(json, created: created) else {
             return presented(json, created: created)
         }
-        if driver == .overlay {
+        if driver.spansHosts {
             object["Hosts"] = .array(overlayShares.map { share in
                 ["Name": .string(share.hostName), "Id": .string(share.hostID), "Underlay": .string(share.underlay.description),
                  "Subnet": .string(share.subnet.description), "VtepMAC": .string(share.vtepMAC.description),

@@ -1,7 +1,7 @@
 import NetCore
 import Store
 
-/// Reads and writes the `networks`, `sandboxes` and `endpoints` tables (Schema version 3).
+/// Reads and writes the `networks`, `sandboxes` and `endpoints` tables (``schema``).
 struct ModelTables {
     let database: Database
 

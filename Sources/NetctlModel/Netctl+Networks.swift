@@ -62,7 +62,7 @@ extension Netctl {
         let viaDocker = try tables.network(name) == nil ? try docker.networks().first { $0.name == name || $0.id == name }?.network : nil
         guard var network = try tables.network(viaDocker ?? name) else { throw Self.notFound("network", name) }
         network.dockerNetworks = try docker.networks(carriedBy: network.name)
-        if network.driver == .overlay { network.overlayShares = try overlay.shares(network: network.name) }
+        if network.driver.spansHosts { network.overlayShares = try overlay.shares(network: network.name) }
         return network
     }
 
@@ -70,7 +70,7 @@ extension Netctl {
     ///
     /// - Throws: ``NetworkError`` naming the flag and value that is wrong, or `.alreadyExists`.
     public func createNetwork(_ request: NetworkRequest) throws -> NetworkRecord {
-        if request.driver == .overlay { return try createOverlayNetwork(request) }
+        if request.driver.spansHosts { return try createOverlayNetwork(request) }
         // The rules go back out of the ruleset when the network's record does not commit.
         return try UndoStack.transaction { uncommitted in try createNetwork(request, ifNotCommitted: &uncommitted) }
     }
@@ -113,7 +113,7 @@ extension Netctl {
     public func removeNetwork(_ name: String, force: Bool = false) throws -> Bool {
         guard var network = try tables.network(name) else { return false }
         try refuseIfDockerHolds(network)
-        if network.driver == .overlay, !removesOverlayLocally {
+        if network.driver.spansHosts, !removesOverlayLocally {
             try removeOverlayEverywhere(network, force: force)
             return true
         }
@@ -152,7 +152,7 @@ extension Netctl {
             case .driver(let driver):
                 if driver.offersPublishing { try firewall().removeNetwork(name: Self.stateKey(network.name)) }
                 try driver.removeNetwork()
-                if network.driver == .overlay { try removeOverlayFabric(network) }
+                if network.driver.spansHosts { try removeOverlayFabric(network) }
             case .cni:
                 try removeLinksThePluginMade(network)
             }
@@ -186,7 +186,7 @@ extension Netctl {
         var removed: [String] = []
         let heldByDocker = Set(try docker.networks().map(\.network))
         // Overlay networks span hosts: removing one is never a side effect of tidying this one.
-        for network in try tables.networks() where try network.driver != .overlay && !heldByDocker.contains(network.name) && tables.endpoints(network: network.name).isEmpty {
+        for network in try tables.networks() where try !network.driver.spansHosts && !heldByDocker.contains(network.name) && tables.endpoints(network: network.name).isEmpty {
             if try removeNetwork(network.name) { removed.append(network.name) }
         }
         return removed
@@ -300,7 +300,7 @@ extension Netctl {
             throw NetworkError.invalid(names.auxAddress, "\(name)=\(address)", "is in none of the network's subnets")
         }
         // The gateway is the first address unless given: the bridge carries it.
-        for index in specs.indices where specs[index].gateway == nil && request.driver != .null && request.driver != .host {
+        for index in specs.indices where specs[index].gateway == nil && request.driver.hasAddresses {
             let subnet = specs[index].subnet
             if let first = IPAddress(family: subnet.family, integerValue: subnet.networkAddress.integerValue + 1), subnet.contains(first) {
                 specs[index].gateway = first

@@ -42,7 +42,7 @@ public final class Netctl {
     /// - Parameter names: how errors name the fields of requests (the CLI passes its flags).
     public init(stateDirectory: String? = nil, names: FieldNames = FieldNames()) throws {
         self.names = names
-        store = try StateStore(directory: stateDirectory)
+        store = try StateStore(directory: stateDirectory, schema: Self.schema)
         tables = ModelTables(database: store.database)
         docker = DockerTables(database: store.database)
         overlay = OverlayTables(database: store.database)

@@ -39,6 +39,24 @@ public enum DriverKind: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether one network spans hosts (overlay): made and removed through every host's agent,
+    /// with shares of its subnet per host, and never removed as a side effect on one host.
+    public var spansHosts: Bool {
+        switch self {
+        case .overlay: true
+        case .null, .host, .bridge, .macvlan, .cni: false
+        }
+    }
+
+    /// Whether its endpoints take addresses from its subnets (not null or host: they add no
+    /// interface, so a subnet, a range or a gateway means nothing there).
+    public var hasAddresses: Bool {
+        switch self {
+        case .bridge, .macvlan, .overlay, .cni: true
+        case .null, .host: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .null: "null"
@@ -99,12 +117,7 @@ public struct NetworkRecord: Sendable, Hashable {
     public var bridgeName: String { options["com.docker.network.bridge.name"] ?? "br-" + id.prefix(12) }
 
     /// Whether its endpoints get an interface in the sandbox (not null or host: those add none).
-    public var addsInterfaces: Bool {
-        switch driver {
-        case .bridge, .macvlan, .overlay, .cni: true
-        case .null, .host: false
-        }
-    }
+    public var addsInterfaces: Bool { driver.hasAddresses }
 
     /// Whether netctl's own drivers give its endpoints an interface, addresses and routes
     /// (bridge and macvlan; a CNI plugin's routes are its own business).

@@ -43,7 +43,7 @@ extension FirewallRegistry {
     }
 }
 
-/// Reads and writes `firewall_attachments` (see ``Store/Schema``).
+/// Reads and writes `firewall_attachments` (``schema``).
 struct FirewallRows {
     typealias Row = FirewallRegistry.Row
     let database: Database
@@ -138,7 +138,7 @@ struct FirewallRows {
     }
 }
 
-/// Reads and writes `firewall_tunnel_ports` and `firewall_tunnel_peers` (see ``Store/Schema``)
+/// Reads and writes `firewall_tunnel_ports` and `firewall_tunnel_peers` (``schema``)
 /// of one host namespace.
 struct TunnelPeerRows {
     let database: Database

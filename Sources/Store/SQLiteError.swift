@@ -32,5 +32,9 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// A UNIQUE, PRIMARY KEY or CHECK constraint refused the change.
     public var isConstraintViolation: Bool { primaryCode == SQLITE_CONSTRAINT }
 
+    /// The statement names a table the file does not have: the module that owns it never ran
+    /// against this store (a process reading another module's table finds it empty, as it were).
+    public var isMissingTable: Bool { primaryCode == SQLITE_ERROR && message.hasPrefix("no such table") }
+
     public var description: String { "sqlite error \(code) (\(message)) in \(context)" }
 }

@@ -6,8 +6,8 @@ import Glibc
 import Musl
 #endif
 
-/// netctl's state database: one file, `netctl.db`, in the state directory, opened and migrated
-/// to the current ``Schema``.
+/// netctl's state database: one file, `netctl.db`, in the state directory, opened with the
+/// tables of the modules the caller names migrated to their current versions.
 ///
 /// Not `Sendable`, like the ``Database`` it wraps; open one per process (or per thread).
 public final class StateStore {
@@ -33,11 +33,12 @@ public final class StateStore {
     /// - Parameters:
     ///   - directory: the state directory; ``configuredDirectory`` when `nil`. The CNI
     ///     `host-local` plugin passes its `dataDir` here.
+    ///   - schema: the modules whose tables this process uses (each module's `schema`).
     ///   - busyTimeoutMilliseconds: how long to wait for another process's write lock.
     ///   - synchronous: `NORMAL` unless a caller needs commits to survive power loss.
     /// - Throws: ``SystemCallError`` when the directory cannot be made, ``SQLiteError`` otherwise.
     public init(
-        directory: String? = nil, busyTimeoutMilliseconds: Int32 = 10_000,
+        directory: String? = nil, schema: [SchemaModule], busyTimeoutMilliseconds: Int32 = 10_000,
         synchronous: Database.Synchronous = .normal
     ) throws {
         let directory = directory ?? Self.configuredDirectory
@@ -56,7 +57,7 @@ public final class StateStore {
             path: "\(trimmed)/\(Self.fileName)", busyTimeoutMilliseconds: busyTimeoutMilliseconds,
             synchronous: synchronous)
         PhaseTrace.mark("store: connection set up")
-        try database.migrate(Schema.migrations)
+        try database.migrate(schema)
         PhaseTrace.mark("schema checked")
     }
 

@@ -63,7 +63,7 @@ func main() -> Int32 {
 
     let resolver: Resolver
     do {
-        let store = try StateStore(directory: stateDirectory)
+        let store = try StateStore(directory: stateDirectory, schema: [NameTables.schema])
         resolver = try Resolver(store: store, resolvConf: resolvConf, signals: signals, udpThreads: udpThreads, log: log)
     } catch {
         log("cannot open the store in \(stateDirectory): \(error)")

@@ -28,7 +28,7 @@ struct ProxyLifecycleTests {
 
         let proxy = productsDirectory.appendingPathComponent("netctl-proxy").path
         // The store the plugins use too: a reload rebuilds the ruleset from everyone's records.
-        let registry = FirewallRegistry(store: try StateStore(),
+        let registry = FirewallRegistry(store: try StateStore(schema: [FirewallRegistry.schema]),
                                         firewall: try NftablesFirewall.open(), // the plugins' lock: they share this ruleset
                                         proxyExecutable: proxy)
         let network = FirewallNetwork(name: "proxy", bridge: try InterfaceName("proxybr0"), subnets: [try CIDR(parsing: "10.170.0.0/24")])

@@ -176,7 +176,7 @@ struct TunnelTrafficTests {
         defer { servers.forEach { $0.stop() } }
         let directory = "/var/lib/netctl/tunnel-test-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let registry = FirewallRegistry(store: try StateStore(directory: directory), firewall: topology.firewall,
+        let registry = FirewallRegistry(store: try StateStore(directory: directory, schema: [FirewallRegistry.schema]), firewall: topology.firewall,
                                         proxyExecutable: nil, namespace: topology.host.namespace)
         try registry.addNetwork(overlay, name: "ov0")
         try registry.addNetwork(second, name: "net1")

@@ -27,7 +27,7 @@ import Testing
     @Test func cursorsOfRangesTheNetworkNoLongerHasGoAndForgetTakesTheRest() throws {
         try withAllocator { allocator, directory in
             func cursors() throws -> [String] {
-                try StateStore(directory: directory.path).database.statement("SELECT range_set FROM ipam_cursors WHERE network = 'net' ORDER BY range_set")
+                try StateStore(directory: directory.path, schema: [AddressAllocator.schema]).database.statement("SELECT range_set FROM ipam_cursors WHERE network = 'net' ORDER BY range_set")
                     .rows([]) { $0.text(0) }
             }
             _ = try allocator.allocate(key: key("a"), rangeSets: [try rangeSet("10.0.0.0/24")])

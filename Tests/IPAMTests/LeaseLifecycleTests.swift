@@ -43,9 +43,9 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let sets = [try rangeSet("10.0.0.0/24")]
-        let leases = try AddressAllocator(store: StateStore(directory: directory.path), bootID: "boot-a")
+        let leases = try AddressAllocator(store: StateStore(directory: directory.path, schema: [AddressAllocator.schema]), bootID: "boot-a")
             .allocate(key: key("a"), rangeSets: sets)
-        let reopened = try AddressAllocator(store: StateStore(directory: directory.path), bootID: "boot-a")
+        let reopened = try AddressAllocator(store: StateStore(directory: directory.path, schema: [AddressAllocator.schema]), bootID: "boot-a")
         #expect(reopened.reclaimedLeases.isEmpty)
         #expect(try reopened.leases(network: "net") == leases)
         #expect(addresses(try reopened.allocate(key: key("b"), rangeSets: sets)) == ["10.0.0.3"])
@@ -55,15 +55,15 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let sets = [try rangeSet("10.0.0.0/24"), try rangeSet("fd00::/64")]
-        let old = try AddressAllocator(store: StateStore(directory: directory.path), bootID: "boot-a")
+        let old = try AddressAllocator(store: StateStore(directory: directory.path, schema: [AddressAllocator.schema]), bootID: "boot-a")
         let stale = try old.allocate(key: key("a"), rangeSets: sets)
             + old.allocate(key: key("b", network: "other"), rangeSets: sets)
 
-        let rebooted = try AddressAllocator(store: StateStore(directory: directory.path), bootID: "boot-b")
+        let rebooted = try AddressAllocator(store: StateStore(directory: directory.path, schema: [AddressAllocator.schema]), bootID: "boot-b")
         #expect(Set(rebooted.reclaimedLeases) == Set(stale))
         #expect(try rebooted.leases(network: "net").isEmpty)
         let fresh = try rebooted.allocate(key: key("c"), rangeSets: sets)
-        let again = try AddressAllocator(store: StateStore(directory: directory.path), bootID: "boot-b")
+        let again = try AddressAllocator(store: StateStore(directory: directory.path, schema: [AddressAllocator.schema]), bootID: "boot-b")
         #expect(again.reclaimedLeases.isEmpty)
         #expect(try again.leases(network: "net") == fresh)
     }
@@ -77,8 +77,8 @@ import Testing
     @Test func theStoreCreatesItsDirectoryAndOneDatabaseFile() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try StateStore(directory: directory.path + "/nested/state")
+        let store = try StateStore(directory: directory.path + "/nested/state", schema: [AddressAllocator.schema])
         #expect(store.path == directory.path + "/nested/state/netctl.db")
-        #expect(try store.database.userVersion() == Schema.latestVersion)
+        #expect(try store.database.moduleVersions()["ipam"] == AddressAllocator.schema.latestVersion)
     }
 }

@@ -16,7 +16,7 @@ import Testing
         let pool = ["10.9.0.0/24", "10.9.0.10", "10.9.0.33"]  // 24 addresses; 16 workers hold up to 48
         let sets = [try rangeSet(pool[0], start: pool[1], end: pool[2])]
         // Create and migrate the file once, so the workers race on leases, not on the schema.
-        let store = try StateStore(directory: directory.path)
+        let store = try StateStore(directory: directory.path, schema: [AddressAllocator.schema])
         let allocator = try AddressAllocator(store: store)
 
         let workers = try (0..<16).map { worker in
@@ -53,7 +53,7 @@ import Testing
         defer { directory.remove() }
         let pool = ["10.8.0.0/27", "10.8.0.2", "10.8.0.17"]  // 16 addresses
         let sets = [try rangeSet(pool[0], start: pool[1], end: pool[2])]
-        let allocator = try AddressAllocator(store: StateStore(directory: directory.path))
+        let allocator = try AddressAllocator(store: StateStore(directory: directory.path, schema: [AddressAllocator.schema]))
         let liveKeys = try (0..<3).map { try key("live\($0)") }
         var live: [Lease] = []
         for liveKey in liveKeys { live += try allocator.allocate(key: liveKey, rangeSets: sets) }
@@ -70,7 +70,7 @@ import Testing
             }
             for worker in workers { worker.waitForExit() }
 
-            let checkerStore = try StateStore(directory: directory.path)
+            let checkerStore = try StateStore(directory: directory.path, schema: [AddressAllocator.schema])
             let checker = try AddressAllocator(store: checkerStore)
             #expect(try checkerStore.database.integrityCheck() == ["ok"])
             let leases = try checker.leases(network: "net")

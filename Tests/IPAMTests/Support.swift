@@ -38,7 +38,7 @@ struct TemporaryDirectory {
 func withAllocator<T>(bootID: String = "boot-a", _ body: (AddressAllocator, TemporaryDirectory) throws -> T) throws -> T {
     let directory = try TemporaryDirectory()
     defer { directory.remove() }
-    let allocator = try AddressAllocator(store: StateStore(directory: directory.path), bootID: bootID)
+    let allocator = try AddressAllocator(store: StateStore(directory: directory.path, schema: [AddressAllocator.schema]), bootID: bootID)
     return try body(allocator, directory)
 }
 

@@ -11,7 +11,7 @@ import Testing
     func fourThousandTransactionsFromShortLivedProcessesKeepTheWALUnderItsBound() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try StateStore(directory: directory.path)
+        let store = try StateStore(directory: directory.path, schema: [AddressAllocator.schema])
         let wal = store.path + "-wal"
         let pool = ["10.7.0.0/16", "10.7.0.1", "10.7.255.254"]
         // 400 processes × 5 cycles × 2 commits: 4 000 transactions. Before the bound the WAL

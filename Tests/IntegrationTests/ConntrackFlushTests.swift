@@ -27,7 +27,7 @@ struct ConntrackFlushTests {
 
         let lockPath = "/run/netctl/flush-test-\(UInt32.random(in: 0...UInt32.max)).lock"
         defer { unlink(lockPath) }
-        let registry = FirewallRegistry(store: try StateStore(directory: NSTemporaryDirectory() + "flush-\(UUID().uuidString)"),
+        let registry = FirewallRegistry(store: try StateStore(directory: NSTemporaryDirectory() + "flush-\(UUID().uuidString)", schema: [FirewallRegistry.schema]),
                                         firewall: try NftablesFirewall.open(in: host.namespace, lockPath: lockPath),
                                         proxyExecutable: nil, namespace: host.namespace)
         let network = FirewallNetwork(name: "flush", bridge: try InterfaceName("flushbr0"), subnets: [try cidr("10.95.0.0/24")])

@@ -60,7 +60,7 @@ struct FirewallRegistryTests {
 
     init() throws {
         let directory = NSTemporaryDirectory() + "registry-\(UUID().uuidString)"
-        registry = FirewallRegistry(store: try StateStore(directory: directory), firewall: firewall, proxyExecutable: nil)
+        registry = FirewallRegistry(store: try StateStore(directory: directory, schema: [FirewallRegistry.schema]), firewall: firewall, proxyExecutable: nil)
     }
 
     func network(_ subnet: String = "10.10.0.0/24", masquerade: Bool = true) throws -> FirewallNetwork {
@@ -102,7 +102,7 @@ struct FirewallRegistryTests {
     /// Two network namespaces (two simulated hosts) sharing one store, each with a bridge
     /// named `br0`: one host's attachment is no claim on the other host's rules.
     @Test func recordsOfAnotherHostNamespaceHoldNoClaimOnThisHostsBridge() throws {
-        let store = try StateStore(directory: NSTemporaryDirectory() + "registry-\(UUID().uuidString)")
+        let store = try StateStore(directory: NSTemporaryDirectory() + "registry-\(UUID().uuidString)", schema: [FirewallRegistry.schema])
         let hostA = RecordingFirewall(), hostB = RecordingFirewall()
         let registryA = FirewallRegistry(store: store, firewall: hostA, hostNamespace: "1:100")
         let registryB = FirewallRegistry(store: store, firewall: hostB, hostNamespace: "1:200")

@@ -13,7 +13,7 @@ struct TunnelPeerRegistryTests {
     let registry: FirewallRegistry
 
     init() throws {
-        store = try StateStore(directory: NSTemporaryDirectory() + "registry-\(UUID().uuidString)")
+        store = try StateStore(directory: NSTemporaryDirectory() + "registry-\(UUID().uuidString)", schema: [FirewallRegistry.schema])
         registry = FirewallRegistry(store: store, firewall: firewall, hostNamespace: "1:100")
     }
 

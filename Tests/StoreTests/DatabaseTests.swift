@@ -8,28 +8,34 @@ private func temporaryPath() throws -> String {
     return directory
 }
 
+/// A module of the tests' own: the store knows no owner's tables.
+let testSchema = SchemaModule(name: "test", migrations: [
+    Migration(version: 1, name: "create", sql: "CREATE TABLE t (a INTEGER)"),
+])
+
 @Suite struct DatabaseTests {
-    @Test func aNewStoreIsInWALModeAtTheLatestSchemaVersion() throws {
+    @Test func aNewStoreIsInWALModeWithTheModulesItWasOpenedWith() throws {
         let directory = try temporaryPath()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try StateStore(directory: directory)
+        let store = try StateStore(directory: directory, schema: [testSchema])
         #expect(try store.database.statement("PRAGMA journal_mode").firstRow { $0.text(0) } == "wal")
         #expect(try store.database.statement("PRAGMA synchronous").firstRow { $0.int64(0) } == 1)  // NORMAL
-        #expect(try store.database.userVersion() == Schema.latestVersion)
+        #expect(try store.database.userVersion() == Database.moduleSchemaFormat)
+        #expect(try store.database.moduleVersions() == ["store": 1, "test": 1])
         #expect(try store.database.integrityCheck() == ["ok"])
     }
 
-    @Test func migrationsRunOnceInOrderAndRecordTheirVersion() throws {
+    @Test func migrationsRunOnceInOrderAndRecordTheirModulesVersion() throws {
         let directory = try temporaryPath()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try Database(path: directory + "/test.db")
-        let migrations = [
+        let module = SchemaModule(name: "t", migrations: [
             Migration(version: 2, name: "add column", sql: "ALTER TABLE t ADD COLUMN b TEXT"),
             Migration(version: 1, name: "create", sql: "CREATE TABLE t (a INTEGER)"),
-        ]
-        try database.migrate(migrations)
-        try database.migrate(migrations)
-        #expect(try database.userVersion() == 2)
+        ])
+        try database.migrate([module])
+        try database.migrate([module])
+        #expect(try database.moduleVersions()["t"] == 2)
         try database.statement("INSERT INTO t (a, b) VALUES (?1, ?2)").run([.integer(1), .text("x")])
     }
 
@@ -37,18 +43,18 @@ private func temporaryPath() throws -> String {
         let directory = try temporaryPath()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try Database(path: directory + "/test.db")
-        let migrations = [
+        let module = SchemaModule(name: "t", migrations: [
             Migration(version: 1, name: "create", sql: "CREATE TABLE t (a INTEGER)"),
             Migration(version: 2, name: "broken", sql: "ALTER TABLE missing ADD COLUMN b TEXT"),
-        ]
+        ])
         #expect {
-            try database.migrate(migrations)
+            try database.migrate([module])
         } throws: { error in
             guard let error = error as? SQLiteError else { return false }
-            return error.context == "migration 2 (broken)" && error.message.contains("no such table: missing")
+            return error.context == "migration t 2 (broken)" && error.message.contains("no such table: missing")
         }
         #expect(try database.userVersion() == 0)
-        #expect(try database.statement("SELECT count(*) FROM sqlite_master WHERE name = 't'").firstRow { $0.int64(0) } == 0)
+        #expect(try database.statement("SELECT count(*) FROM sqlite_master WHERE name IN ('t', 'store_schema')").firstRow { $0.int64(0) } == 0)
     }
 
     @Test func aDatabaseFromANewerNetctlIsRefused() throws {
@@ -56,7 +62,20 @@ private func temporaryPath() throws -> String {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try Database(path: directory + "/test.db")
         try database.execute("PRAGMA user_version = 99")
-        #expect(throws: SQLiteError.self) { try database.migrate(Schema.migrations) }
+        #expect(throws: SQLiteError.self) { try database.migrate([testSchema]) }
+    }
+
+    @Test func aModuleNewerThanThisBuildIsRefusedNamingIt() throws {
+        let directory = try temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory + "/test.db")
+        try database.migrate([testSchema])
+        try database.execute("UPDATE store_schema SET version = 5 WHERE module = 'test'")
+        #expect {
+            try database.migrate([testSchema])
+        } throws: { error in
+            (error as? SQLiteError)?.message == "the test tables are at version 5, newer than this netctl knows (1)"
+        }
     }
 
     @Test func aThrowingTransactionRollsBackAndANestedOneJoinsTheOuter() throws {
@@ -122,7 +141,7 @@ private func temporaryPath() throws -> String {
         setenv("NETCTL_STATE_DIR", directory + "/state", 1)
         defer { unsetenv("NETCTL_STATE_DIR") }
         #expect(StateStore.configuredDirectory == directory + "/state")
-        let store = try StateStore()
+        let store = try StateStore(schema: [testSchema])
         #expect(store.path == directory + "/state/netctl.db")
     }
 

@@ -16,8 +16,8 @@ struct StateFileModeTests {
     @Test func aNewStoreIs0600FilesInA0700Directory() throws {
         let directory = scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try StateStore(directory: directory)
-        try store.database.execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)")
+        let store = try StateStore(directory: directory, schema: [testSchema])
+        try store.database.execute("INSERT INTO t VALUES (1)")
         #expect(mode(directory) == 0o700)
         for suffix in ["", "-wal", "-shm"] {
             #expect(mode(store.path + suffix) == 0o600, "\(suffix)")
@@ -34,8 +34,8 @@ struct StateFileModeTests {
         chmod(own, 0o755)
         chmod(shared, 0o755)
         #expect(FileManager.default.createFile(atPath: shared + "/somebody-elses", contents: Data()))
-        _ = try StateStore(directory: own)
-        _ = try StateStore(directory: shared)
+        _ = try StateStore(directory: own, schema: [testSchema])
+        _ = try StateStore(directory: shared, schema: [testSchema])
         #expect(mode(own) == 0o700)
         #expect(mode(shared) == 0o755)
         #expect(mode(shared + "/netctl.db") == 0o600)

@@ -49,7 +49,7 @@ func removeStore(_ directory: String) {
 func measure(leases count: Int, layout: Layout, iterations: Int, synchronous: Database.Synchronous) throws -> Measurement {
     let directory = temporaryDirectory()
     defer { removeStore(directory) }
-    let store = try StateStore(directory: directory, synchronous: synchronous)
+    let store = try StateStore(directory: directory, schema: [AddressAllocator.schema], synchronous: synchronous)
     let allocator = try AddressAllocator(store: store, bootID: "bench")
     let subnet = try CIDR(parsing: "10.0.0.0/8")
     let range: AddressRange

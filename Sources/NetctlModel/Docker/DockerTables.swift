@@ -2,7 +2,7 @@ import NetCore
 import Store
 
 /// Reads and writes the `docker_networks`, `docker_endpoints` and `docker_pools` tables
-/// (Schema version 6).
+/// (``schema``).
 struct DockerTables {
     let database: Database
 

@@ -1,7 +1,7 @@
 import NetCore
 import Store
 
-/// Reads and writes `overlay_agent` and `overlay_shares` (Schema version 9).
+/// Reads and writes `overlay_agent` and `overlay_shares` (``schema``).
 struct OverlayTables {
     let database: Database
 

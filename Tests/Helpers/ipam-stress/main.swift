@@ -63,7 +63,7 @@ do {
         subnet: CIDR(parsing: arguments[4], field: "subnet"),
         start: IPAddress(parsing: arguments[5], field: "start"), end: IPAddress(parsing: arguments[6], field: "end"))
     let rangeSets = [RangeSet(range)]
-    let allocator = try AddressAllocator(store: StateStore(directory: directory))
+    let allocator = try AddressAllocator(store: StateStore(directory: directory, schema: [AddressAllocator.schema]))
     func key(_ index: Int) throws -> LeaseKey {
         try LeaseKey(network: network, containerID: "w\(worker)", interface: InterfaceName("e\(index)"))
     }
