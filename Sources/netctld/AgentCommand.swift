@@ -43,7 +43,7 @@ struct AgentCommand: ParsableCommand {
     @Flag(help: "Log more.") var verbose = false
 
     func run() throws {
-        unblockTerminationSignals()
+        let signals = TerminationSignals()
         guard let address = IPAddress(advertise), address.family == .v4 else {
             throw ValidationError("--advertise \(advertise): must be this host's IPv4 underlay address")
         }
@@ -55,7 +55,7 @@ struct AgentCommand: ParsableCommand {
                                      hostName: hostName ?? Self.systemHostName())
         let agent = try OverlayAgent(settings: settings) { log.info($0) }
         log.info("overlay agent: etcd at \(etcd.endpoints.joined(separator: ",")), prefix \(settings.keys.prefix)")
-        let outcome = runUntilSignalled {
+        let outcome = runUntilSignalled(signals) {
             defer { Task { await agent.shutdown() } }
             try await agent.run()
         }
@@ -80,33 +80,14 @@ final class Outcome: @unchecked Sendable {
 }
 
 /// Runs `body` on the concurrency pool until it returns or SIGTERM/SIGINT cancels it.
-func runUntilSignalled(_ body: @escaping @Sendable () async throws -> Void) -> Result<Void, any Error> {
+func runUntilSignalled(_ signals: TerminationSignals, _ body: @escaping @Sendable () async throws -> Void) -> Result<Void, any Error> {
     let done = DispatchSemaphore(value: 0)
     let outcome = Outcome()
     let task = Task {
         do { try await body() } catch { outcome.result = .failure(error) }
         done.signal()
     }
-    let queue = DispatchQueue(label: "netctld.signals")
-    var sources: [any DispatchSourceSignal] = []
-    for number in [SIGTERM, SIGINT] {
-        signal(number, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-        source.setEventHandler { task.cancel() }
-        source.resume()
-        sources.append(source)
-    }
+    signals.onSignal { _ in task.cancel() }
     done.wait()
-    sources.forEach { $0.cancel() }
     return outcome.result
-}
-
-/// A daemon stops on SIGTERM and SIGINT whatever mask it was started with (a supervisor or a
-/// test runner may hand them blocked): unblocked before any thread exists.
-func unblockTerminationSignals() {
-    var stopping = sigset_t()
-    sigemptyset(&stopping)
-    sigaddset(&stopping, SIGTERM)
-    sigaddset(&stopping, SIGINT)
-    pthread_sigmask(SIG_UNBLOCK, &stopping, nil)
 }

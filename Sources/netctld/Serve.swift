@@ -44,14 +44,8 @@ struct Serve: ParsableCommand {
     @Flag(help: "Log every call, not only the failures.") var verbose = false
 
     func run() throws {
-        // A daemon stops on SIGTERM and SIGINT whatever mask it was started with (a
-        // supervisor or a test runner may hand them blocked): unblocked here, before any
-        // thread exists, so every thread has them unblocked and the signal sources below see them.
-        var stopping = sigset_t()
-        sigemptyset(&stopping)
-        sigaddset(&stopping, SIGTERM)
-        sigaddset(&stopping, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &stopping, nil)
+        // Before any thread exists and before the socket is there for anyone to see.
+        let signals = TerminationSignals()
         let log = Log(verbose: verbose)
         let model = try Netctl(names: PluginHandler.dockerFieldNames)
         model.warn = { log.info("warning: \($0)") }
@@ -78,17 +72,9 @@ struct Serve: ParsableCommand {
         }
         log.info("serving Docker's NetworkDriver and IpamDriver on \(listener.description)")
 
-        let stop = DispatchQueue(label: "netctld.signals")
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGTERM, SIGINT] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: stop)
-            source.setEventHandler {
-                log.info("stopping (signal \(number))")
-                listener.channel.close(promise: nil)
-            }
-            source.resume()
-            sources.append(source)
+        signals.onSignal { number in
+            log.info("stopping (signal \(number))")
+            listener.channel.close(promise: nil)
         }
         dispatcher.withHandler { handler in
             for id in handler.servedNetworkIDs() { names.refresh(networkID: id) }
@@ -97,7 +83,6 @@ struct Serve: ParsableCommand {
         dispatcher.drain()
         try? group.syncShutdownGracefully()
         listener.removeSocketFile()
-        sources.forEach { $0.cancel() }
         log.info("stopped")
     }
 }

@@ -95,3 +95,21 @@ restarted = subprocess.Popen([netctld, "plugin", "serve", "--socket", own], stde
 step("a stale socket file is replaced", wait_for(own), (200, '{"Implements":["NetworkDriver","IpamDriver"]}'))
 restarted.send_signal(signal.SIGTERM)
 restarted.wait(timeout=10)
+
+# SIGTERM the moment the socket file appears (a supervisor that stops what it just started):
+# the handler is in place before the socket is, so the signal is never lost.
+outcomes = []
+for _ in range(5):
+    early = subprocess.Popen([netctld, "plugin", "serve", "--socket", own], stderr=subprocess.DEVNULL)
+    for _ in range(4000):
+        if os.path.exists(own):
+            break
+        time.sleep(0.0005)
+    early.send_signal(signal.SIGTERM)
+    try:
+        outcomes.append(early.wait(timeout=10))
+    except subprocess.TimeoutExpired:
+        early.kill()
+        early.wait()
+        outcomes.append("still running 10 s after SIGTERM")
+step("SIGTERM as soon as the socket appears: exit 0 (5 tries)", outcomes, [0] * 5)
