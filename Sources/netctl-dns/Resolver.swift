@@ -14,7 +14,7 @@ import Synchronization
 /// The resolver's loop: UDP and TCP port 53 on each served network's gateways, answered from
 /// the store's names, everything else forwarded to the host's resolvers. This thread reads the
 /// store (when its directory changes), keeps the listeners, watches resolv.conf, accepts TCP
-/// and takes the signals; UDP is answered by ``UDPWorker`` threads, one per core, all on the
+/// and takes the signals; UDP is answered by ``UDPWorker`` threads, one per two cores, all on the
 /// same sockets; each TCP connection gets a thread of its own (DNS over TCP is rare and may
 /// block on the upstream).
 final class Resolver {

@@ -30,7 +30,8 @@ Measures, the sides interleaved (their order alternates from one repetition to t
      appended to the network's file and SIGHUP (what netavark does) to the name answering.
 Prints markdown tables. Environment: DNS_REPS (5), DNS_SECONDS (3), DNS_CLIENTS (16),
 DNS_ROUNDS (30), DNS_NETWORKS (100), DNS_NAMES (10), DNSPERF (1: a dnsperf cross-check
-where dnsperf is installed), DNS_RAW (a file for every run's numbers as JSON).
+where dnsperf is installed), DNS_RAW (a file for every run's numbers as JSON), DNS_PARTS
+(`rate` stops after 1.; default all three).
 """
 import json, os, shutil, signal, sqlite3, statistics, subprocess, sys, tempfile, time
 
@@ -43,6 +44,7 @@ ROUNDS = int(os.environ.get("DNS_ROUNDS", "30"))
 NETWORKS = int(os.environ.get("DNS_NETWORKS", "100"))
 NAMES = int(os.environ.get("DNS_NAMES", "10"))
 DNSPERF = os.environ.get("DNSPERF", "1") == "1" and shutil.which("dnsperf") is not None
+RATE_ONLY = os.environ.get("DNS_PARTS", "all") == "rate"
 FORWARDED = "www.forwarded.example"
 LIFETIME = "3600"  # the stand-in upstreams exit by themselves after this long
 
@@ -307,6 +309,10 @@ try:
           f"The machine's CPUs were {busy:.0%} busy over these runs (load average {load_before} before, {load_average()} after); "
           f"the load generator itself used {generator:.2f} of a core (median of its runs).")
     sys.stdout.flush()
+    if RATE_ONLY:
+        with open(os.environ.get("DNS_RAW", os.devnull), "w") as file:
+            json.dump({"throughput": {f"{s}|{c}|{n}": r for (s, c, n), r in results.items()}}, file, indent=1)
+        raise SystemExit(0)
 
     # --- 2. memory with NETWORKS networks of NAMES names, fresh resolvers
     log(f"memory: {NETWORKS} networks of {NAMES} names each")
@@ -365,7 +371,7 @@ try:
         print(f"| {label} | {o['rss']:.1f} | {o['pss']:.1f} | {o['anonymous']:.1f} | {t['rss']:.1f} | {t['pss']:.1f} "
               f"| {t['anonymous']:.1f} | {o['pss'] / t['pss']:.2f}× | {o['threads']} / {t['threads']} |")
     print(f"\nSetting up the netctl side ({NETWORKS} × network create, {NETWORKS * NAMES} × sandbox create + connect) "
-          f"took {setup_seconds:.0f} s; netctl-dns, which reads every name again after each commit to the store, "
+          f"took {setup_seconds:.0f} s; netctl-dns, which reads the names again after commits to the store, "
           f"used {setup_cpu:.1f} s of CPU meanwhile.")
     print(f"\nQueries at {CLIENTS} clients on network 0 of the {NETWORKS} networks against the resolvers of 1. serving one, "
           f"interleaved ({REPS} runs of 2 s, medians; ratios the median of the runs' ratios):\n")
