@@ -21,6 +21,9 @@ struct StepsBench {
 
     static let firstPhase = "runtime start"
     static let lastPhase = "exit (last mark to reaped)"
+    static let forkPart = "… of it: the spawner's pipes and `fork` (in the parent)"
+    static let cpuPart = "… of it: CPU time of the child to `main` (exec, loader, runtime)"
+    static let cpuTotal = "CPU time of the call to its last mark (the rest of the wall time is waiting)"
 
     init(ours: Side, reference: Side, namespaces: [String: [String]], iterations: Int, blockSize: Int) {
         var traced = ours
@@ -73,14 +76,28 @@ struct StepsBench {
         guard side == "ours" else { return }
         var phases: [(String, Double)] = []
         var previous = execution.started
+        var lastCPU: UInt64?
         for line in execution.errorText.split(separator: "\n") where line.hasPrefix("netctl-phase ") {
-            let fields = line.split(separator: " ")
+            // `netctl-phase NAME MONOTONIC CPU` (older binaries print no CPU time).
+            var fields = line.split(separator: " ")
+            var cpu: UInt64?
+            if fields.count >= 4, let last = UInt64(fields[fields.count - 1]), UInt64(fields[fields.count - 2]) != nil {
+                cpu = last
+                fields.removeLast()
+            }
             guard fields.count >= 3, let stamp = UInt64(fields[fields.count - 1]), stamp >= previous else { continue }
             let name = fields[1..<(fields.count - 1)].joined(separator: " ")
             phases.append((name, Double(stamp - previous)))
+            if name == Self.firstPhase {
+                // What the time to `main` was made of: the rest is waiting for a CPU.
+                phases.append((Self.forkPart, Double(execution.forked - execution.started)))
+                if let cpu { phases.append((Self.cpuPart, Double(cpu))) }
+            }
+            lastCPU = cpu ?? lastCPU
             previous = stamp
         }
         phases.append((Self.lastPhase, Double(execution.ended - previous)))
+        if let lastCPU { phases.append((Self.cpuTotal, Double(lastCPU))) }
         calls[call, default: []].append(phases)
     }
 
@@ -97,12 +114,12 @@ struct StepsBench {
                 for call in calls[column] ?? [] {
                     for (name, _) in call where !order.contains(name) {
                         // Keep the exit last whatever the calls' order.
-                        if name == Self.lastPhase { continue }
+                        if name == Self.lastPhase || name == Self.cpuTotal { continue }
                         order.append(name)
                     }
                 }
             }
-            order.append(Self.lastPhase)
+            order += [Self.lastPhase, Self.cpuTotal]
             var lines = [
                 "### \(title): median µs per phase, \(iterations) calls each",
                 "",
