@@ -35,9 +35,13 @@ struct StartProbes {
         var inProcessExit = ours
         inProcessExit.environment.append("NETCTL_RELEASE_IN_BACKGROUND=0")
         let targets = ["VERSION", "/bin/true"] + floors
+        let ourBridge = "\(ours.pluginDirectory)/bridge"
         for index in 0..<count {
             for target in targets {
                 try exec(target, "after `/bin/true` (nothing of ours running)") { _ = try execute("/bin/true", environment: [], input: []) }
+                try exec(target, "after our `VERSION` (as in the `VERSION` rows: our binary's pages hot)") {
+                    _ = try execute(ourBridge, environment: versionEnvironment, input: versionInput)
+                }
                 for (side, name) in [(ours, "our"), (inProcessExit, "our (its exit in process: `NETCTL_RELEASE_IN_BACKGROUND=0`)"),
                                      (reference, "the reference's")] {
                     let chain = Chain(kind: .bridge, side: side)
