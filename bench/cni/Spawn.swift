@@ -186,3 +186,18 @@ final class CStrings {
         for pointer in pointers { free(pointer) }
     }
 }
+
+/// This process's resident and anonymous memory and page tables, from `/proc/self/status`.
+func spawnerMemory() -> String {
+    guard let file = fopen("/proc/self/status", "r") else { return "?" }
+    defer { fclose(file) }
+    var fields: [String: String] = [:]
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2 else { continue }
+        fields[String(parts[0])] = parts[1].split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).joined(separator: " ")
+    }
+    return ["VmRSS", "RssAnon", "VmPTE"].map { "\($0) \(fields[$0] ?? "?")" }.joined(separator: ", ")
+}

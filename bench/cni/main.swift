@@ -99,6 +99,8 @@ let namespaces = names.mapValues { $0.map { "/run/netns/\($0)" } }
 
 if stepsCount > 0 {
     var steps = StepsBench(ours: ours, reference: reference, namespaces: namespaces, iterations: stepsCount, blockSize: blockSize)
+    // A fork copies the spawner's page tables and the exec drops them again: both grow with it.
+    let spawnerAtStart = spawnerMemory()
     do {
         try steps.run(chains)
     } catch {
@@ -116,6 +118,7 @@ if stepsCount > 0 {
     getloadavg(&load, 3)
     print(steps.tables(chains))
     if startProbeCount > 0 { print(probes.table()) }
+    print("The spawner (this process): \(spawnerAtStart) at the start, \(spawnerMemory()) at the end.\n")
     print("Load average at the end: \(format(load[0])).")
     exit(0)
 }
