@@ -59,8 +59,9 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
         // libnftables' and libnftnl's headers: the Firewall applies its batches through
-        // libnftables, and writes published ports' map elements through libnftnl; it dlopens
-        // both on first use instead of linking (no pkg-config, so no -lnftables or -lnftnl).
+        // libnftables, which it dlopens on first use instead of linking (no pkg-config, so no
+        // -lnftables); it writes published ports' map elements itself with libmnl, and the
+        // tests compare those bytes with libnftnl's (which only the tests load).
         .systemLibrary(
             name: "CNftables",
             providers: [.apt(["libnftables-dev", "libnftnl-dev"])]

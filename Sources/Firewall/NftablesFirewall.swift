@@ -41,7 +41,8 @@ public final class NftablesFirewall: FirewallDriver {
     }
 
     /// Opens the lock for `namespace` (the calling thread's when `nil`); libnftables on the
-    /// first batch that needs it, and libnftnl on the first batch of published ports.
+    /// first batch that needs it, and a netfilter socket for the element writer on the first
+    /// batch of published ports.
     ///
     /// - Parameters:
     ///   - lockPath: created with its directory when missing; `nil` for no lock.
@@ -209,8 +210,8 @@ public final class NftablesFirewall: FirewallDriver {
         try TableListing.fetch(Ruleset.table, through: transport)
     }
 
-    /// `batch` as one transaction: through libnftnl when it holds only the elements of
-    /// published ports (and declarations), else through `transport`. When libnftnl's batch
+    /// `batch` as one transaction: through the element writer when it holds only the elements
+    /// of published ports (and declarations), else through `transport`. When the writer's batch
     /// finds the table or a map missing, none of it happened, and `transport` gets the whole
     /// batch, whose declarations make them.
     private func run(_ batch: Nftables.Batch) throws {
@@ -222,7 +223,7 @@ public final class NftablesFirewall: FirewallDriver {
             } catch let error as NftablesError where error.isNotFound {
                 // Below, declarations included.
             } catch let error as NetworkError where error.code == .system && elements == nil {
-                // No libnftnl here: libnftables does it all.
+                // No netfilter socket for the writer: libnftables does it all.
             }
         }
         _ = try transport.run(batch.text)

@@ -68,3 +68,35 @@ struct NftnlElementsTests {
         #expect(NftnlElements.encode(.number(80), as: [.inetService]) == [0, 80])
     }
 }
+
+/// The batches written with libmnl are libnftnl's, byte for byte (where libnftnl is installed).
+struct NftnlElementsBytesTests {
+    let sets = Dictionary(Ruleset.sets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+
+    func compare(_ batch: Nftables.Batch) throws {
+        guard let reference = LibnftnlReference() else { return }
+        let messages = try #require(NftnlElements.messages(batch, sets: sets))
+        #expect(!messages.isEmpty)
+        let ours = try NftnlElements.batch(messages, family: batch.table.family, table: batch.table.name)
+        #expect(ours == reference.batch(messages, family: 1, table: batch.table.name))
+    }
+
+    @Test func aPublishIsLibnftnlsBatch() throws {
+        let tests = NftnlElementsTests()
+        try compare(try tests.publishBatch("20003:80", to: "10.10.0.4", hostAddresses: ["10.10.0.1", "192.0.2.7"], localhostDNAT: true))
+        try compare(try tests.publishBatch("[2001:db8::1]:8000:80/sctp", to: "fd10::2", hostAddresses: ["2001:db8::1"]))
+    }
+
+    @Test func anUnpublishIsLibnftnlsBatch() throws {
+        let network = try network(localhostDNAT: true)
+        let port = try PublishedPort(parsing: "127.0.0.1:20004:80/udp", containerAddress: ip("10.10.0.5"), owner: "c2")
+        let entries = PortEntry.entriesForRemoval(of: [port], on: network)
+        try compare(FirewallPlanner().unpublish(entries))
+    }
+
+    @Test func aCommentOfTheLongestLengthFitsAndALongerOneIsRefused() throws {
+        let longest = String(repeating: "c", count: Nftables.Element.maximumCommentLength)
+        #expect(try NftnlElements.userData(comment: longest).count == 2 + Nftables.Element.maximumCommentLength + 1)
+        #expect(throws: NftablesError.self) { try NftnlElements.userData(comment: longest + "c") }
+    }
+}

@@ -14,6 +14,8 @@ struct Execution {
     /// `CLOCK_MONOTONIC` before the fork and after the reap (for `--steps`).
     var started: UInt64 = 0
     var ended: UInt64 = 0
+    /// `CLOCK_MONOTONIC` when `fork` returned in this process (its pipes made, its page tables copied).
+    var forked: UInt64 = 0
     /// Peak resident set of the child (`wait4`'s `ru_maxrss`), in KiB.
     var maxRSS: Int
     /// With `memoryAtExit`: the child's memory as it was about to exit.
@@ -49,7 +51,7 @@ func execute(_ path: String, arguments: [String] = [], environment: [String], in
     let argv = CStrings([path] + arguments)
     let envp = CStrings(environment)
     let start = now()
-    let (pid, stdinWrite, stdoutRead, stderrRead) = try forkLock.withLock { _ in
+    let (pid, stdinWrite, stdoutRead, stderrRead, forked) = try forkLock.withLock { _ in
         let stdinPipe = try makePipe(), stdoutPipe = try makePipe(), stderrPipe = try makePipe()
         let pid = fork()
         if pid == 0 {
@@ -63,6 +65,7 @@ func execute(_ path: String, arguments: [String] = [], environment: [String], in
             execve(path, argv.pointers, envp.pointers)
             _exit(127)
         }
+        let forked = now()
         close(stdinPipe.read)
         close(stdoutPipe.write)
         close(stderrPipe.write)
@@ -73,7 +76,7 @@ func execute(_ path: String, arguments: [String] = [], environment: [String], in
             close(stderrPipe.read)
             throw SpawnError(message: "fork failed: errno \(error)")
         }
-        return (pid, stdinPipe.write, stdoutPipe.read, stderrPipe.read)
+        return (pid, stdinPipe.write, stdoutPipe.read, stderrPipe.read, forked)
     }
     var status: Int32 = 0
     var usage = rusage()
@@ -112,7 +115,7 @@ func execute(_ path: String, arguments: [String] = [], environment: [String], in
     let end = now()
     let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     return Execution(status: exitCode, stdout: stdout, stderr: stderr, nanoseconds: end - start, started: start, ended: end,
-                     maxRSS: usage.ru_maxrss, exitMemory: exitMemory)
+                     forked: forked, maxRSS: usage.ru_maxrss, exitMemory: exitMemory)
 }
 
 /// A process's memory from `/proc/PID/smaps_rollup`, in KiB: all it maps (`Rss`), and the part
@@ -182,4 +185,19 @@ final class CStrings {
     deinit {
         for pointer in pointers { free(pointer) }
     }
+}
+
+/// This process's resident and anonymous memory and page tables, from `/proc/self/status`.
+func spawnerMemory() -> String {
+    guard let file = fopen("/proc/self/status", "r") else { return "?" }
+    defer { fclose(file) }
+    var fields: [String: String] = [:]
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2 else { continue }
+        fields[String(parts[0])] = parts[1].split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).joined(separator: " ")
+    }
+    return ["VmRSS", "RssAnon", "VmPTE"].map { "\($0) \(fields[$0] ?? "?")" }.joined(separator: ", ")
 }

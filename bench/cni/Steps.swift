@@ -16,11 +16,16 @@ struct StepsBench {
 
     /// Per "plugin COMMAND": each call's phases in order, as (name, nanoseconds).
     private var calls: [String: [[(String, Double)]]] = [:]
+    /// Per "plugin COMMAND": each call's CPU time per phase, as (name, nanoseconds).
+    private var cpuCalls: [String: [[(String, Double)]]] = [:]
     /// Per "side/plugin COMMAND": each call's total wall time.
     private var totals: [String: [Double]] = [:]
 
     static let firstPhase = "runtime start"
     static let lastPhase = "exit (last mark to reaped)"
+    static let forkPart = "… of it: the spawner's pipes and `fork` (in the parent)"
+    static let cpuPart = "… of it: CPU time of the child to `main` (exec, loader, runtime)"
+    static let cpuTotal = "CPU time of the call to its last mark (the rest of the wall time is waiting)"
 
     init(ours: Side, reference: Side, namespaces: [String: [String]], iterations: Int, blockSize: Int) {
         var traced = ours
@@ -73,14 +78,33 @@ struct StepsBench {
         guard side == "ours" else { return }
         var phases: [(String, Double)] = []
         var previous = execution.started
+        var lastCPU: UInt64?
+        var cpuPhases: [(String, Double)] = []
         for line in execution.errorText.split(separator: "\n") where line.hasPrefix("netctl-phase ") {
-            let fields = line.split(separator: " ")
+            // `netctl-phase NAME MONOTONIC CPU` (older binaries print no CPU time).
+            var fields = line.split(separator: " ")
+            var cpu: UInt64?
+            if fields.count >= 4, let last = UInt64(fields[fields.count - 1]), UInt64(fields[fields.count - 2]) != nil {
+                cpu = last
+                fields.removeLast()
+            }
             guard fields.count >= 3, let stamp = UInt64(fields[fields.count - 1]), stamp >= previous else { continue }
             let name = fields[1..<(fields.count - 1)].joined(separator: " ")
             phases.append((name, Double(stamp - previous)))
+            if name == Self.firstPhase {
+                // What the time to `main` was made of: the rest is waiting for a CPU.
+                phases.append((Self.forkPart, Double(execution.forked - execution.started)))
+                if let cpu { phases.append((Self.cpuPart, Double(cpu))) }
+            }
+            if let cpu, cpu >= lastCPU ?? 0 { cpuPhases.append((name, Double(cpu - (lastCPU ?? 0)))) }
+            lastCPU = cpu ?? lastCPU
             previous = stamp
         }
         phases.append((Self.lastPhase, Double(execution.ended - previous)))
+        if let lastCPU {
+            phases.append((Self.cpuTotal, Double(lastCPU)))
+            cpuCalls[call, default: []].append(cpuPhases)
+        }
         calls[call, default: []].append(phases)
     }
 
@@ -97,12 +121,12 @@ struct StepsBench {
                 for call in calls[column] ?? [] {
                     for (name, _) in call where !order.contains(name) {
                         // Keep the exit last whatever the calls' order.
-                        if name == Self.lastPhase { continue }
+                        if name == Self.lastPhase || name == Self.cpuTotal { continue }
                         order.append(name)
                     }
                 }
             }
-            order.append(Self.lastPhase)
+            order += [Self.lastPhase, Self.cpuTotal]
             var lines = [
                 "### \(title): median µs per phase, \(iterations) calls each",
                 "",
@@ -129,10 +153,33 @@ struct StepsBench {
             row("reference, whole call, median") { "reference/\($0)" }
             lines.append("")
             sections.append(lines.joined(separator: "\n"))
+            sections.append(cpuTable(title, columns, order: order.filter { cpuCalls.values.joined().joined().map(\.0).contains($0) }))
         }
         let floor = Samples(totals["floor"] ?? [])
         sections.append("`/bin/true` through the same spawner: \(micro(floor.median)) µs median.\n")
         return sections.joined(separator: "\n")
+    }
+
+    /// The CPU time of each phase, where the binary prints it: a phase whose wall time is well
+    /// above its CPU time waited (for the kernel's work elsewhere, a lock, or a CPU).
+    private func cpuTable(_ title: String, _ columns: [String], order: [String]) -> String {
+        guard !order.isEmpty else { return "" }
+        var lines = [
+            "### \(title): median CPU µs per phase (the process's CPU time between marks)",
+            "",
+            "| phase | " + columns.joined(separator: " | ") + " |",
+            "|---|" + String(repeating: "---:|", count: columns.count),
+        ]
+        for name in order {
+            let cells = columns.map { column -> String in
+                let all = cpuCalls[column] ?? []
+                guard all.contains(where: { call in call.contains { $0.0 == name } }) else { return "" }
+                return micro(Samples(all.map { call in call.filter { $0.0 == name }.reduce(0) { $0 + $1.1 } }).median)
+            }
+            lines.append("| \(name == Self.firstPhase ? "runtime start (fork to main)" : name) | " + cells.joined(separator: " | ") + " |")
+        }
+        lines.append("")
+        return lines.joined(separator: "\n")
     }
 
     private func micro(_ nanoseconds: Double) -> String { format(nanoseconds / 1000, decimals: 0) }

@@ -9,7 +9,9 @@
 // --growth-span S (20: the first and last S containers of the growth tables),
 // --soak R (0: after the tables, R rounds of ADD+DEL of one container, ours only),
 // --steps N (instead of the tables: N calls of each chain with our plugins printing the end of
-// each phase, and a table of the phases; see Steps.swift).
+// each phase, and a table of the phases; see Steps.swift), --start-probes N (with --steps: N
+// execs of our VERSION and of the floors right after each kind of call; see StartProbes.swift),
+// --floor PATH[,PATH] (static binaries to exec beside /bin/true in those probes).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,6 +44,8 @@ let ourBinary = option("--netctl-cni") ?? siblingPath("netctl-cni")
 let growthSpan = option("--growth-span").flatMap { Int($0) } ?? 20
 let soakRounds = option("--soak").flatMap { Int($0) } ?? 0
 let stepsCount = option("--steps").flatMap { Int($0) } ?? 0
+let startProbeCount = option("--start-probes").flatMap { Int($0) } ?? 0
+let floorBinaries = (option("--floor") ?? "").split(separator: ",").map(String.init)
 
 // Our plugin directory: the one binary linked under each plugin name, as `make install` does.
 let ourDirectory = "/run/netctl/bench-cni-plugins"
@@ -95,15 +99,26 @@ let namespaces = names.mapValues { $0.map { "/run/netns/\($0)" } }
 
 if stepsCount > 0 {
     var steps = StepsBench(ours: ours, reference: reference, namespaces: namespaces, iterations: stepsCount, blockSize: blockSize)
+    // A fork copies the spawner's page tables and the exec drops them again: both grow with it.
+    let spawnerAtStart = spawnerMemory()
     do {
         try steps.run(chains)
     } catch {
         fail("steps: \(error)")
     }
+    var probes = StartProbes(ours: steps.ours, reference: reference, namespaces: namespaces,
+                             count: min(startProbeCount, stepsCount), floors: floorBinaries)
+    do {
+        try probes.run()
+    } catch {
+        fail("start probes: \(error)")
+    }
     for name in names.values.joined() { try? NetNamespace.delete(named: name) }
     var load = [Double](repeating: 0, count: 3)
     getloadavg(&load, 3)
     print(steps.tables(chains))
+    if startProbeCount > 0 { print(probes.table()) }
+    print("The spawner (this process): \(spawnerAtStart) at the start, \(spawnerMemory()) at the end.\n")
     print("Load average at the end: \(format(load[0])).")
     exit(0)
 }

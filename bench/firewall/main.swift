@@ -9,7 +9,7 @@
 // unpublish of one more mapping through one long-lived firewall, as a daemon or `netctl`
 // would, and prints a markdown table (first 10 % discarded as warm-up). A second table opens a
 // fresh firewall for each round, as every CNI plugin exec does. Both tables twice: the ports'
-// map elements written through libnftnl (`NftnlElements`, what the firewall does), then the
+// map elements written as libnftnl writes them (`NftnlElements`, what the firewall does), then the
 // same batches through libnftables' JSON alone (what it did before).
 import Firewall
 import NetCore
@@ -68,7 +68,7 @@ let probe = PublishedPort(mapping: try PortMapping(hostPort: 9000, containerPort
 
 /// Where the ports' batches go.
 enum Path: String {
-    case libnftnl = "libnftnl (map elements), libnftables for the rest"
+    case libnftnl = "map elements as libnftnl writes them, libnftables for the rest"
     case libnftables = "libnftables (JSON) alone"
 }
 

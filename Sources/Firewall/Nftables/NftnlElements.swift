@@ -8,11 +8,12 @@ import CNftables
 import Namespaces
 import NetCore
 
-/// Writes a batch of set and map elements through libnftnl, the library libnftables builds
-/// its netlink messages with, as one nftables transaction: the messages libnftables would
-/// send for the same `create`, `add` and `delete element` commands, without loading
-/// libnftables, parsing JSON, or fetching a cache of the table first (libnftables dumps the
-/// table's chains, sets and the elements of its interval sets before every batch).
+/// Writes a batch of set and map elements as one nftables transaction: the netlink messages
+/// libnftables sends (through libnftnl) for the same `create`, `add` and `delete element`
+/// commands, laid out byte for byte as libnftnl lays them out (the tests compare the two),
+/// built here with libmnl, which every binary here links already: no library to load, no JSON
+/// to parse, and no cache of the table to fetch first (libnftables dumps the table's chains,
+/// sets and the elements of its interval sets before every batch).
 ///
 /// Only for batches whose every command but the declarations of the table and its sets is an
 /// element command on a set this project declares (``Ruleset/sets``) with keys and values of
@@ -23,21 +24,18 @@ import NetCore
 ///
 /// Not `Sendable`: one socket, used by one thread at a time.
 public final class NftnlElements {
-    private let library: NftnlLibrary
     private let socket: OpaquePointer
     private let sets: [String: Nftables.NamedSet]
 
-    /// Loads libnftnl and opens a netfilter socket in `namespace` (the calling thread's when
-    /// `nil`), for the sets of ``Ruleset``.
+    /// Opens a netfilter socket in `namespace` (the calling thread's when `nil`), for the sets
+    /// of ``Ruleset``.
     ///
-    /// - Throws: ``NetworkError`` when the library or the socket cannot be had.
+    /// - Throws: ``NetworkError`` when the socket cannot be had.
     public convenience init(namespace: NetNamespace? = nil) throws {
         try self.init(namespace: namespace, sets: Ruleset.sets)
     }
 
     init(namespace: NetNamespace?, sets: [Nftables.NamedSet]) throws {
-        library = try NftnlLibrary.shared.get()
-        PhaseTrace.mark("libnftnl loaded")
         // Releasing it after a commit waits for the kernel's reclaim (see `NetfilterSocketRelease`).
         BackgroundRelease.noteNetfilterSocket()
         let open = { () throws -> OpaquePointer in
@@ -52,6 +50,7 @@ public final class NftnlElements {
             return socket
         }
         socket = try namespace?.run(open) ?? open()
+        PhaseTrace.mark("netfilter socket opened")
         self.sets = Dictionary(sets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -159,12 +158,32 @@ public final class NftnlElements {
 
     // MARK: Sending
 
-    /// Builds the batch (begin, the messages, end) with libnftnl, sends it, and reads what
-    /// the kernel answered: nothing when it committed (no message asks for an
-    /// acknowledgement, as libnftables sends them), an error for each message it refused.
+    /// Sends the batch of `messages` and reads what the kernel answered: nothing when it
+    /// committed (no message asks for an acknowledgement, as libnftables sends them), an error
+    /// for each message it refused.
     private func send(_ messages: [Message], family: Nftables.Family, table: String) throws {
-        // NFPROTO_* of <linux/netfilter.h>, whose includes clash with glibc's in a module.
-        let familyNumber: UInt16 = switch family {
+        let batch = try Self.batch(messages, family: family, table: table)
+        let sent = batch.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
+        guard sent == batch.count else {
+            throw NftablesError(message: "cannot send the batch: \(Errno.current)")
+        }
+        try readErrors()
+    }
+
+    // The netfilter constants of <linux/netfilter/nfnetlink.h> and <linux/netfilter.h>,
+    // whose includes clash with glibc's in a module.
+    private static let batchBegin: UInt16 = 0x10 // NFNL_MSG_BATCH_BEGIN (NLMSG_MIN_TYPE)
+    private static let batchEnd: UInt16 = 0x11 // NFNL_MSG_BATCH_END
+    private static let nftablesSubsystem: UInt16 = 10 // NFNL_SUBSYS_NFTABLES
+
+    /// The bytes of the batch: begin, one message per entry of `messages`, end, with sequence
+    /// numbers from 1, as libnftnl's `nftnl_batch_begin`, `nftnl_nlmsg_build_hdr`,
+    /// `nftnl_set_elems_nlmsg_build_payload` and `nftnl_batch_end` write them.
+    ///
+    /// - Throws: ``NftablesError`` when an element's comment does not fit its user data.
+    static func batch(_ messages: [Message], family: Nftables.Family, table: String) throws -> [UInt8] {
+        // NFPROTO_* of <linux/netfilter.h>.
+        let familyNumber: UInt8 = switch family {
         case .inet: 1
         case .ip: 2
         case .ip6: 10
@@ -175,63 +194,52 @@ public final class NftnlElements {
             total + 128 + message.set.utf8.count + table.utf8.count
                 + message.elements.reduce(0) { $0 + 64 + $1.key.count + ($1.data?.count ?? 0) + ($1.comment?.utf8.count ?? 0) }
         }
-        var buffer = [CChar](repeating: 0, count: capacity)
-        let length = try buffer.withUnsafeMutableBufferPointer { base -> Int in
-            guard let start = base.baseAddress else { return 0 }
-            var offset = 0
+        var buffer = [UInt8](repeating: 0, count: capacity)
+        let length = try buffer.withUnsafeMutableBytes { bytes -> Int in
+            guard let start = bytes.baseAddress else { return 0 }
+            var writer = MessageWriter(start: start, capacity: bytes.count)
             var sequence: UInt32 = 1
-            func advance(_ header: UnsafeMutablePointer<nlmsghdr>?) {
-                offset += Int(cnetlink_align(header?.pointee.nlmsg_len ?? 0))
-                sequence += 1
-            }
-            advance(library.batchBegin(start + offset, sequence))
+            // The batch's own messages carry the subsystem in `res_id`, in network order.
+            try writer.header(type: batchBegin, flags: 0, sequence: sequence, family: 0, resourceID: nftablesSubsystem.bigEndian)
+            writer.endMessage()
             for message in messages {
-                let header = library.buildHeader(start + offset, message.type, familyNumber, message.flags, sequence)
-                try withSet(table: table, name: message.set, elements: message.elements) { set in
-                    library.buildElements(header, set)
+                sequence += 1
+                try writer.header(type: nftablesSubsystem << 8 | message.type, flags: message.flags, sequence: sequence,
+                                  family: familyNumber, resourceID: 0)
+                try writer.string(UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), message.set)
+                try writer.string(UInt16(NFTA_SET_ELEM_LIST_TABLE.rawValue), table)
+                try writer.nest(UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue)) { writer in
+                    for (index, element) in message.elements.enumerated() {
+                        // libnftnl numbers the list's entries from 1; the kernel reads them in order.
+                        try writer.nest(UInt16(index + 1)) { writer in
+                            try writer.nest(UInt16(NFTA_SET_ELEM_KEY.rawValue)) { try $0.bytes(UInt16(NFTA_DATA_VALUE.rawValue), element.key) }
+                            if let data = element.data {
+                                try writer.nest(UInt16(NFTA_SET_ELEM_DATA.rawValue)) { try $0.bytes(UInt16(NFTA_DATA_VALUE.rawValue), data) }
+                            }
+                            if let comment = element.comment {
+                                try writer.bytes(UInt16(NFTA_SET_ELEM_USERDATA.rawValue), try userData(comment: comment))
+                            }
+                        }
+                    }
                 }
-                advance(header)
+                writer.endMessage()
             }
-            advance(library.batchEnd(start + offset, sequence))
-            return offset
+            sequence += 1
+            try writer.header(type: batchEnd, flags: 0, sequence: sequence, family: 0, resourceID: nftablesSubsystem.bigEndian)
+            writer.endMessage()
+            return writer.length
         }
-        let sent = buffer.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, length) }
-        guard sent == length else {
-            throw NftablesError(message: "cannot send the batch: \(Errno.current)")
-        }
-        try readErrors()
+        return Array(buffer[0..<length])
     }
 
-    /// A libnftnl set of `table` named `name` holding `elements`, for `body`.
-    private func withSet(table: String, name: String, elements: [(key: [UInt8], data: [UInt8]?, comment: String?)],
-                         _ body: (OpaquePointer) throws -> Void) throws {
-        guard let set = library.setAlloc() else { throw NftablesError(message: "libnftnl: out of memory") }
-        defer { library.setFree(set) }
-        _ = library.setString(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
-        _ = library.setString(set, UInt16(NFTNL_SET_NAME.rawValue), name)
-        for (key, data, comment) in elements {
-            guard let element = library.elementAlloc() else { throw NftablesError(message: "libnftnl: out of memory") }
-            // The set owns it from here (freed with it).
-            library.elementAdd(set, element)
-            _ = key.withUnsafeBytes { library.elementSet(element, UInt16(NFTNL_SET_ELEM_KEY), $0.baseAddress, UInt32($0.count)) }
-            if let data {
-                _ = data.withUnsafeBytes { library.elementSet(element, UInt16(NFTNL_SET_ELEM_DATA), $0.baseAddress, UInt32($0.count)) }
-            }
-            if let comment {
-                // What libnftables stores: the comment as a NUL-terminated string in the
-                // element's user data, in libnftnl's TLV format.
-                guard let userData = library.userDataAlloc(UInt32(Nftables.Element.maximumCommentLength + 8)) else {
-                    throw NftablesError(message: "libnftnl: out of memory")
-                }
-                defer { library.userDataFree(userData) }
-                guard library.userDataPutString(userData, UInt8(NFTNL_UDATA_SET_ELEM_COMMENT.rawValue), comment) else {
-                    throw NftablesError(message: "element comment \"\(comment)\" is too long")
-                }
-                _ = library.elementSet(element, UInt16(NFTNL_SET_ELEM_USERDATA), library.userDataBytes(userData),
-                                       library.userDataLength(userData))
-            }
+    /// What libnftables stores as an element's comment: the text with its NUL in libnftnl's
+    /// user data TLV (`NFTNL_UDATA_SET_ELEM_COMMENT`, a length byte, the bytes).
+    static func userData(comment: String) throws -> [UInt8] {
+        let value = Array(comment.utf8) + [0]
+        guard value.count <= Nftables.Element.maximumCommentLength + 1 else {
+            throw NftablesError(message: "element comment \"\(comment)\" is too long")
         }
-        try body(set)
+        return [0, UInt8(value.count)] + value // NFTNL_UDATA_SET_ELEM_COMMENT is 0
     }
 
     /// The kernel processes a batch inside `sendto`: by the time it returns, an error for each
@@ -270,59 +278,61 @@ public final class NftnlElements {
     }
 }
 
-/// libnftnl's entry points, opened with `dlopen` the first time a writer is made (as
-/// ``NftablesLibrary``; libnftnl needs only libmnl, which every binary here already has).
-struct NftnlLibrary: Sendable {
-    let setAlloc: @Sendable @convention(c) () -> OpaquePointer?
-    let setFree: @Sendable @convention(c) (OpaquePointer?) -> Void
-    let setString: @Sendable @convention(c) (OpaquePointer?, UInt16, UnsafePointer<CChar>?) -> Int32
-    let elementAlloc: @Sendable @convention(c) () -> OpaquePointer?
-    let elementSet: @Sendable @convention(c) (OpaquePointer?, UInt16, UnsafeRawPointer?, UInt32) -> Int32
-    let elementAdd: @Sendable @convention(c) (OpaquePointer?, OpaquePointer?) -> Void
-    let buildHeader: @Sendable @convention(c) (UnsafeMutablePointer<CChar>?, UInt16, UInt16, UInt16, UInt32) -> UnsafeMutablePointer<nlmsghdr>?
-    let buildElements: @Sendable @convention(c) (UnsafeMutablePointer<nlmsghdr>?, OpaquePointer?) -> Void
-    let batchBegin: @Sendable @convention(c) (UnsafeMutablePointer<CChar>?, UInt32) -> UnsafeMutablePointer<nlmsghdr>?
-    let batchEnd: @Sendable @convention(c) (UnsafeMutablePointer<CChar>?, UInt32) -> UnsafeMutablePointer<nlmsghdr>?
-    let userDataAlloc: @Sendable @convention(c) (UInt32) -> OpaquePointer?
-    let userDataFree: @Sendable @convention(c) (OpaquePointer?) -> Void
-    let userDataPutString: @Sendable @convention(c) (OpaquePointer?, UInt8, UnsafePointer<CChar>?) -> Bool
-    let userDataBytes: @Sendable @convention(c) (OpaquePointer?) -> UnsafeMutableRawPointer?
-    let userDataLength: @Sendable @convention(c) (OpaquePointer?) -> UInt32
+/// Netlink messages written one after the other into a buffer with libmnl, every write checked
+/// against the buffer's end.
+private struct MessageWriter {
+    let start: UnsafeMutableRawPointer
+    let capacity: Int
+    /// The bytes of the messages ended so far.
+    private(set) var length = 0
+    private var current: UnsafeMutablePointer<nlmsghdr>?
 
-    /// The soname Debian's and Fedora's libnftnl11 install.
-    static let soname = "libnftnl.so.11"
-
-    /// Loaded once per process; the handle is never closed.
-    static let shared = Result { try NftnlLibrary(soname) }
-
-    private init(_ soname: String) throws {
-        guard let handle = dlopen(soname, RTLD_NOW | RTLD_LOCAL) else {
-            throw NetworkError(code: .system, message: "cannot load \(soname): \(Self.lastError())")
-        }
-        func symbol<T>(_ name: String) throws -> T {
-            guard let address = dlsym(handle, name) else {
-                throw NetworkError(code: .system, message: "\(soname) has no \(name): \(Self.lastError())")
-            }
-            return unsafeBitCast(address, to: T.self)
-        }
-        setAlloc = try symbol("nftnl_set_alloc")
-        setFree = try symbol("nftnl_set_free")
-        setString = try symbol("nftnl_set_set_str")
-        elementAlloc = try symbol("nftnl_set_elem_alloc")
-        elementSet = try symbol("nftnl_set_elem_set")
-        elementAdd = try symbol("nftnl_set_elem_add")
-        buildHeader = try symbol("nftnl_nlmsg_build_hdr")
-        buildElements = try symbol("nftnl_set_elems_nlmsg_build_payload")
-        batchBegin = try symbol("nftnl_batch_begin")
-        batchEnd = try symbol("nftnl_batch_end")
-        userDataAlloc = try symbol("nftnl_udata_buf_alloc")
-        userDataFree = try symbol("nftnl_udata_buf_free")
-        userDataPutString = try symbol("nftnl_udata_put_strz")
-        userDataBytes = try symbol("nftnl_udata_buf_data")
-        userDataLength = try symbol("nftnl_udata_buf_len")
+    init(start: UnsafeMutableRawPointer, capacity: Int) {
+        self.start = start
+        self.capacity = capacity
     }
 
-    private static func lastError() -> String {
-        dlerror().map { String(cString: $0) } ?? "unknown error"
+    /// Starts a message: the netlink header (`NLM_F_REQUEST` with `flags`) and the nfnetlink one.
+    mutating func header(type: UInt16, flags: UInt16, sequence: UInt32, family: UInt8, resourceID: UInt16) throws {
+        let headerSize = Int(cnetlink_align(UInt32(MemoryLayout<nlmsghdr>.size))) + 4
+        guard length + headerSize <= capacity, let header = mnl_nlmsg_put_header(start + length) else { throw Self.overflow() }
+        header.pointee.nlmsg_type = type
+        header.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST) | flags
+        header.pointee.nlmsg_seq = sequence
+        // struct nfgenmsg: family, version (NFNETLINK_V0), res_id.
+        guard let extra = mnl_nlmsg_put_extra_header(header, 4) else { throw Self.overflow() }
+        extra.storeBytes(of: family, as: UInt8.self)
+        extra.storeBytes(of: 0, toByteOffset: 1, as: UInt8.self)
+        extra.storeBytes(of: resourceID, toByteOffset: 2, as: UInt16.self)
+        current = header
     }
+
+    /// Ends the current message: the next one starts after it.
+    mutating func endMessage() {
+        guard let current else { return }
+        length += Int(cnetlink_align(current.pointee.nlmsg_len))
+        self.current = nil
+    }
+
+    func string(_ type: UInt16, _ value: String) throws {
+        guard let current, mnl_attr_put_strz_check(current, room, type, value) else { throw Self.overflow() }
+    }
+
+    func bytes(_ type: UInt16, _ value: [UInt8]) throws {
+        guard let current else { throw Self.overflow() }
+        let fits = value.withUnsafeBytes { mnl_attr_put_check(current, room, type, $0.count, $0.baseAddress) }
+        guard fits else { throw Self.overflow() }
+    }
+
+    /// A nested attribute of type `type` holding what `body` writes.
+    func nest(_ type: UInt16, _ body: (MessageWriter) throws -> Void) throws {
+        guard let current, let nest = mnl_attr_nest_start_check(current, room, type) else { throw Self.overflow() }
+        try body(self)
+        mnl_attr_nest_end(current, nest)
+    }
+
+    /// What is left for the current message, counted from its start as libmnl's checks want.
+    private var room: Int { capacity - length }
+
+    private static func overflow() -> NftablesError { NftablesError(message: "the batch does not fit its buffer") }
 }
