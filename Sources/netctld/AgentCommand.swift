@@ -43,7 +43,7 @@ struct AgentCommand: ParsableCommand {
     @Flag(help: "Log more.") var verbose = false
 
     func run() throws {
-        let signals = TerminationSignals()
+        let signals = TerminationSignals.installed
         guard let address = IPAddress(advertise), address.family == .v4 else {
             throw ValidationError("--advertise \(advertise): must be this host's IPv4 underlay address")
         }

@@ -70,7 +70,7 @@ private func respond(_ body: () throws -> JSON) {
 @discardableResult
 private func awaitResult<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
     let box = ResultBox<T>()
-    if case .failure(let error) = runUntilSignalled(TerminationSignals(), { box.result = .success(try await body()) }) { return .failure(error) }
+    if case .failure(let error) = runUntilSignalled(TerminationSignals.installed, { box.result = .success(try await body()) }) { return .failure(error) }
     return box.result ?? .failure(CancellationError())
 }
 

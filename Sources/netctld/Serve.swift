@@ -45,7 +45,7 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         // Before any thread exists and before the socket is there for anyone to see.
-        let signals = TerminationSignals()
+        let signals = TerminationSignals.installed
         let log = Log(verbose: verbose)
         let model = try Netctl(names: PluginHandler.dockerFieldNames)
         model.warn = { log.info("warning: \($0)") }

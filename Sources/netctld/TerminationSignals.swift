@@ -7,13 +7,18 @@ import Glibc
 import Musl
 #endif
 
-/// SIGTERM and SIGINT as events on a queue of their own, for a daemon's whole life.
+/// SIGTERM and SIGINT as events on a queue of their own, for the process's whole life.
 ///
-/// Made before the daemon shows it is up (binds its socket, starts its agent), so a signal
-/// sent the moment it is up finds the handler in place: never the default action, and never
-/// the `SIG_IGN` that dispatch's sources need, with no handler yet to see it. What to do on the
-/// signal is given later; a signal that came first runs it as soon as it is given.
-final class TerminationSignals {
+/// Taken (``installed``) before the daemon shows it is up (binds its socket, starts its agent),
+/// so a signal sent the moment it is up finds the handler in place: never the default action,
+/// and never the `SIG_IGN` that dispatch's sources need, with no handler yet to see it. What to
+/// do on the signal is given later; a signal that came first runs it as soon as it is given.
+/// One per process, never released: a source released while the daemon waits would leave the
+/// signals ignored.
+final class TerminationSignals: @unchecked Sendable {
+    /// Made on first use; the first use must come before any thread is started.
+    static let installed = TerminationSignals()
+
     private struct State {
         var signalled: Int32?
         var action: (@Sendable (Int32) -> Void)?
@@ -21,7 +26,8 @@ final class TerminationSignals {
     private let state = NIOLockedValueBox(State())
     private let sources: [any DispatchSourceSignal]
 
-    init() {
+    // The sources are only read after `init`; the state is behind its lock.
+    private init() {
         unblockTerminationSignals()
         let queue = DispatchQueue(label: "netctld.signals")
         let state = state
@@ -48,10 +54,6 @@ final class TerminationSignals {
             return state.signalled
         }
         if let earlier { action(earlier) }
-    }
-
-    deinit {
-        sources.forEach { $0.cancel() }
     }
 }
 
