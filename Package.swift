@@ -110,7 +110,7 @@ let package = Package(
         // What the resolver answers, kept in the store; starting it; the answers themselves.
         .target(name: "NameService", dependencies: ["DNS", "NetCore", "Namespaces", "Store", "CPortProxy", "ProxyClient"], swiftSettings: strict),
         // The resolver of netctl's networks: one per host, started on demand.
-        .executableTarget(name: "netctl-dns", dependencies: ["NameService", "DNS", "NetCore", "Store", "CPortProxy"], swiftSettings: strict),
+        .executableTarget(name: "netctl-dns", dependencies: ["NameService", "DNS", "NetCore", "Store", "CPortProxy", "ProxyClient"], swiftSettings: strict),
         // The main every fuzz target shares: libFuzzer's driver, or a replay of its corpus.
         .target(name: "FuzzSupport", path: "Tests/Fuzz/Support", swiftSettings: strict),
         // `make fuzz`: the resolver's packet path under libFuzzer; built plainly, a replayer of its corpus.

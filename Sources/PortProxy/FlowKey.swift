@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import NetCore
+import ProxyClient
 
 /// The key of a UDP flow: the client's address and port and, on a wildcard listener, the local
 /// address the client sent to, compared as raw values so a lookup per datagram costs no
@@ -47,5 +48,13 @@ struct FlowKey: Hashable {
                 return (0, 0, 0)
             }
         }
+    }
+}
+
+extension DatagramBatch {
+    /// The flow key of datagram `index`: its sender and, with `withLocalAddress`, the local
+    /// address it was sent to.
+    func flowKey(_ index: Int, withLocalAddress: Bool) -> FlowKey {
+        FlowKey(sender(index), local: withLocalAddress ? localAddress(index) : nil)
     }
 }

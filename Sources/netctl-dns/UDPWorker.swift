@@ -6,6 +6,7 @@ import Musl
 import CPortProxy
 import NameService
 import NetCore
+import ProxyClient
 import Synchronization
 
 /// A UDP socket the workers answer on: the descriptor and the listen address it is bound to.
@@ -102,9 +103,6 @@ func startThread(_ body: sending @escaping () -> Void) throws {
 final class UDPWorker {
     /// Datagrams per batch.
     static let batchSize = 16
-    /// Bytes per datagram slot: the largest UDP payload fits. Pages are touched only as large
-    /// datagrams arrive.
-    static let slotSize = 65536
     /// Batches read from one socket before the others get their turn.
     static let burst = 4
 
@@ -120,13 +118,8 @@ final class UDPWorker {
     private var sockets: [Int32: IPAddress] = [:]
     private var pending: [Int32: PendingForward] = [:]
 
-    private let queries: UnsafeMutablePointer<UInt8>
-    private let queryLengths: UnsafeMutablePointer<Int>
-    private let clients: UnsafeMutablePointer<sockaddr_storage>
-    private let answers: UnsafeMutablePointer<UInt8>
-    private let answerLengths: UnsafeMutablePointer<Int>
-    private let answerClients: UnsafeMutablePointer<sockaddr_storage>
-    private let answerClientLengths: UnsafeMutablePointer<socklen_t>
+    private let queries = DatagramBatch(capacity: batchSize)
+    private let answers = DatagramBatch(capacity: batchSize)
     private let relayBuffer: UnsafeMutableRawBufferPointer
 
     /// A UDP query sent on to an upstream, waiting for its answer.
@@ -146,20 +139,7 @@ final class UDPWorker {
         state = shared.current
         epoll = try systemCall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
         events = .allocate(capacity: 64)
-        let count = Self.batchSize
-        queries = .allocate(capacity: count * Self.slotSize)
-        queryLengths = .allocate(capacity: count)
-        queryLengths.initialize(repeating: 0, count: count)
-        clients = .allocate(capacity: count)
-        clients.initialize(repeating: sockaddr_storage(), count: count)
-        answers = .allocate(capacity: count * Self.slotSize)
-        answerLengths = .allocate(capacity: count)
-        answerLengths.initialize(repeating: 0, count: count)
-        answerClients = .allocate(capacity: count)
-        answerClients.initialize(repeating: sockaddr_storage(), count: count)
-        answerClientLengths = .allocate(capacity: count)
-        answerClientLengths.initialize(repeating: 0, count: count)
-        relayBuffer = .allocate(byteCount: Self.slotSize, alignment: 8)
+        relayBuffer = .allocate(byteCount: queries.slotSize, alignment: 8)
         watch(handle.wakeRead, token: Self.wakeToken)
     }
 
@@ -233,20 +213,16 @@ final class UDPWorker {
 
     private func serve(_ socket: Int32, local: IPAddress) {
         for _ in 0..<Self.burst {
-            let received = Int(cportproxy_receive_batch(socket, queries, Self.slotSize, queryLengths, clients, UInt32(Self.batchSize)))
-            if received < 0, errno == EINTR || errno == ECONNREFUSED { continue }
+            let received = queries.receive(from: socket, withAddresses: true)
             guard received > 0 else { return }
             var answered = 0
             for index in 0..<received {
-                let client = SocketAddress(storage: clients[index])
+                let client = queries.sender(index)
                 guard let source = client.endpoint?.address else { continue }
-                let query = UnsafeRawBufferPointer(start: queries + index * Self.slotSize, count: queryLengths[index])
-                let slot = UnsafeMutableRawBufferPointer(start: answers + answered * Self.slotSize, count: Self.slotSize)
-                switch state.zones.outcome(of: query, to: local, from: source, udp: true, writingInto: slot) {
+                let query = queries.datagram(index)
+                switch state.zones.outcome(of: query, to: local, from: source, udp: true, writingInto: answers.slot(answered)) {
                 case .answer(let length):
-                    answerLengths[answered] = length
-                    answerClients[answered] = client.storage
-                    answerClientLengths[answered] = client.length
+                    answers.setDatagram(answered, length: length, destination: client)
                     answered += 1
                 case .forward:
                     forward(Array(query), listener: socket, client: client, from: 0, servers: state.upstreams)
@@ -254,25 +230,9 @@ final class UDPWorker {
                     continue
                 }
             }
-            send(answered, on: socket)
+            // What the socket cannot take now is dropped, as the network could have.
+            answers.send(0..<answered, from: socket)
             if received < Self.batchSize { return }
-        }
-    }
-
-    /// Sends the first `count` answers. What the socket cannot take now is dropped, as the
-    /// network could have.
-    private func send(_ count: Int, on socket: Int32) {
-        var next = 0
-        while next < count {
-            let sent = cportproxy_send_batch(socket, answers + next * Self.slotSize, Self.slotSize, answerLengths + next,
-                                             answerClients + next, answerClientLengths + next, UInt32(count - next))
-            if sent > 0 {
-                next += Int(sent)
-            } else if sent < 0, errno == EINTR {
-                continue
-            } else {
-                next += 1
-            }
         }
     }
 

@@ -12,12 +12,14 @@ import NetCore
 /// On a wildcard listener each datagram also carries the local address it was sent to (a
 /// control message each way), so the reply can leave from that address.
 ///
-/// The memory is reserved once; pages are only touched as large datagrams arrive.
-final class DatagramBatch {
+/// The memory is reserved once; pages are only touched as large datagrams arrive. Here rather
+/// than with the proxy server because the resolver (`netctl-dns`) reads and answers its
+/// queries in batches too, and links this module but not the server.
+public final class DatagramBatch {
     /// Datagrams per batch.
-    let capacity: Int
+    public let capacity: Int
     /// Bytes per datagram slot: the largest UDP payload fits.
-    let slotSize = 65536
+    public let slotSize = 65536
     let buffers: UnsafeMutablePointer<UInt8>
     let lengths: UnsafeMutablePointer<Int>
     let addresses: UnsafeMutablePointer<sockaddr_storage>
@@ -26,7 +28,7 @@ final class DatagramBatch {
     /// leaves from; `AF_UNSPEC` for none.
     let localAddresses: UnsafeMutablePointer<sockaddr_storage>
 
-    init(capacity: Int = 32) {
+    public init(capacity: Int = 32) {
         self.capacity = capacity
         buffers = .allocate(capacity: capacity * slotSize)
         lengths = .allocate(capacity: capacity)
@@ -51,7 +53,7 @@ final class DatagramBatch {
     /// and the local addresses they were sent to when `withLocalAddresses` (which needs a
     /// socket made by ``Socket/listener(for:)`` for a wildcard address).
     /// Returns how many arrived; 0 when none are waiting or the socket failed.
-    func receive(from fd: Int32, withAddresses: Bool, withLocalAddresses: Bool = false) -> Int {
+    public func receive(from fd: Int32, withAddresses: Bool, withLocalAddresses: Bool = false) -> Int {
         while true {
             let count = withLocalAddresses
                 ? cportproxy_receive_batch_local(fd, buffers, slotSize, lengths, withAddresses ? addresses : nil,
@@ -67,31 +69,47 @@ final class DatagramBatch {
     }
 
     /// The sender of datagram `index`, as ``receive(from:withAddresses:)`` stored it.
-    func sender(_ index: Int) -> SocketAddress {
+    public func sender(_ index: Int) -> SocketAddress {
         SocketAddress(storage: addresses[index])
-    }
-
-    /// The flow key of datagram `index`: its sender and, with `withLocalAddress`, the local
-    /// address it was sent to.
-    func flowKey(_ index: Int, withLocalAddress: Bool) -> FlowKey {
-        FlowKey(sender(index), local: withLocalAddress ? localAddress(index) : nil)
     }
 
     /// The local address datagram `index` was sent to, as ``receive(from:withAddresses:withLocalAddresses:)``
     /// stored it; `nil` when it carried none.
-    func localAddress(_ index: Int) -> SocketAddress? {
+    public func localAddress(_ index: Int) -> SocketAddress? {
         localAddresses[index].ss_family == sa_family_t(AF_UNSPEC) ? nil : SocketAddress(storage: localAddresses[index])
     }
 
     /// Sends datagrams `range` on the connected socket `fd`. What the socket cannot take now is
     /// dropped, as the network could have.
-    func send(_ range: Range<Int>, to fd: Int32) {
+    public func send(_ range: Range<Int>, to fd: Int32) {
         send(range, to: fd, addressed: false, withSource: false)
+    }
+
+    /// Datagram `index` as received: its bytes.
+    public func datagram(_ index: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: buffers + index * slotSize, count: lengths[index])
+    }
+
+    /// The whole slot of datagram `index`, to write one into (then ``setDatagram(_:length:destination:)``).
+    public func slot(_ index: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: buffers + index * slotSize, count: slotSize)
+    }
+
+    /// Datagram `index` is the first `length` bytes of its slot, for `destination`.
+    public func setDatagram(_ index: Int, length: Int, destination: SocketAddress) {
+        lengths[index] = length
+        addresses[index] = destination.storage
+        addressLengths[index] = destination.length
+    }
+
+    /// Sends datagrams `range` from `fd`, each to the destination set with it.
+    public func send(_ range: Range<Int>, from fd: Int32) {
+        send(range, to: fd, addressed: true, withSource: false)
     }
 
     /// Sends datagrams `range` from `fd` to `destination`, from the local address `source` when
     /// one is given (for a socket bound to a wildcard address), else from the one the kernel picks.
-    func send(_ range: Range<Int>, from fd: Int32, to destination: SocketAddress, source: SocketAddress? = nil) {
+    public func send(_ range: Range<Int>, from fd: Int32, to destination: SocketAddress, source: SocketAddress? = nil) {
         for index in range {
             addresses[index] = destination.storage
             addressLengths[index] = destination.length
