@@ -16,8 +16,8 @@ public struct Upstreams: Sendable {
         self.path = path
     }
 
-    /// The servers now, never one of `own` (the resolver's own addresses: a loop).
-    public mutating func current(excluding own: Set<IPAddress>) -> [IPAddress] {
+    /// The servers now, as the file lists them (the resolver leaves out its own addresses).
+    public mutating func current() -> [IPAddress] {
         var info = stat()
         guard stat(path, &info) == 0 else {
             servers = []
@@ -29,7 +29,7 @@ public struct Upstreams: Sendable {
             seen = stamp
             servers = Self.parse(readFile(path) ?? "")
         }
-        return servers.filter { !own.contains($0) }
+        return servers
     }
 
     /// `nameserver ADDRESS` lines, at most three as the C library reads (a scope `%eth0` is dropped).

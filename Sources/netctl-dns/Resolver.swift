@@ -115,7 +115,7 @@ final class Resolver {
     /// resolv.conf's servers again, when the file changed.
     func refreshUpstreams() {
         upstreamsCheckedAt = monotonicNow()
-        let servers = upstreams.current(excluding: [])
+        let servers = upstreams.current()
         if servers != upstreamServers {
             upstreamServers = servers
             publish()
