@@ -24,11 +24,12 @@ final class TerminationSignals: @unchecked Sendable {
         var action: (@Sendable (Int32) -> Void)?
     }
     private let state = NIOLockedValueBox(State())
+    /// Held, never read again: what keeps the sources alive (`@unchecked Sendable` for them;
+    /// the state is behind its lock).
     private let sources: [any DispatchSourceSignal]
 
-    // The sources are only read after `init`; the state is behind its lock.
     private init() {
-        unblockTerminationSignals()
+        Self.unblock()
         let queue = DispatchQueue(label: "netctld.signals")
         let state = state
         sources = [SIGTERM, SIGINT].map { number in
@@ -55,14 +56,14 @@ final class TerminationSignals: @unchecked Sendable {
         }
         if let earlier { action(earlier) }
     }
-}
 
-/// A daemon stops on SIGTERM and SIGINT whatever mask it was started with (a supervisor or a
-/// test runner may hand them blocked): unblocked before any thread exists.
-func unblockTerminationSignals() {
-    var stopping = sigset_t()
-    sigemptyset(&stopping)
-    sigaddset(&stopping, SIGTERM)
-    sigaddset(&stopping, SIGINT)
-    pthread_sigmask(SIG_UNBLOCK, &stopping, nil)
+    /// A daemon stops on SIGTERM and SIGINT whatever mask it was started with (a supervisor or
+    /// a test runner may hand them blocked): unblocked before any thread exists.
+    private static func unblock() {
+        var stopping = sigset_t()
+        sigemptyset(&stopping)
+        sigaddset(&stopping, SIGTERM)
+        sigaddset(&stopping, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &stopping, nil)
+    }
 }
