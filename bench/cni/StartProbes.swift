@@ -88,12 +88,8 @@ struct StartProbes {
 
     func table() -> String {
         let floorColumns = (["/bin/true"] + floors).map { "`\($0.split(separator: "/").last.map(String.init) ?? $0)` whole call" }
-        var lines = [
-            "### Start-up by what ran right before: median µs, \(count) execs each",
-            "",
-            "| right before the exec | our `VERSION`, fork to `main` | its CPU time to `main` | " + floorColumns.joined(separator: " | ") + " |",
-            "|---|---:|---:|" + String(repeating: "---:|", count: floorColumns.count),
-        ]
+        var lines = tableHead("### Start-up by what ran right before: median µs, \(count) execs each",
+                              ["right before the exec", "our `VERSION`, fork to `main`", "its CPU time to `main`"] + floorColumns)
         for condition in conditions {
             let cells = (["/bin/true"] + floors).map { micro(Samples(floorCalls[condition]?[$0] ?? []).median) }
             lines.append("| \(condition) | \(micro(Samples(starts[condition] ?? []).median)) | \(micro(Samples(startCPU[condition] ?? []).median)) | "

@@ -127,12 +127,7 @@ struct StepsBench {
                 }
             }
             order += [Self.lastPhase, Self.cpuTotal]
-            var lines = [
-                "### \(title): median µs per phase, \(iterations) calls each",
-                "",
-                "| phase | " + columns.joined(separator: " | ") + " |",
-                "|---|" + String(repeating: "---:|", count: columns.count),
-            ]
+            var lines = tableHead("### \(title): median µs per phase, \(iterations) calls each", ["phase"] + columns)
             for name in order {
                 let cells = columns.map { column -> String in
                     let all = calls[column] ?? []
@@ -164,12 +159,7 @@ struct StepsBench {
     /// above its CPU time waited (for the kernel's work elsewhere, a lock, or a CPU).
     private func cpuTable(_ title: String, _ columns: [String], order: [String]) -> String {
         guard !order.isEmpty else { return "" }
-        var lines = [
-            "### \(title): median CPU µs per phase (the process's CPU time between marks)",
-            "",
-            "| phase | " + columns.joined(separator: " | ") + " |",
-            "|---|" + String(repeating: "---:|", count: columns.count),
-        ]
+        var lines = tableHead("### \(title): median CPU µs per phase (the process's CPU time between marks)", ["phase"] + columns)
         for name in order {
             let cells = columns.map { column -> String in
                 let all = cpuCalls[column] ?? []
@@ -183,4 +173,10 @@ struct StepsBench {
     }
 
     private func micro(_ nanoseconds: Double) -> String { format(nanoseconds / 1000, decimals: 0) }
+}
+
+/// A markdown table's heading, blank line, header row and separator: the first column names
+/// the rows (left-aligned), the others hold numbers (right-aligned).
+func tableHead(_ heading: String, _ columns: [String]) -> [String] {
+    [heading, "", "| " + columns.joined(separator: " | ") + " |", "|---|" + String(repeating: "---:|", count: columns.count - 1)]
 }
