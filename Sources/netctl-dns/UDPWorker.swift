@@ -98,8 +98,8 @@ func startThread(_ body: sending @escaping () -> Void) throws {
 /// address, each in an epoll of its own (`EPOLLEXCLUSIVE`: a datagram wakes one idle worker,
 /// and whichever runs takes what is queued, so no client waits behind a worker that is not
 /// scheduled); a worker reads queries in batches (`recvmmsg`), answers them into buffers it
-/// keeps (`sendmmsg`), and forwards the rest itself, each on a fresh socket towards the
-/// upstream, whose answer comes back to the same epoll.
+/// keeps (`sendmmsg`), and forwards the rest itself, each from a new random port towards the
+/// upstream (``UpstreamSockets``), whose answer comes back to the same epoll.
 final class UDPWorker {
     /// Datagrams per batch.
     static let batchSize = 16
@@ -117,6 +117,7 @@ final class UDPWorker {
     private var state: ServingState
     private var sockets: [Int32: IPAddress] = [:]
     private var pending: [Int32: PendingForward] = [:]
+    private let upstream = UpstreamSockets()
 
     private let queries = DatagramBatch(capacity: batchSize)
     private let answers = DatagramBatch(capacity: batchSize)
@@ -190,8 +191,7 @@ final class UDPWorker {
             epoll_ctl(epoll, EPOLL_CTL_DEL, descriptor, &event)
             sockets[descriptor] = nil
             for (forwardDescriptor, forward) in pending where forward.listener == descriptor {
-                pending[forwardDescriptor] = nil
-                close(forwardDescriptor)
+                finish(forwardDescriptor)
             }
         }
         for (descriptor, local) in wanted where sockets[descriptor] == nil {
@@ -240,22 +240,16 @@ final class UDPWorker {
 
     /// Sends the query to the first upstream from `server` on that takes it; SERVFAIL when none does.
     private func forward(_ query: [UInt8], listener: Int32, client: SocketAddress, from server: Int, servers: [IPAddress]) {
-        var index = server
-        while index < servers.count {
-            let upstream = servers[index]
-            let descriptor = socket(upstream.family == .v4 ? AF_INET : AF_INET6,
-                                    Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            if descriptor >= 0 {
-                let connected = SocketAddress(upstream, port: Resolver.port).withSockaddr { connect(descriptor, $0, $1) } == 0
-                if connected, query.withUnsafeBytes({ Glibc.send(descriptor, $0.baseAddress, $0.count, 0) }) == query.count {
-                    pending[descriptor] = PendingForward(listener: listener, client: client, query: query, servers: servers, server: index,
-                                                         deadline: monotonicNow() + Resolver.forwardTimeout)
-                    watch(descriptor, token: UInt64(UInt32(bitPattern: descriptor)) | Self.forwardFlag)
-                    return
-                }
-                close(descriptor)
+        for index in server..<max(server, servers.count) {
+            guard let (descriptor, isNew) = upstream.connected(to: SocketAddress(servers[index], port: Resolver.port)) else { continue }
+            guard query.withUnsafeBytes({ Glibc.send(descriptor, $0.baseAddress, $0.count, 0) }) == query.count else {
+                upstream.release(descriptor)
+                continue
             }
-            index += 1
+            pending[descriptor] = PendingForward(listener: listener, client: client, query: query, servers: servers, server: index,
+                                                 deadline: monotonicNow() + Resolver.forwardTimeout)
+            if isNew { watch(descriptor, token: UInt64(UInt32(bitPattern: descriptor)) | Self.forwardFlag) }
+            return
         }
         if let failure = Resolver.serverFailure(for: query) { reply(failure, on: listener, to: client) }
     }
@@ -264,26 +258,36 @@ final class UDPWorker {
         _ = packet.withUnsafeBytes { raw in client.withSockaddr { sendto(socket, raw.baseAddress, raw.count, 0, $0, $1) } }
     }
 
-    /// The upstream's answer, relayed unchanged (the socket is connected to it: nothing else's
-    /// datagrams arrive there; one with another ID is not the answer and is skipped).
+    /// The upstream's answer, relayed unchanged. The socket is connected to the upstream, so
+    /// nothing else's datagrams arrive there; one too short or with another ID is not the
+    /// answer and is skipped. An error (the upstream's port unreachable) moves on to the next.
     private func relay(_ descriptor: Int32, _ forward: PendingForward) {
-        let count = recv(descriptor, relayBuffer.baseAddress, relayBuffer.count, 0)
-        guard count >= 12 || (count < 0 && errno != EAGAIN) else { return }
-        pending[descriptor] = nil
-        close(descriptor) // leaves the epoll with it
-        if count >= 12, relayBuffer[0] == forward.query[0], relayBuffer[1] == forward.query[1] {
+        for _ in 0..<Self.batchSize {
+            let count = recv(descriptor, relayBuffer.baseAddress, relayBuffer.count, 0)
+            if count < 0 {
+                guard errno != EAGAIN, errno != EINTR else { return }
+                finish(descriptor)
+                self.forward(forward.query, listener: forward.listener, client: forward.client, from: forward.server + 1, servers: forward.servers)
+                return
+            }
+            guard count >= 12, relayBuffer[0] == forward.query[0], relayBuffer[1] == forward.query[1] else { continue }
+            finish(descriptor)
             _ = forward.client.withSockaddr { sendto(forward.listener, relayBuffer.baseAddress, count, 0, $0, $1) }
-        } else {
-            self.forward(forward.query, listener: forward.listener, client: forward.client, from: forward.server + 1, servers: forward.servers)
+            return
         }
+    }
+
+    /// The forward on `descriptor` is over: its socket goes back without its port.
+    private func finish(_ descriptor: Int32) {
+        pending[descriptor] = nil
+        upstream.release(descriptor)
     }
 
     private func expireForwards() {
         guard !pending.isEmpty else { return }
         let now = monotonicNow()
         for (descriptor, forward) in pending where forward.deadline <= now {
-            pending[descriptor] = nil
-            close(descriptor)
+            finish(descriptor)
             self.forward(forward.query, listener: forward.listener, client: forward.client, from: forward.server + 1, servers: forward.servers)
         }
     }

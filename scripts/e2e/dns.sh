@@ -34,8 +34,10 @@ trap cleanup EXIT
 step() { if [ "$2" = "$3" ]; then echo "PASS $1"; else echo "FAIL $1: got '$2', want '$3'"; fi; }
 q() { "$netctl" exec "$1" -- python3 "$here/dnsq.py" "${@:2}"; }
 
-# The upstream: any A question gets 192.0.2.53, over UDP and TCP.
-python3 - "$work/upstream.ready" <<'PY' &
+# The upstream: any A question gets 192.0.2.53, over UDP and TCP. It notes the source port of
+# every UDP query in $work/ports, and answers a name starting with "spoofed." first with a
+# datagram of another ID (not the answer: the resolver must wait for the real one).
+python3 - "$work/upstream.ready" "$work/ports" <<'PY' &
 import socket, struct, sys, threading
 def answer(query):
     end = 12
@@ -58,6 +60,10 @@ threading.Thread(target=serve_tcp, daemon=True).start()
 open(sys.argv[1], "w").close()
 while True:
     data, client = udp.recvfrom(4096)
+    with open(sys.argv[2], "a") as ports:
+        ports.write(f"{client[1]}\n")
+    if data[13:20] == b"spoofed":
+        udp.sendto(bytes([data[0] ^ 0xFF, data[1]]) + answer(data)[2:], client)
     udp.sendto(answer(data), client)
 PY
 upstream_pid=$!
@@ -89,6 +95,17 @@ netctl)
     step "an unknown name in netctl's domain" "$(q a 10.60.0.1 nobody.netctl A)" "NXDOMAIN"
     step "other names go upstream (UDP)" "$(q a 10.60.0.1 example.org A)" "NOERROR 192.0.2.53"
     step "other names go upstream (TCP)" "$(q a 10.60.0.1 example.org A --tcp)" "NOERROR 192.0.2.53"
+    : > "$work/ports"
+    for i in $(seq 12); do q a 10.60.0.1 "n$i.example.org" A >/dev/null; done
+    step "every forwarded query leaves from a port of its own" "$(sort -u "$work/ports" | wc -l)" "12"
+    step "an upstream datagram with another ID is not the answer" "$(q a 10.60.0.1 spoofed.example.org A)" "NOERROR 192.0.2.53"
+    # resolv.conf is read again within a second of a change. Nothing listens on 127.0.0.2:53.
+    printf 'nameserver 127.0.0.2\nnameserver 127.0.0.1\n' > "$work/resolv.conf"; sleep 1.5
+    step "an upstream that refuses is passed over" "$(q a 10.60.0.1 refused.example.org A)" "NOERROR 192.0.2.53"
+    printf 'nameserver 127.0.0.2\n' > "$work/resolv.conf"; sleep 1.5
+    step "no upstream answering is SERVFAIL" "$(q a 10.60.0.1 refused.example.org A)" "SERVFAIL"
+    echo "nameserver 127.0.0.1" > "$work/resolv.conf"; sleep 1.5
+    step "and the upstream is back" "$(q a 10.60.0.1 example.org A)" "NOERROR 192.0.2.53"
     step "another network's sandbox cannot resolve them" "$(q c 10.61.0.1 b.netctl A)" "NXDOMAIN"
     step "nor ask this network's resolver" "$(q c 10.60.0.1 b A)" "REFUSED"
     step "a network without DNS has no resolver" "$(q q 10.62.0.1 b A)" "timeout"
