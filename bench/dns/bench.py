@@ -10,10 +10,15 @@ answers on, and a stand-in upstream on 127.0.0.1:53 beside it (`dnsload serve`, 
 that namespace's resolv.conf):
   netctl      this namespace; `netctl network create` + `netctl connect` of two sandboxes,
               the target (10.241.0.2) and the client (10.241.0.3); netctl starts netctl-dns.
-  aardvark    namespace dnsbaard: bridge aardbr0 10.242.0.1/24 and a config directory as
-              netavark writes it (a file per network: the gateway, then `ID IPV4 IPV6 NAMES`
-              lines), the target 10.242.0.2 and the client 10.242.0.3 (namespace dnsbaardc
-              on a veth). `aardvark-dns --config DIR -p 53 run`.
+  aardvark    namespace dnsbaard, set up as podman runs it: `netavark setup` of the target
+              (10.242.0.2, namespace dnsbaardt) and the client (10.242.0.3, dnsbaardc) on a
+              DNS-enabled bridge network (aardbr0, gateway 10.242.0.1/24); netavark makes the
+              bridge, the veth pairs and its firewall rules (iptables-nft: NAT and conntrack,
+              as on every podman host), writes aardvark's config directory and starts
+              `aardvark-dns --config DIR -p 53 run`. DNS_AARDVARK_SETUP=bare instead makes the
+              bridge and the client's veth by hand with no firewall in that namespace, and
+              writes the config directory itself (how the tables before 2026-12-05 10:00 UTC
+              were taken; netctl's side always has netctl's firewall, conntrack included).
 
 Measures, the sides interleaved (their order alternates from one repetition to the next):
   1. queries per second and latency, one client and CLIENTS concurrent (closed loop: each
@@ -45,6 +50,8 @@ NETWORKS = int(os.environ.get("DNS_NETWORKS", "100"))
 NAMES = int(os.environ.get("DNS_NAMES", "10"))
 DNSPERF = os.environ.get("DNSPERF", "1") == "1" and shutil.which("dnsperf") is not None
 RATE_ONLY = os.environ.get("DNS_PARTS", "all") == "rate"
+AARDVARK_SETUP = os.environ.get("DNS_AARDVARK_SETUP", "netavark")
+NETAVARK = "/usr/lib/podman/netavark"
 FORWARDED = "www.forwarded.example"
 LIFETIME = "3600"  # the stand-in upstreams exit by themselves after this long
 
@@ -62,8 +69,8 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def run(args, env=None, check=True):
-    result = subprocess.run(args, capture_output=True, text=True, env=env)
+def run(args, env=None, check=True, input=None):
+    result = subprocess.run(args, capture_output=True, text=True, env=env, input=input)
     if check and result.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({result.returncode}): {result.stdout}{result.stderr}")
     return result.stdout
@@ -109,10 +116,28 @@ def resolver_pid(state):
 def start_aardvark(config):
     """aardvark-dns forks: the parent exits once the child serves; the child's PID is in the directory."""
     run(in_ns("dnsbaard", [AARDVARK, "--config", config, "-p", "53", "run"]))
+    return aardvark_pid(config)
+
+
+def aardvark_pid(config):
     with open(os.path.join(config, "aardvark.pid")) as file:
         pid = int(file.read().strip())
     started.append(pid)
     return pid
+
+
+def netavark_setup(config, container, identifier, name, address):
+    """What podman does for a container on a DNS-enabled bridge network: netavark makes the link,
+    the firewall rules and aardvark's entry, and starts aardvark-dns when it is not running."""
+    netns(container)
+    options = json.dumps({
+        "container_id": identifier, "container_name": name,
+        "networks": {"dnsbench": {"interface_name": "eth0", "static_ips": [address]}},
+        "network_info": {"dnsbench": {"dns_enabled": True, "driver": "bridge", "id": "d" * 64, "internal": False,
+                                      "ipv6_enabled": False, "name": "dnsbench", "network_interface": "aardbr0",
+                                      "subnets": [{"gateway": "10.242.0.1", "subnet": "10.242.0.0/24"}]}},
+    })
+    run(in_ns("dnsbaard", [NETAVARK, "--config", config, "setup", f"/run/netns/{container}"]), input=options)
 
 
 def memory(pid):
@@ -213,23 +238,31 @@ try:
     # The load generator's ceiling: the stand-in answering on the same gateway, another port.
     start([dnsload, "serve", "10.241.0.1", "5300", LIFETIME])
 
-    # --- aardvark: its namespace's bridge, the client's namespace on a veth
-    run(["ip", "-n", "dnsbaard", "link", "add", "aardbr0", "type", "bridge"])
-    run(["ip", "-n", "dnsbaard", "addr", "add", "10.242.0.1/24", "dev", "aardbr0"])
-    run(["ip", "-n", "dnsbaard", "link", "set", "aardbr0", "up"])
-    netns("dnsbaardc")
-    run(["ip", "-n", "dnsbaard", "link", "add", "aardv0", "type", "veth", "peer", "name", "eth0", "netns", "dnsbaardc"])
-    run(["ip", "-n", "dnsbaard", "link", "set", "aardv0", "master", "aardbr0", "up"])
-    run(["ip", "-n", "dnsbaardc", "addr", "add", "10.242.0.3/24", "dev", "eth0"])
-    run(["ip", "-n", "dnsbaardc", "link", "set", "eth0", "up"])
-    aardvark_config = os.path.join(work, "aardvark")
-    os.makedirs(aardvark_config)
-    aardvark_network = os.path.join(aardvark_config, "dnsbench")
-    with open(aardvark_network, "w") as file:
-        file.write("10.242.0.1\n")
-        file.write(f"{'a' * 64} 10.242.0.2  target\n")
-        file.write(f"{'c' * 64} 10.242.0.3  client\n")
-    theirs = start_aardvark(aardvark_config)
+    # --- aardvark: its namespace's bridge, the target's and the client's namespaces on veths
+    if AARDVARK_SETUP == "netavark":
+        netavark_config = os.path.join(work, "netavark")
+        os.makedirs(netavark_config)
+        for container, identifier, name, address in (("dnsbaardt", "a" * 64, "target", "10.242.0.2"),
+                                                     ("dnsbaardc", "c" * 64, "client", "10.242.0.3")):
+            netavark_setup(netavark_config, container, identifier, name, address)
+        aardvark_config = os.path.join(netavark_config, "aardvark-dns")
+        theirs = aardvark_pid(aardvark_config)
+    else:
+        run(["ip", "-n", "dnsbaard", "link", "add", "aardbr0", "type", "bridge"])
+        run(["ip", "-n", "dnsbaard", "addr", "add", "10.242.0.1/24", "dev", "aardbr0"])
+        run(["ip", "-n", "dnsbaard", "link", "set", "aardbr0", "up"])
+        netns("dnsbaardc")
+        run(["ip", "-n", "dnsbaard", "link", "add", "aardv0", "type", "veth", "peer", "name", "eth0", "netns", "dnsbaardc"])
+        run(["ip", "-n", "dnsbaard", "link", "set", "aardv0", "master", "aardbr0", "up"])
+        run(["ip", "-n", "dnsbaardc", "addr", "add", "10.242.0.3/24", "dev", "eth0"])
+        run(["ip", "-n", "dnsbaardc", "link", "set", "eth0", "up"])
+        aardvark_config = os.path.join(work, "aardvark")
+        os.makedirs(aardvark_config)
+        with open(os.path.join(aardvark_config, "dnsbench"), "w") as file:
+            file.write("10.242.0.1\n")
+            file.write(f"{'a' * 64} 10.242.0.2  target\n")
+            file.write(f"{'c' * 64} 10.242.0.3  client\n")
+        theirs = start_aardvark(aardvark_config)
 
     sides = {"netctl": ("client", "10.241.0.1", ours), "aardvark": ("dnsbaardc", "10.242.0.1", theirs)}
     # Both answer before anything is timed.
