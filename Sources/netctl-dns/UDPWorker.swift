@@ -271,8 +271,9 @@ final class UDPWorker {
                 return
             }
             guard count >= 12, relayBuffer[0] == forward.query[0], relayBuffer[1] == forward.query[1] else { continue }
-            finish(descriptor)
+            // The client first: the socket's release is not on its way.
             _ = forward.client.withSockaddr { sendto(forward.listener, relayBuffer.baseAddress, count, 0, $0, $1) }
+            finish(descriptor)
             return
         }
     }
