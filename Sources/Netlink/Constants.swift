@@ -44,6 +44,10 @@ public struct LinkAttribute: AttributeType {
     public static let protocolInfo = Self(IFLA_PROTINFO)
     /// `IFLA_AF_SPEC`: per-family settings (see ``AddressFamilySpecAttribute``).
     public static let addressFamilySpec = Self(IFLA_AF_SPEC)
+    /// `IFLA_NUM_TX_QUEUES`: how many transmit queues the device is made with.
+    public static let transmitQueues = Self(IFLA_NUM_TX_QUEUES)
+    /// `IFLA_NUM_RX_QUEUES`: how many receive queues the device is made with.
+    public static let receiveQueues = Self(IFLA_NUM_RX_QUEUES)
 }
 
 /// Per-family settings of a link, nested in `IFLA_AF_SPEC`: `AF_INET` holds `IFLA_INET_CONF`,

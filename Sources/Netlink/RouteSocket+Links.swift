@@ -73,6 +73,7 @@ extension RouteSocket {
         if case .macvlan(let parent, _) = spec.kind {
             try message.put(LinkAttribute.link, UInt32(bitPattern: try index(of: parent, role: "parent interface")))
         }
+        if case .veth = spec.kind { try putSingleQueue(into: message) }
         try message.nest(LinkAttribute.linkInfo) {
             try message.put(LinkInfoAttribute.kind, string: spec.kind.name)
             try putKindData(spec, into: message)
@@ -98,6 +99,7 @@ extension RouteSocket {
                     if let namespace = peer.namespace {
                         try message.put(LinkAttribute.namespaceDescriptor, UInt32(bitPattern: namespace.descriptor))
                     }
+                    try putSingleQueue(into: message)
                 }
             }
         case .macvlan(_, let mode):
@@ -121,6 +123,15 @@ extension RouteSocket {
                 if !options.learning { try message.put(VXLANAttribute.learning, UInt8(0)) }
             }
         }
+    }
+
+    /// A veth end made with one queue each way. Without these the kernel makes it with a
+    /// queue per CPU and then, under the RTNL lock, cuts it to the one it uses, waiting for an
+    /// RCU grace period each time (`veth_init_queues`): two per pair, 20–30 ms apiece when a
+    /// grace period is slow, which stalls every other link change on the host meanwhile.
+    private func putSingleQueue(into message: MessageBuilder) throws {
+        try message.put(LinkAttribute.transmitQueues, UInt32(1))
+        try message.put(LinkAttribute.receiveQueues, UInt32(1))
     }
 
     private func validate(_ options: VXLANOptions) throws {

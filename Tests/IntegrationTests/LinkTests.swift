@@ -23,6 +23,11 @@ struct LinkTests {
         #expect(peer?["mtu"] as? Int == 1400)
         #expect(peer?["address"] as? String == "02:42:0a:00:00:09")
         #expect(try host.ipLink("eth0") == nil)
+        // One queue each way on both ends, as made: the kernel then has none to take away
+        // under the RTNL lock (a grace period per end).
+        for end in [hostSide, peer] {
+            #expect(end?["num_tx_queues"] as? Int == 1 && end?["num_rx_queues"] as? Int == 1, "\(String(describing: end))")
+        }
     }
 
     @Test func bridgeWithMTUAndMAC() throws {

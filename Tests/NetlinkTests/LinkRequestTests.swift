@@ -35,18 +35,23 @@ import Testing
             try $0.addLink(LinkSpec(name: InterfaceName("veth0"), kind: .veth(peer: VethPeer(name: InterfaceName("eth0"), namespace: namespace)), master: .index(7)))
         }
         #expect(hexString(bytes) == hexString(hex("""
-            70000000 1000 0506 01000000 00000000 // len 112, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE, seq 1
+            90000000 1000 0506 01000000 00000000 // len 144, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE, seq 1
             00 00 0000 00000000 00000000 00000000 // ifinfomsg: new link, flags untouched
             0a000300 76657468 30000000 // IFLA_IFNAME "veth0\\0"
             08000a00 07000000          // IFLA_MASTER 7
-            3c001280                   // IFLA_LINKINFO, nested, 60 bytes
+            08001f00 01000000          // IFLA_NUM_TX_QUEUES 1
+            08002000 01000000          // IFLA_NUM_RX_QUEUES 1
+            4c001280                   // IFLA_LINKINFO, nested, 76 bytes
               09000100 76657468 00000000 // IFLA_INFO_KIND "veth\\0"
-              2c000280                 // IFLA_INFO_DATA, nested
-                28000180               // VETH_INFO_PEER, nested: an ifinfomsg, then attributes
+              3c000280                 // IFLA_INFO_DATA, nested
+                38000180               // VETH_INFO_PEER, nested: an ifinfomsg, then attributes
                   00 00 0000 00000000 00000000 00000000 // the peer's ifinfomsg
                   09000300 65746830 00000000 // IFLA_IFNAME "eth0\\0"
-                  08001c00             // IFLA_NET_NS_FD, then the descriptor:
-            """) + le32(UInt32(namespace.descriptor))))
+                  08001c00             // IFLA_NET_NS_FD, then the descriptor,
+            """) + le32(UInt32(namespace.descriptor)) + hex("""
+                  08001f00 01000000    // IFLA_NUM_TX_QUEUES 1
+                  08002000 01000000    // IFLA_NUM_RX_QUEUES 1
+            """)))
     }
 
     @Test func createMacvlanOnAParentInPrivateMode() throws {
