@@ -18,6 +18,9 @@ struct Execution {
     var forked: UInt64 = 0
     /// Peak resident set of the child (`wait4`'s `ru_maxrss`), in KiB.
     var maxRSS: Int
+    /// The child's minor page faults (`ru_minflt`): pages of its binary, libraries, heap and
+    /// stack mapped on first touch.
+    var minorFaults: Int = 0
     /// With `memoryAtExit`: the child's memory as it was about to exit.
     var exitMemory: ExitMemory?
 
@@ -115,7 +118,7 @@ func execute(_ path: String, arguments: [String] = [], environment: [String], in
     let end = now()
     let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     return Execution(status: exitCode, stdout: stdout, stderr: stderr, nanoseconds: end - start, started: start, ended: end,
-                     forked: forked, maxRSS: usage.ru_maxrss, exitMemory: exitMemory)
+                     forked: forked, maxRSS: usage.ru_maxrss, minorFaults: usage.ru_minflt, exitMemory: exitMemory)
 }
 
 /// A process's memory from `/proc/PID/smaps_rollup`, in KiB: all it maps (`Rss`), and the part

@@ -20,6 +20,8 @@ struct StepsBench {
     private var cpuCalls: [String: [[(String, Double)]]] = [:]
     /// Per "side/plugin COMMAND": each call's total wall time.
     private var totals: [String: [Double]] = [:]
+    /// Per "side/plugin COMMAND": each call's minor page faults.
+    private var faults: [String: [Double]] = [:]
 
     static let firstPhase = "runtime start"
     static let lastPhase = "exit (last mark to reaped)"
@@ -43,6 +45,7 @@ struct StepsBench {
             keep("ours", "VERSION", execution)
             let theirs = try execute("\(reference.pluginDirectory)/bridge", environment: versionEnvironment, input: versionInput)
             totals["reference/VERSION", default: []].append(Double(theirs.nanoseconds))
+            faults["reference/VERSION", default: []].append(Double(theirs.minorFaults))
             let floor = try execute("/bin/true", environment: versionEnvironment, input: [])
             totals["floor", default: []].append(Double(floor.nanoseconds))
         }
@@ -75,6 +78,7 @@ struct StepsBench {
 
     private mutating func keep(_ side: String, _ call: String, _ execution: Execution) {
         totals["\(side)/\(call)", default: []].append(Double(execution.nanoseconds))
+        faults["\(side)/\(call)", default: []].append(Double(execution.minorFaults))
         guard side == "ours" else { return }
         var phases: [(String, Double)] = []
         var previous = execution.started
@@ -138,21 +142,49 @@ struct StepsBench {
                 }
                 lines.append("| \(name == Self.firstPhase ? "runtime start (fork to main)" : name) | " + cells.joined(separator: " | ") + " |")
             }
-            func row(_ label: String, _ key: (String) -> String) {
+            func row(_ label: String, _ table: [String: [Double]], scale: Double = 1000, _ key: (String) -> String) {
                 lines.append("| \(label) | " + columns.map { column in
-                    let values = totals[key(column)] ?? []
-                    return values.isEmpty ? "" : micro(Samples(values).median)
+                    let values = table[key(column)] ?? []
+                    return values.isEmpty ? "" : format(Samples(values).median / scale, decimals: 0)
                 }.joined(separator: " | ") + " |")
             }
-            row("**whole call, median**") { "ours/\($0)" }
-            row("reference, whole call, median") { "reference/\($0)" }
+            row("**whole call, median**", totals) { "ours/\($0)" }
+            row("reference, whole call, median", totals) { "reference/\($0)" }
+            row("minor page faults of the call, median (not µs)", faults, scale: 1) { "ours/\($0)" }
+            row("reference's minor page faults, median (not µs)", faults, scale: 1) { "reference/\($0)" }
             lines.append("")
             sections.append(lines.joined(separator: "\n"))
             sections.append(cpuTable(title, columns, order: order.filter { cpuCalls.values.joined().joined().map(\.0).contains($0) }))
         }
+        sections.append(slowestCalls(groups.flatMap(\.1)))
         let floor = Samples(totals["floor"] ?? [])
         sections.append("`/bin/true` through the same spawner: \(micro(floor.median)) µs median.\n")
         return sections.joined(separator: "\n")
+    }
+
+    /// The tail: for each kind of call, its slowest calls and the phases that made them slow
+    /// (the three longest of each), against that phase's median.
+    private func slowestCalls(_ columns: [String], count: Int = 3) -> String {
+        var lines = ["### The slowest calls of each kind, and their longest phases (µs; the phase's median in brackets)", ""]
+        for column in columns {
+            let all = calls[column] ?? []
+            let medians = Dictionary(grouping: all.joined(), by: \.0).mapValues { Samples($0.map(\.1)).median }
+            let wall = { (call: [(String, Double)]) in call.filter { ![Self.forkPart, Self.cpuPart, Self.cpuTotal].contains($0.0) }.reduce(0) { $0 + $1.1 } }
+            let slowest = all.sorted { wall($0) > wall($1) }.prefix(count)
+            let median = Samples(all.map(wall)).median
+            let slow = all.filter { wall($0) > 2 * median }.count
+            lines.append("- \(column): \(slow) of \(all.count) calls took more than twice the median (\(micro(median)))")
+            for call in slowest {
+                let phases = call.filter { ![Self.forkPart, Self.cpuPart, Self.cpuTotal].contains($0.0) }
+                let total = phases.reduce(0) { $0 + $1.1 }
+                let longest = phases.sorted { $0.1 > $1.1 }.prefix(3)
+                lines.append("- \(column), \(micro(total)) in all: " + longest.map { name, value in
+                    "\(name == Self.firstPhase ? "runtime start" : name) \(micro(value)) (\(micro(medians[name] ?? 0)))"
+                }.joined(separator: ", "))
+            }
+        }
+        lines.append("")
+        return lines.joined(separator: "\n")
     }
 
     /// The CPU time of each phase, where the binary prints it: a phase whose wall time is well
