@@ -16,6 +16,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/prctl.h>
+#include <sys/un.h>
+#include <stddef.h>
+#include <time.h>
+#include <linux/netlink.h>
 #include "CNetlink.h"
 
 int cnetlink_setns(int fd, int nstype) { return setns(fd, nstype); }
@@ -230,13 +234,156 @@ int cnetlink_wait_readable(int fd, long nanoseconds) {
 static char exit_child_stack[16384] __attribute__((aligned(64)));
 static struct { pid_t parent; int grace_period; } exit_child_arguments;
 
+/* Releasing a netfilter socket (NETLINK_URELEASE) makes nf_tables take its commit lock and wait
+   there for the reclaim of every transaction not yet reclaimed, which takes an RCU grace period
+   after each commit. Released one by one after back-to-back ruleset changes, the sockets of
+   short-lived processes keep that lock held, and every nftables transaction and every link
+   created or deleted on the host (nf_tables' netdevice notifier takes the same lock, under
+   RTNL) waits 10-30 ms behind it. So the first exit child in a namespace becomes the collector:
+   it listens on an abstract unix socket, the next ones hand their netfilter sockets to it
+   (SCM_RIGHTS) and go, and it releases them all together once a grace period has passed with
+   no hand-off (nothing of ours left to reclaim), or after COLLECT_LIMIT_NS at the latest. */
+#define RELEASE_SOCKET_NAME "netctl-netfilter-release"
+#define COLLECT_LIMIT_NS 2000000000L
+enum { MAX_HELD = 512, PER_MESSAGE = 16 };
+
+static socklen_t release_address(struct sockaddr_un *address) {
+    memset(address, 0, sizeof *address);
+    address->sun_family = AF_UNIX;
+    memcpy(address->sun_path + 1, RELEASE_SOCKET_NAME, sizeof RELEASE_SOCKET_NAME - 1);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + sizeof RELEASE_SOCKET_NAME - 1);
+}
+
+static long monotonic_ns(void) {
+    struct timespec now = {0, 0};
+    raw_syscall(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&now, 0, 0, 0, 0);
+    return now.tv_sec * 1000000000L + now.tv_nsec;
+}
+
+/* The netfilter netlink sockets among this process's descriptors (numbered densely from 0:
+   the search ends after 64 unused numbers in a row). */
+static int netfilter_sockets(int *fds, int capacity) {
+    int count = 0, unused = 0;
+    for (int fd = 3; unused < 64 && count < capacity; fd++) {
+        int domain = 0, protocol = 0;
+        socklen_t length = sizeof domain;
+        long answer = raw_syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, (long)&domain, (long)&length, 0);
+        unused = answer == -EBADF ? unused + 1 : 0;
+        if (answer != 0) continue;
+        length = sizeof protocol;
+        if (domain == AF_NETLINK && raw_syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, (long)&protocol, (long)&length, 0) == 0
+            && protocol == NETLINK_NETFILTER) fds[count++] = fd;
+    }
+    return count;
+}
+
+/* Whether the peer of a connected unix socket runs as this process's effective user: the
+   sockets carry this process's right to change the ruleset, and go to no one else. */
+static int peer_is_us(int channel) {
+    struct ucred peer;
+    socklen_t length = sizeof peer;
+    return raw_syscall(SYS_getsockopt, channel, SOL_SOCKET, SO_PEERCRED, (long)&peer, (long)&length, 0) == 0
+        && (long)peer.uid == raw_syscall(SYS_geteuid, 0, 0, 0, 0, 0, 0);
+}
+
+/* Gives `fds` to the collector of this network namespace. 0 once it has them all. */
+static int hand_over(const int *fds, int count) {
+    struct sockaddr_un address;
+    socklen_t length = release_address(&address);
+    int channel = (int)raw_syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, 0, 0, 0);
+    if (channel < 0) return -1;
+    int result = -1;
+    if (raw_syscall(SYS_connect, channel, (long)&address, length, 0, 0, 0) == 0 && peer_is_us(channel)) {
+        result = 0;
+        for (int first = 0; first < count && result == 0; first += PER_MESSAGE) {
+            int batch = count - first < PER_MESSAGE ? count - first : PER_MESSAGE;
+            char byte = 0;
+            struct iovec data = { &byte, 1 };
+            union { char buffer[CMSG_SPACE(sizeof(int) * PER_MESSAGE)]; struct cmsghdr align; } control;
+            memset(&control, 0, sizeof control);
+            struct msghdr message = { .msg_iov = &data, .msg_iovlen = 1, .msg_control = control.buffer,
+                                      .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)batch) };
+            struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+            header->cmsg_level = SOL_SOCKET;
+            header->cmsg_type = SCM_RIGHTS;
+            header->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)batch);
+            memcpy(CMSG_DATA(header), fds + first, sizeof(int) * (size_t)batch);
+            if (raw_syscall(SYS_sendmsg, channel, (long)&message, MSG_NOSIGNAL, 0, 0, 0) != 1) result = -1;
+        }
+    }
+    raw_syscall(SYS_close, channel, 0, 0, 0, 0, 0);
+    return result;
+}
+
+/* Takes the sockets of every hand-off waiting on `listener` into `held`. Returns how many
+   hand-offs there were. */
+static int take_hand_offs(int listener, int *held, int *count) {
+    int arrived = 0;
+    for (;;) {
+        int channel = (int)raw_syscall(SYS_accept4, listener, 0, 0, SOCK_CLOEXEC, 0, 0);
+        if (channel < 0) return arrived;
+        arrived++;
+        /* Read to the end the sender makes by closing (it does right after sending), bounded. */
+        struct timeval patience = { 0, 100000 };
+        raw_syscall(SYS_setsockopt, channel, SOL_SOCKET, SO_RCVTIMEO, (long)&patience, sizeof patience, 0);
+        if (peer_is_us(channel)) {
+            for (;;) {
+                char byte;
+                struct iovec data = { &byte, 1 };
+                union { char buffer[CMSG_SPACE(sizeof(int) * PER_MESSAGE)]; struct cmsghdr align; } control;
+                struct msghdr message = { .msg_iov = &data, .msg_iovlen = 1, .msg_control = control.buffer,
+                                          .msg_controllen = sizeof control.buffer };
+                if (raw_syscall(SYS_recvmsg, channel, (long)&message, MSG_CMSG_CLOEXEC, 0, 0, 0) <= 0) break;
+                for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
+                    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+                    int received = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                    for (int i = 0; i < received; i++) {
+                        int fd;
+                        memcpy(&fd, CMSG_DATA(header) + sizeof(int) * (size_t)i, sizeof fd);
+                        if (*count < MAX_HELD) held[(*count)++] = fd;
+                        else raw_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+                    }
+                }
+            }
+        }
+        raw_syscall(SYS_close, channel, 0, 0, 0, 0, 0);
+    }
+}
+
+/* Collects hand-offs until a grace period passes without one, then releases everything. 0 when
+   it collected; -1 when it could not listen (another collector took the name first). */
+static int collect(int *held, int count) {
+    struct sockaddr_un address;
+    socklen_t length = release_address(&address);
+    int listener = (int)raw_syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, 0, 0, 0);
+    if (listener < 0) return -1;
+    if (raw_syscall(SYS_bind, listener, (long)&address, length, 0, 0, 0) != 0
+        || raw_syscall(SYS_listen, listener, 128, 0, 0, 0, 0) != 0) {
+        raw_syscall(SYS_close, listener, 0, 0, 0, 0, 0);
+        return -1;
+    }
+    long deadline = monotonic_ns() + COLLECT_LIMIT_NS;
+    do {
+        /* Every transaction committed before this returns has been reclaimed, or nearly. */
+        raw_syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0, 0, 0, 0);
+    } while (take_hand_offs(listener, held, &count) > 0 && count < MAX_HELD && monotonic_ns() < deadline);
+    raw_syscall(SYS_close, listener, 0, 0, 0, 0, 0);
+    for (int i = 0; i < count; i++) raw_syscall(SYS_close, held[i], 0, 0, 0, 0, 0);
+    return 0;
+}
+
 static int exit_child(void *unused) {
     (void)unused;
-    /* Killed when the caller dies; every other signal stays blocked (the mask is inherited),
-       so no handler ever runs on this stack. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return 0;
-    if (exit_child_arguments.grace_period) syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
-    while (getppid() == exit_child_arguments.parent) pause();
+    /* Every signal stays blocked (the mask is inherited), so no handler ever runs on this stack. */
+    static int held[MAX_HELD];
+    int count = exit_child_arguments.grace_period ? netfilter_sockets(held, MAX_HELD) : 0;
+    int handed_over = count > 0 && hand_over(held, count) == 0;
+    if (count > 0 && !handed_over && collect(held, count) == 0) return 0;
+    /* Killed when the caller dies, releasing the rest. With netfilter sockets neither handed
+       over nor collected (another user's process holds the name), a grace period first. */
+    if (raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0) != 0) return 0;
+    if (count > 0 && !handed_over) raw_syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0, 0, 0, 0);
+    while (raw_syscall(SYS_getppid, 0, 0, 0, 0, 0, 0) == exit_child_arguments.parent) raw_syscall(SYS_pause, 0, 0, 0, 0, 0, 0);
     return 0;
 }
 

@@ -42,11 +42,14 @@ int cnetlink_delete_link_detached(int netns_fd, int ifindex, int report_fd, int 
    memory and descriptor table (CLONE_VM | CLONE_FILES), runs on a stack of its own and makes
    system calls only. The caller then exits at once: the address space and the descriptors
    live on in the child, so the caller's exit neither tears down its memory nor releases a
-   socket, and its parent's wait returns without waiting for that work. The child waits out one
-   RCU grace period first when `grace_period` is set (releasing a netfilter socket after a
-   ruleset change then waits for nothing), then for the caller's death (PR_SET_PDEATHSIG),
-   and exits with everything the caller had. Returns 0, or -errno when no child could start
-   (stdio is closed either way). */
+   socket, and its parent's wait returns without waiting for that work. With `grace_period`
+   set, the caller's netfilter sockets go to the collector of its network namespace (an earlier
+   exit child listening on an abstract unix socket, of the same user), or the child becomes
+   that collector: it takes the next callers' sockets and releases them all once an RCU grace
+   period has passed without another (or after 2 s), so releasing them waits for nothing and
+   holds nf_tables' commit lock for no one. Otherwise the child waits for the caller's death
+   (PR_SET_PDEATHSIG) and exits with everything the caller had. Returns 0, or -errno when no
+   child could start (stdio is closed either way). */
 int cnetlink_exit_through_child(int grace_period);
 
 /* ppoll(2) for POLLIN on `fd` (glibc declares it under _GNU_SOURCE only); `nanoseconds` < 0
