@@ -19,11 +19,7 @@ public enum ResolverProcess {
     /// store (its directory), under `/run/netctl`.
     public static func lockPath(storeDirectory: String) -> String {
         let namespace = NetNamespace.Identity.of(path: "/proc/thread-self/ns/net").map { "\($0.device)-\($0.inode)" } ?? "host"
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 // FNV-1a of the store's directory
-        for byte in storeDirectory.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
+        let hash = FNV1a.hash(storeDirectory.utf8)
         return "/run/netctl/dns-\(namespace)-\(String(hash, radix: 16)).lock"
     }
 

@@ -16,12 +16,7 @@ public struct AttachmentID: Hashable, Sendable, CustomStringConvertible {
     /// The host end's name: `veth` and 11 hex digits of a hash of the attachment, so teardown
     /// finds it without the container's namespace and two attachments never collide in practice.
     public var hostInterfaceName: InterfaceName {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 // FNV-1a
-        for byte in description.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        let digits = String(hash & 0xFFF_FFFF_FFFF, radix: 16)
+        let digits = String(FNV1a.hash(description.utf8) & 0xFFF_FFFF_FFFF, radix: 16)
         let padded = String(repeating: "0", count: 11 - digits.count) + digits
         // "veth" plus 11 hex digits is 15 bytes of [a-z0-9]: always a valid name.
         return (try? InterfaceName("veth" + padded)) ?? interface

@@ -67,9 +67,7 @@ struct Options {
     /// so that ADD and DEL of the same namespace agree.
     var effectiveContainerID: String {
         if let containerID { return containerID }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in netns.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        let hex = String(hash, radix: 16)
+        let hex = String(FNV1a.hash(netns.utf8), radix: 16)
         return "cnitool-" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 

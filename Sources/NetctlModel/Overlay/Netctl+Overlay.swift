@@ -59,10 +59,7 @@ extension Netctl {
     /// (FNV-1a), locally administered and unicast, so it is the same after every restart and
     /// the other hosts' neighbour entries stay right.
     public static func vtepMAC(hostID: String, vni: UInt32) -> MACAddress {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in Array(hostID.utf8) + withUnsafeBytes(of: vni.bigEndian, Array.init) {
-            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
+        let hash = FNV1a.hash(Array(hostID.utf8) + withUnsafeBytes(of: vni.bigEndian, Array.init))
         var bytes = (0..<6).map { UInt8(truncatingIfNeeded: hash >> (8 * UInt64($0))) }
         bytes[0] = (bytes[0] & 0xFC) | 0x02
         // Six bytes always make a MAC address.
