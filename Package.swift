@@ -197,6 +197,7 @@ let package = Package(
             name: "bench-cni",
             dependencies: ["NetCore", "Namespaces", "CBenchTrace"],
             path: "bench/cni",
+            exclude: ["offcpu.py"],
             swiftSettings: strict
         ),
         // ptrace for bench-cni's memory-at-exit table.

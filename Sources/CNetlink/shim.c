@@ -364,8 +364,12 @@ static int collect(int *held, int count) {
     }
     long deadline = monotonic_ns() + COLLECT_LIMIT_NS;
     do {
-        /* Every transaction committed before this returns has been reclaimed, or nearly. */
-        raw_syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0, 0, 0, 0);
+        /* Every transaction committed before this returns has been reclaimed, or nearly. Where
+           membarrier is refused (a seccomp filter), a pause as long as a slow grace period. */
+        if (raw_syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0, 0, 0, 0) != 0) {
+            struct timespec pause = { 0, 30000000 };
+            raw_syscall(SYS_nanosleep, (long)&pause, 0, 0, 0, 0, 0);
+        }
     } while (take_hand_offs(listener, held, &count) > 0 && count < MAX_HELD && monotonic_ns() < deadline);
     raw_syscall(SYS_close, listener, 0, 0, 0, 0, 0);
     for (int i = 0; i < count; i++) raw_syscall(SYS_close, held[i], 0, 0, 0, 0, 0);
