@@ -267,7 +267,7 @@ final class UDPWorker {
             if count < 0 {
                 guard errno != EAGAIN, errno != EINTR else { return }
                 finish(descriptor)
-                self.forward(forward.query, listener: forward.listener, client: forward.client, from: forward.server + 1, servers: forward.servers)
+                forwardToNext(forward)
                 return
             }
             guard count >= 12, relayBuffer[0] == forward.query[0], relayBuffer[1] == forward.query[1] else { continue }
@@ -276,6 +276,11 @@ final class UDPWorker {
             finish(descriptor)
             return
         }
+    }
+
+    /// Asks the upstream after the one that refused or did not answer `forward`.
+    private func forwardToNext(_ forward: PendingForward) {
+        self.forward(forward.query, listener: forward.listener, client: forward.client, from: forward.server + 1, servers: forward.servers)
     }
 
     /// The forward on `descriptor` is over: its socket goes back without its port.
@@ -289,7 +294,7 @@ final class UDPWorker {
         let now = monotonicNow()
         for (descriptor, forward) in pending where forward.deadline <= now {
             finish(descriptor)
-            self.forward(forward.query, listener: forward.listener, client: forward.client, from: forward.server + 1, servers: forward.servers)
+            forwardToNext(forward)
         }
     }
 }

@@ -169,16 +169,15 @@ struct StepsBench {
         for column in columns {
             let all = calls[column] ?? []
             let medians = Dictionary(grouping: all.joined(), by: \.0).mapValues { Samples($0.map(\.1)).median }
-            let wall = { (call: [(String, Double)]) in call.filter { ![Self.forkPart, Self.cpuPart, Self.cpuTotal].contains($0.0) }.reduce(0) { $0 + $1.1 } }
-            let slowest = all.sorted { wall($0) > wall($1) }.prefix(count)
-            let median = Samples(all.map(wall)).median
-            let slow = all.filter { wall($0) > 2 * median }.count
+            // The phases that add up to the call's wall time (not the parts and totals noted beside them).
+            let timed = all.map { call in call.filter { ![Self.forkPart, Self.cpuPart, Self.cpuTotal].contains($0.0) } }
+            let wall = { (phases: [(String, Double)]) in phases.reduce(0) { $0 + $1.1 } }
+            let median = Samples(timed.map(wall)).median
+            let slow = timed.filter { wall($0) > 2 * median }.count
             lines.append("- \(column): \(slow) of \(all.count) calls took more than twice the median (\(micro(median)))")
-            for call in slowest {
-                let phases = call.filter { ![Self.forkPart, Self.cpuPart, Self.cpuTotal].contains($0.0) }
-                let total = phases.reduce(0) { $0 + $1.1 }
+            for phases in timed.sorted(by: { wall($0) > wall($1) }).prefix(count) {
                 let longest = phases.sorted { $0.1 > $1.1 }.prefix(3)
-                lines.append("- \(column), \(micro(total)) in all: " + longest.map { name, value in
+                lines.append("- \(column), \(micro(wall(phases))) in all: " + longest.map { name, value in
                     "\(name == Self.firstPhase ? "runtime start" : name) \(micro(value)) (\(micro(medians[name] ?? 0)))"
                 }.joined(separator: ", "))
             }
